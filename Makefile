@@ -1,0 +1,50 @@
+# Two commands for a fresh machine: `make run` and `make test`. Each installs what is missing first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := node_modules/.installed
+export PYTHONPATH := layers/core/python:.
+# jsii prints a banner about the Node.js release on every run; its version is the machine's, not the project's.
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: install run test lint format unit integration infra e2e synth bench clean
+
+install: $(INSTALLED)
+
+$(INSTALLED): requirements.txt requirements-dev.txt layers/core/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_INSTALLED): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: $(INSTALLED)
+	$(BIN)/python -m local
+
+test: lint
+	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy app.py stacks local lambdas layers/core/python tests bench
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+unit integration infra e2e: $(INSTALLED)
+	$(BIN)/pytest tests/$@
+
+synth: $(INSTALLED) $(NODE_INSTALLED)
+	npx cdk synth --quiet
+	@echo "CloudFormation template: cdk.out/IotCommandsService.template.json"
+
+bench: $(INSTALLED)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` writes their figures to bench/results.json."""

@@ -1,0 +1,18 @@
+"""DELETE /templates/{templateId}: deletes a template."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from commands_core.api import http, v1
+from commands_core.dependencies import template_repository
+from commands_core.services import templates
+
+app = v1.resolver()
+
+
+@http.route(app, "templates_delete")
+def delete_template(templateId: str) -> Response[str]:
+    templates.delete(template_repository(), templateId)
+    return v1.no_content(app)
+
+
+lambda_handler = http.entrypoint(app)

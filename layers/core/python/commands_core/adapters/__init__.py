@@ -1,0 +1,1 @@
+"""Adapters to AWS: the only code that calls boto3 and catches botocore errors."""

@@ -1,0 +1,33 @@
+"""Domain exceptions. Services raise them; each API family maps them to its own body and status."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every error a client can be told about."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(ServiceError):
+    """The request is wrong; `field` names what to fix."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(ServiceError):
+    def __init__(self, kind: str, identifier: str) -> None:
+        super().__init__(f"{kind} '{identifier}' not found")
+
+
+class Conflict(ServiceError):
+    pass
+
+
+class UnsupportedMediaType(ServiceError):
+    pass

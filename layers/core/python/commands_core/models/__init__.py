@@ -1,0 +1,18 @@
+"""Pydantic models of the API and of stored items."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+"""Template, command and file ids, parameter names: safe as DynamoDB keys, S3 key segments and IoT ids."""
+
+
+class ApiModel(BaseModel):
+    """Python names in snake_case; the API's camelCase names on the wire and in error messages."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, validate_by_alias=True)
+
+    def to_api(self) -> dict[str, object]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)

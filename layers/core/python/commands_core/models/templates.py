@@ -1,0 +1,66 @@
+"""Templates: what a client writes, what is stored and returned."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
+
+from commands_core.models import ID_PATTERN, ApiModel
+
+Name = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Delivery = Literal["job", "command", "inbox"]
+
+DOCUMENT_MAX_BYTES = 32 * 1024
+"""AWS IoT's limit on a job document and a command payload; a template can't need more."""
+
+
+class TemplateFields(ApiModel):
+    """The fields a client sets on create, and the result of a PATCH merged onto a template."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template_id: Name
+    operation: str = Field(min_length=1, max_length=128)
+    description: str | None = Field(default=None, max_length=1024)
+    document: str = Field(min_length=1)
+    required_document_parameters: list[Name] = Field(default_factory=list, max_length=100)
+    required_files: list[Name] = Field(default_factory=list, max_length=100)
+    presigned_url_expires_in_seconds: int = Field(default=3600, ge=60, le=3600)
+    delivery: Delivery = "job"
+
+    @field_validator("document")
+    @classmethod
+    def _is_json(cls, document: str) -> str:
+        if len(document.encode()) > DOCUMENT_MAX_BYTES:
+            raise ValueError(f"must be at most {DOCUMENT_MAX_BYTES} bytes (the AWS IoT limit)")
+        try:
+            json.loads(document)
+        except ValueError as error:
+            raise ValueError(f"must be a string holding a JSON document ({error})") from None
+        return document
+
+    @field_validator("required_document_parameters", "required_files")
+    @classmethod
+    def _unique(cls, names: list[str]) -> list[str]:
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"lists {', '.join(duplicates)} more than once")
+        return names
+
+
+class Template(TemplateFields):
+    """A stored template, as returned by the API."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(default=1, exclude=True)  # optimistic locking of PATCH; not part of the API
+
+
+class TemplateSummary(ApiModel):
+    template_id: str
+    description: str | None = None

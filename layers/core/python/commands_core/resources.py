@@ -1,0 +1,69 @@
+"""The service's data resources, declared once as data.
+
+The CDK stack and the local runtime both create the tables and the bucket from these definitions, and the
+settings model reads their names from the environment variables named here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+    # None projects every attribute; a tuple projects the keys plus these attributes.
+    include: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    env: str  # the environment variable that carries the deployed table name
+    partition_key: str
+    sort_key: str | None = None
+    indexes: tuple[Index, ...] = ()
+
+    @property
+    def key_attributes(self) -> tuple[str, ...]:
+        names = [self.partition_key, self.sort_key]
+        for index in self.indexes:
+            names += [index.partition_key, index.sort_key]
+        return tuple(dict.fromkeys(name for name in names if name))
+
+
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    env: str
+
+
+TEMPLATES = Table(
+    name="templates",
+    env="TEMPLATES_TABLE",
+    partition_key="templateId",
+    # Every template item carries kind="template", so listing is one Query in templateId order, never a Scan.
+    indexes=(Index("byKind", partition_key="kind", sort_key="templateId", include=("description",)),),
+)
+
+# Command items and their execution items share the partition key commandId, so the executions of a command
+# are one Query. Only execution items carry thingName, and only pending ones carry inboxThing (sparse index).
+COMMANDS = Table(
+    name="commands",
+    env="COMMANDS_TABLE",
+    partition_key="commandId",
+    sort_key="itemKey",
+    indexes=(
+        Index("byKind", partition_key="kind", sort_key="createdAt"),
+        Index("byThing", partition_key="thingName", sort_key="createdAt"),
+        Index("inbox", partition_key="inboxThing", sort_key="queuedAt"),
+    ),
+)
+
+FILES = Bucket(name="files", env="FILES_BUCKET")
+
+TABLES: tuple[Table, ...] = (TEMPLATES, COMMANDS)
+BUCKETS: tuple[Bucket, ...] = (FILES,)
+ALL: tuple[Table | Bucket, ...] = (*TABLES, *BUCKETS)

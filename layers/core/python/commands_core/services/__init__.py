@@ -1,0 +1,1 @@
+"""Domain logic: no boto3 here, only adapters passed in."""

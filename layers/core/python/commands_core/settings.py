@@ -1,0 +1,30 @@
+"""The functions' configuration: one model, read from the environment once, on first use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    # Aliases are the variable names of resources.py; a test keeps the two in step.
+    templates_table: str = Field(alias="TEMPLATES_TABLE", min_length=1)
+    commands_table: str = Field(alias="COMMANDS_TABLE", min_length=1)
+    files_bucket: str = Field(alias="FILES_BUCKET", min_length=1)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        names = [field.alias for field in cls.model_fields.values() if field.alias]
+        return cls.model_validate({name: environ.get(name) for name in names})
+
+
+@cache
+def settings() -> Settings:
+    """The settings of this process. Read lazily so that importing a handler needs no environment."""
+    return Settings.from_env()

@@ -1,0 +1,9 @@
+"""The local runtime: the service on a laptop, with no AWS account (DESIGN.md section 8). Never shipped."""
+
+import sys
+from pathlib import Path
+
+# Lambda puts the core layer's python/ on the path; so does the local runtime, wherever it is started from.
+LAYER = Path(__file__).resolve().parent.parent / "layers" / "core" / "python"
+if str(LAYER) not in sys.path:
+    sys.path.insert(0, str(LAYER))

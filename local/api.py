@@ -1,0 +1,193 @@
+"""The API on loopback: every route of the wiring declaration, through the real handlers.
+
+Requests become API Gateway REST proxy events, as the deployed API sends them. Like Lambda, a function
+handles one event at a time, so each function has a lock of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from commands_core.wiring import Route
+from local.lambdas import LambdaContext, load
+
+STAGE = "local"
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route
+    path_parameters: dict[str, str]
+
+
+class Router:
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._routes = [(route, _pattern(route.path)) for route in routes]
+
+    def match(self, method: str, path: str) -> Match | list[str]:
+        """The route for `method` and `path`, or the methods the path does have (empty: unknown path)."""
+        allowed: list[str] = []
+        for route, pattern in self._routes:
+            found = pattern.fullmatch(path)
+            if found is None:
+                continue
+            if route.method == method:
+                return Match(route, {name: unquote(value) for name, value in found.groupdict().items()})
+            allowed.append(route.method)
+        return allowed
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    """API Gateway's matching: a {name} segment is one non-empty segment; a trailing slash is ignored."""
+    parts = [f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in path.split("/")]
+    return re.compile("/".join(parts) + "/?")
+
+
+def proxy_event(
+    match: Match, *, method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes
+) -> dict[str, Any]:
+    """An API Gateway REST API (v1) proxy event."""
+    values = parse_qs(query, keep_blank_values=True)
+    text: str | None
+    try:
+        text, encoded = (body.decode(), False) if body else (None, False)
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    path = unquote(raw_path)
+    return {
+        "resource": match.route.path,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
+        "queryStringParameters": {name: items[-1] for name, items in values.items()} or None,
+        "multiValueQueryStringParameters": values or None,
+        "pathParameters": match.path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": match.route.path,
+            "httpMethod": method,
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "requestId": str(uuid.uuid4()),
+            "requestTimeEpoch": int(time.time() * 1000),
+            "accountId": "123456789012",
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+class Api:
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes = tuple(routes)
+        self.router = Router(self.routes)
+        self._locks = {route.function: threading.Lock() for route in self.routes}
+
+    def preload(self) -> None:
+        """Imports every handler now, so that a broken one stops the runtime at start, not at first call."""
+        for route in self.routes:
+            load(route.function)
+
+    def invoke(self, match: Match, event: dict[str, Any]) -> dict[str, Any]:
+        function = match.route.function
+        with self._locks[function]:
+            response: dict[str, Any] = load(function).lambda_handler(event, LambdaContext(function))
+            return response
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def _serve(self) -> None:
+        started = time.perf_counter()
+        url = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        if url.path == "/_local/health":
+            status, function = self._send_json(HTTPStatus.OK, {"status": "ok"}), "-"
+        else:
+            status, function = self._dispatch(url.path, url.query, body)
+        elapsed = (time.perf_counter() - started) * 1000
+        print(
+            f'{self.client_address[0]} "{self.command} {self.path}" {status} {elapsed:.1f}ms {function}',
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def _dispatch(self, path: str, query: str, body: bytes) -> tuple[int, str]:
+        found = self.server.api.router.match(self.command, path)
+        if isinstance(found, list):
+            if not found:
+                return self._send_json(HTTPStatus.NOT_FOUND, {"error": f"no route for {path}"}), "-"
+            allowed = ", ".join(sorted(set(found)))
+            message = {"error": f"method {self.command} is not allowed on {path}; allowed: {allowed}"}
+            return self._send_json(HTTPStatus.METHOD_NOT_ALLOWED, message, {"Allow": allowed}), "-"
+        headers = dict(self.headers.items())
+        event = proxy_event(found, method=self.command, raw_path=path, query=query, headers=headers, body=body)
+        try:
+            response = self.server.api.invoke(found, event)
+        except Exception as error:  # a handler that raises is a 502 at API Gateway; say so, without the trace
+            print(f"{found.route.function} raised {error!r}", file=sys.stderr)
+            return self._send_json(HTTPStatus.BAD_GATEWAY, {"error": "the function failed"}), found.route.function
+        return self._send_proxy_response(response), found.route.function
+
+    def _send_proxy_response(self, response: dict[str, Any]) -> int:
+        status = int(response["statusCode"])
+        raw = response.get("body") or ""
+        payload = base64.b64decode(raw) if response.get("isBase64Encoded") else raw.encode()
+        headers = dict(response.get("headers") or {})
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers[name] = ", ".join(values)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        return status
+
+    def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> int:
+        return self._send_proxy_response(
+            {
+                "statusCode": status,
+                "headers": {"Content-Type": "application/json", **(headers or {})},
+                "body": json.dumps(body),
+            }
+        )
+
+    def log_message(self, format: str, *args: Any) -> None:  # one line per request is printed by _serve
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, api: Api) -> None:
+        super().__init__(("127.0.0.1", port), _Handler)
+        self.api = api
+
+
+def serve(port: int, api: Api) -> _Server:
+    return _Server(port, api)

@@ -1,0 +1,83 @@
+"""Fixtures shared by the test suites."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from commands_core import dependencies
+from commands_core.wiring import ROUTES
+from local import aws as local_aws
+from local.api import Api, proxy_event
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class HandlerClient:
+    """Calls the real handlers with the API Gateway events the local runtime builds, without a socket."""
+
+    def __init__(self) -> None:
+        self.api = Api(ROUTES)
+
+    def request(self, method: str, target: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+        url = urlsplit(target)
+        match = self.api.router.match(method, url.path)
+        assert not isinstance(match, list), f"no route for {method} {url.path}"
+        raw = body if isinstance(body, str | bytes) else (b"" if body is None else json.dumps(body))
+        payload = raw.encode() if isinstance(raw, str) else raw
+        sent = {"Content-Type": "application/json"} if payload else {}
+        event = proxy_event(
+            match, method=method, raw_path=url.path, query=url.query, headers=sent | (headers or {}), body=payload
+        )
+        response = self.api.invoke(match, event)
+        merged = dict(response.get("headers") or {})
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            merged[name] = ", ".join(values)
+        return Reply(response["statusCode"], {k.lower(): v for k, v in merged.items()}, response.get("body") or "")
+
+    def get(self, target: str, **kwargs: Any) -> Reply:
+        return self.request("GET", target, **kwargs)
+
+    def post(self, target: str, body: Any, **kwargs: Any) -> Reply:
+        return self.request("POST", target, body, **kwargs)
+
+    def patch(self, target: str, body: Any, **kwargs: Any) -> Reply:
+        return self.request("PATCH", target, body, **kwargs)
+
+    def delete(self, target: str, **kwargs: Any) -> Reply:
+        return self.request("DELETE", target, **kwargs)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """moto's in-process mock with the service's tables and bucket, and the settings that name them."""
+    from moto import mock_aws
+
+    env = local_aws.environment(aws_port=None) | {"POWERTOOLS_METRICS_DISABLED": "true"}
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        dependencies.reset()
+        local_aws.create_resources(env)
+        yield env
+    dependencies.reset()
+
+
+@pytest.fixture
+def api(aws: dict[str, str]) -> HandlerClient:
+    return HandlerClient()

@@ -1,0 +1,50 @@
+"""The wiring declaration is consistent with the handlers, the resources and the settings."""
+
+from pathlib import Path
+
+from commands_core import resources, wiring
+from commands_core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_route_has_a_handler_folder_and_every_handler_folder_a_route() -> None:
+    folders = {path.parent.name for path in (ROOT / "lambdas").glob("*/handler.py")}
+
+    assert folders == {route.function for route in wiring.ROUTES}
+
+
+def test_each_function_serves_one_route_and_each_method_and_path_is_declared_once() -> None:
+    functions = [route.function for route in wiring.ROUTES]
+    endpoints = [(route.method, route.path) for route in wiring.ROUTES]
+
+    assert len(set(functions)) == len(functions)
+    assert len(set(endpoints)) == len(endpoints)
+
+
+def test_each_handler_registers_the_route_the_wiring_declares_for_it() -> None:
+    for route in wiring.ROUTES:
+        source = (ROOT / "lambdas" / route.function / "handler.py").read_text()
+        assert f'http.route(app, "{route.function}")' in source
+
+
+def test_routes_only_reach_declared_resources() -> None:
+    names = {resource.name for resource in resources.ALL}
+
+    for route in wiring.ROUTES:
+        for access in route.access:
+            assert access.resource in names
+            assert access.actions
+            assert not any(action.endswith("*") for action in access.actions)
+
+
+def test_settings_read_exactly_the_variables_the_resources_declare() -> None:
+    aliases = {field.alias for field in Settings.model_fields.values()}
+
+    assert aliases == {resource.env for resource in resources.ALL}
+
+
+def test_resolver_rules_use_the_powertools_syntax() -> None:
+    route = wiring.route("templates_get")
+
+    assert route.resolver_rule == "/templates/<templateId>"
