@@ -28,7 +28,7 @@ def _seconds(command: str, cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def measure(runs: int = 9) -> dict[str, Any]:
+def measure(runs: int = 15) -> dict[str, Any]:
     env = os.environ | local_aws.environment(aws_port=None) | {"PYTHONPATH": str(LAYER)}
     functions = [route.function for route in ROUTES]
     baseline: list[float] = []
@@ -43,7 +43,9 @@ def measure(runs: int = 9) -> dict[str, Any]:
         "max": max(ratios.values()),
         "target": 1.5,
         "per_handler": ratios,
-        "median_import_ms": {function: round(statistics.median(times) * 1000, 1) for function, times in imports.items()},
+        "median_import_ms": {
+            function: round(statistics.median(times) * 1000, 1) for function, times in imports.items()
+        },
         "median_import_boto3_ms": round(boto3_median * 1000, 1),
         "runs_each": runs,
         "python": sys.version.split()[0],

@@ -53,11 +53,13 @@ def query(app: APIGatewayRestResolver, model: type[M]) -> M:
 
 
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler: structured logs with the request's correlation id, metrics flushed per invocation."""
+    """The Lambda handler: structured logs with the request's correlation id and the resource it is about
+    (its path parameters, such as templateId), metrics flushed per invocation."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        logger.append_keys(**(event.get("pathParameters") or {}))
         return app.resolve(event, context)
 
     return lambda_handler
