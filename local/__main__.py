@@ -1,42 +1,52 @@
-"""`make run`: the embedded AWS endpoint and the API, until Ctrl-C."""
+"""`make run`: the embedded AWS endpoint, the API and the queue consumers, until Ctrl-C."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
+import threading
 from types import FrameType
 
-from commands_core.wiring import ROUTES
-from local import aws
+from commands_core.wiring import CONSUMERS, ROUTES, functions
+from local import aws, fleet, queues, views
 from local.api import Api, serve
+from local.lambdas import Functions
 
 
 def main() -> None:
     port = int(os.environ.get("PORT", "8080"))
     aws_port = int(os.environ.get("AWS_PORT", "4566"))
-    os.environ.update(aws.environment(aws_port))
+    fleet_size = int(os.environ.get("FLEET_SIZE", "10"))
+    env = aws.environment(aws_port)
+    os.environ.update(env)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
     endpoint = aws.start_endpoint(aws_port)
-    aws.create_resources(dict(os.environ))
-    api = Api(ROUTES)
-    api.preload()
-    server = serve(port, api)
+    aws.create_resources(env)
+    iot = aws.client("iot", env)
+    things = fleet.create(iot, fleet_size)
+    handlers = Functions(function.function for function in functions())
+    handlers.preload()
+    stop = threading.Event()
+    queues.start(CONSUMERS, env, handlers, stop)
+    server = serve(port, Api(ROUTES, handlers, views.routes(iot)))
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
+    print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
     print(f"API on http://127.0.0.1:{port} ({len(ROUTES)} routes); Ctrl-C stops", file=sys.stderr, flush=True)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
+    def shut_down(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
+        signal.signal(signum, shut_down)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         server.server_close()
         endpoint.stop()
         print("stopped", file=sys.stderr)

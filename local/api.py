@@ -10,18 +10,17 @@ import base64
 import json
 import re
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from commands_core.wiring import Route
-from local.lambdas import LambdaContext, load
+from commands_core.wiring import BINARY_MEDIA_TYPES, Route
+from local.lambdas import Functions
 
 STAGE = "local"
 
@@ -60,11 +59,14 @@ def proxy_event(
 ) -> dict[str, Any]:
     """An API Gateway REST API (v1) proxy event."""
     values = parse_qs(query, keep_blank_values=True)
+    content_type = next((value for name, value in headers.items() if name.lower() == "content-type"), "")
     text: str | None
-    try:
-        text, encoded = (body.decode(), False) if body else (None, False)
-    except UnicodeDecodeError:
-        text, encoded = base64.b64encode(body).decode(), True
+    if not body:
+        text, encoded = None, False
+    elif content_type.lower().startswith(BINARY_MEDIA_TYPES):
+        text, encoded = base64.b64encode(body).decode(), True  # as API Gateway does for binary media types
+    else:
+        text, encoded = body.decode(errors="replace"), False
     path = unquote(raw_path)
     return {
         "resource": match.route.path,
@@ -79,7 +81,7 @@ def proxy_event(
         "requestContext": {
             "resourcePath": match.route.path,
             "httpMethod": method,
-            "path": f"/{STAGE}{path}",
+            "path": path,  # the local API has no stage in its URLs
             "stage": STAGE,
             "requestId": str(uuid.uuid4()),
             "requestTimeEpoch": int(time.time() * 1000),
@@ -94,21 +96,19 @@ def proxy_event(
 
 
 class Api:
-    def __init__(self, routes: Iterable[Route]) -> None:
+    def __init__(self, routes: Iterable[Route], functions: Functions, extras: LocalRoutes | None = None) -> None:
         self.routes = tuple(routes)
         self.router = Router(self.routes)
-        self._locks = {route.function: threading.Lock() for route in self.routes}
-
-    def preload(self) -> None:
-        """Imports every handler now, so that a broken one stops the runtime at start, not at first call."""
-        for route in self.routes:
-            load(route.function)
+        self.functions = functions
+        self.extras = extras or {}
 
     def invoke(self, match: Match, event: dict[str, Any]) -> dict[str, Any]:
-        function = match.route.function
-        with self._locks[function]:
-            response: dict[str, Any] = load(function).lambda_handler(event, LambdaContext(function))
-            return response
+        return self.functions.invoke(match.route.function, event)
+
+
+# Routes of the local runtime itself under /_local/ (not part of the service): path prefix -> handler of the
+# rest of the path, answering (status, JSON body).
+LocalRoutes = dict[str, Callable[[str, str, bytes], tuple[int, Any]]]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -123,9 +123,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         started = time.perf_counter()
         url = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            self._send_json(HTTPStatus.BAD_REQUEST, {"error": "Content-Length: must be a whole number of bytes"})
+            return
+        local = next((prefix for prefix in self.server.api.extras if url.path.startswith(prefix)), None)
         if url.path == "/_local/health":
             status, function = self._send_json(HTTPStatus.OK, {"status": "ok"}), "-"
+        elif local is not None:
+            code, answer = self.server.api.extras[local](self.command, url.path.removeprefix(local), body)
+            status, function = self._send_json(code, answer), "local"
         else:
             status, function = self._dispatch(url.path, url.query, body)
         elapsed = (time.perf_counter() - started) * 1000
@@ -134,6 +142,25 @@ class _Handler(BaseHTTPRequestHandler):
             file=sys.stderr,
             flush=True,
         )
+
+    def _read_body(self) -> bytes | None:
+        """The request body (fixed length or chunked); None when its framing is broken."""
+        if "chunked" in self.headers.get("transfer-encoding", "").lower():
+            chunks: list[bytes] = []
+            while True:
+                try:
+                    size = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)
+                except ValueError:
+                    return None
+                if size == 0:
+                    self.rfile.readline(1024)
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+        length = self.headers.get("content-length") or "0"
+        if not length.isdigit():
+            return None
+        return self.rfile.read(int(length))
 
     def _dispatch(self, path: str, query: str, body: bytes) -> tuple[int, str]:
         found = self.server.api.router.match(self.command, path)
@@ -162,7 +189,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
+        if status not in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED):
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
@@ -173,7 +201,7 @@ class _Handler(BaseHTTPRequestHandler):
             {
                 "statusCode": status,
                 "headers": {"Content-Type": "application/json", **(headers or {})},
-                "body": json.dumps(body),
+                "body": json.dumps(body, default=str),
             }
         )
 

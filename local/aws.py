@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -9,6 +10,9 @@ from commands_core import resources
 
 REGION = "us-east-1"
 PREFIX = "iot-commands-local"
+
+
+ACCOUNT = "123456789012"  # moto's default account
 
 
 def environment(aws_port: int | None) -> dict[str, str]:
@@ -19,36 +23,75 @@ def environment(aws_port: int | None) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
     }
-    if aws_port is not None:
-        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{aws_port}"
-    for resource in resources.ALL:
-        env[resource.env] = f"{PREFIX}-{resource.name}"
+    endpoint = f"http://127.0.0.1:{aws_port}" if aws_port is not None else None
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    for table in resources.TABLES:
+        env[table.env] = f"{PREFIX}-{table.name}"
+    for bucket in resources.BUCKETS:
+        env[bucket.env] = f"{PREFIX}-{bucket.name}"
+    for queue in resources.QUEUES:
+        env[queue.env] = f"{endpoint or 'https://sqs.' + REGION + '.amazonaws.com'}/{ACCOUNT}/{PREFIX}-{queue.name}"
+    for role in resources.ROLES:
+        env[role.env] = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-{role.name}"
     return env
 
 
 def start_endpoint(port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
+    from local import moto_iot
+
+    moto_iot.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     return server
 
 
-def create_resources(env: dict[str, str]) -> None:
-    """The tables and the bucket, from the same definitions as the stack; existing ones are kept."""
+def client(service: str, env: dict[str, str]) -> Any:
+    """A client of the local endpoint; without AWS_ENDPOINT_URL (tests under moto's in-process mock), of the
+    default endpoint, which the mock intercepts."""
     import boto3
 
-    session = boto3.session.Session(region_name=REGION)
-    # Without AWS_ENDPOINT_URL (tests under moto's in-process mock) the default endpoint is the mocked one.
-    dynamodb = session.client("dynamodb", endpoint_url=env.get("AWS_ENDPOINT_URL"))
+    return boto3.session.Session(region_name=REGION).client(service, endpoint_url=env.get("AWS_ENDPOINT_URL"))
+
+
+def create_resources(env: dict[str, str]) -> None:
+    """The tables, bucket, queues and roles, from the same definitions as the stack; existing ones are kept."""
+    dynamodb = client("dynamodb", env)
     existing = set(dynamodb.list_tables()["TableNames"])
     for table in resources.TABLES:
         if env[table.env] not in existing:
             dynamodb.create_table(**table_definition(table, env[table.env]))
-    s3 = session.client("s3", endpoint_url=env.get("AWS_ENDPOINT_URL"))
+    s3 = client("s3", env)
     for bucket in resources.BUCKETS:
         s3.create_bucket(Bucket=env[bucket.env])
+    sqs = client("sqs", env)
+    for queue in resources.QUEUES:
+        name = env[queue.env].rsplit("/", 1)[1]
+        dead_letters = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dead_letters_arn = sqs.get_queue_attributes(QueueUrl=dead_letters, AttributeNames=["QueueArn"])
+        redrive = {
+            "deadLetterTargetArn": dead_letters_arn["Attributes"]["QueueArn"],
+            "maxReceiveCount": queue.max_receive_count,
+        }
+        sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": str(queue.visibility_timeout_seconds),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )
+    iam = client("iam", env)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "iot.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    for role in resources.ROLES:
+        name = env[role.env].rsplit("/", 1)[1]
+        if name not in {existing["RoleName"] for existing in iam.list_roles()["Roles"]}:
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
 
 
 def table_definition(table: resources.Table, name: str) -> dict[str, Any]:

@@ -1,23 +1,16 @@
-"""The REST API and one function per route, built in a loop from the wiring declaration."""
+"""The REST API: a method per route of the wiring declaration, each with its own function."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 from aws_cdk import Duration
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from commands_core import resources, wiring
-from commands_core.observability import SERVICE
-from stacks.layer import ARCHITECTURE, RUNTIME
-from stacks.storage import Storage
-
-LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
-LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+from commands_core import wiring
+from stacks.functions import LOG_RETENTION, FunctionFactory
 
 _AUTHORIZATION = {
     "iam": apigw.AuthorizationType.IAM,
@@ -25,65 +18,73 @@ _AUTHORIZATION = {
     "none": apigw.AuthorizationType.NONE,
 }
 
+# Access log fields: who, what, the outcome, and why it failed when it did.
+_ACCESS_LOG = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "caller": "$context.identity.caller",
+    "user": "$context.identity.user",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "error": "$context.error.message",
+    "integrationError": "$context.integration.error",
+}
+
 
 class Api(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, storage: Storage, layer: lambda_.ILayerVersion) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: FunctionFactory,
+        manage_account_role: bool,
+        rate_limit: int,
+        burst_limit: int,
+    ) -> None:
         super().__init__(scope, construct_id)
-        self._storage = storage
-        self._layer = layer
-        self._environment = {
-            **{table.env: storage.tables[table.name].table_name for table in resources.TABLES},
-            **{bucket.env: storage.buckets[bucket.name].bucket_name for bucket in resources.BUCKETS},
-            "POWERTOOLS_SERVICE_NAME": SERVICE,
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-        }
         access_logs = logs.LogGroup(self, "AccessLogs", retention=LOG_RETENTION)
         self.rest_api = apigw.RestApi(
             self,
             "RestApi",
+            rest_api_name="iot-commands",
             description="IoT Commands Service",
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,
+            binary_media_types=list(wiring.BINARY_MEDIA_TYPES),
+            # API Gateway logs through one CloudWatch role per account and region; the stack sets it unless
+            # the deployer says the account has one already (context apiGatewayCloudWatchRole=false).
+            cloud_watch_role=manage_account_role,
             deploy_options=apigw.StageOptions(
                 stage_name="v1",
                 tracing_enabled=True,
                 metrics_enabled=True,
+                throttling_rate_limit=rate_limit,
+                throttling_burst_limit=burst_limit,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
+                access_log_format=apigw.AccessLogFormat.custom(json.dumps(_ACCESS_LOG)),
             ),
         )
-        self.functions = {route.function: self._add_route(route) for route in wiring.ROUTES}
+        # Errors API Gateway answers itself (denied, throttled, too large, timed out) in the v1 error shape.
+        template = {"application/json": '{"error": $context.error.messageString}'}
+        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+            self.rest_api.add_gateway_response(
+                f"Gateway{response_type.response_type}", type=response_type, templates=template
+            )
+        self.functions = {route.function: self._add_route(functions, route) for route in wiring.ROUTES}
 
-    def _add_route(self, route: wiring.Route) -> lambda_.Function:
-        function = lambda_.Function(
-            self,
-            _construct_name(route.function),
-            description=f"{route.method} {route.path}: {route.description}",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="handler.lambda_handler",
-            code=lambda_.Code.from_asset(str(LAMBDAS / route.function), exclude=["__pycache__", "*.pyc"]),
-            layers=[self._layer],
-            memory_size=512,
+    def _add_route(self, functions: FunctionFactory, route: wiring.Route) -> object:
+        function = functions.build(
+            route,
             timeout=Duration.seconds(29),  # API Gateway's integration timeout
-            tracing=lambda_.Tracing.ACTIVE,
-            logging_format=lambda_.LoggingFormat.JSON,
-            log_group=logs.LogGroup(self, f"{_construct_name(route.function)}Logs", retention=LOG_RETENTION),
-            environment=self._environment,
+            description=f"{route.method} {route.path}: {route.description}",
         )
-        for access in route.access:
-            self._grant(function, access)
         auth = wiring.auth_of(route)
         self.rest_api.root.resource_for_path(route.path).add_method(
             route.method,
@@ -92,16 +93,3 @@ class Api(Construct):
             api_key_required=auth == "api_key",
         )
         return function
-
-    def _grant(self, function: lambda_.Function, access: wiring.Access) -> None:
-        if access.resource in self._storage.tables:
-            self._storage.tables[access.resource].grant(function, *access.actions)
-        else:
-            bucket = self._storage.buckets[access.resource]
-            function.add_to_role_policy(
-                iam.PolicyStatement(actions=list(access.actions), resources=[bucket.arn_for_objects("commands/*")])
-            )
-
-
-def _construct_name(function: str) -> str:
-    return "".join(part.capitalize() for part in function.split("_"))

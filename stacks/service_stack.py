@@ -1,4 +1,4 @@
-"""The IoT Commands Service: storage, the core layer and the API, composed."""
+"""The IoT Commands Service: storage, the core layer, the API and the queue consumers, composed."""
 
 from __future__ import annotations
 
@@ -6,15 +6,26 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.api import Api
+from stacks.functions import FunctionFactory
 from stacks.layer import CoreLayer
+from stacks.queues import Consumers
 from stacks.storage import Storage
 
 
 class ServiceStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, *, production: bool = False, **kwargs: object) -> None:
         super().__init__(scope, construct_id, description="IoT Commands Service", **kwargs)  # type: ignore[arg-type]
+        context = self.node.try_get_context
         storage = Storage(self, "Storage", production=production)
-        layer = CoreLayer(self, "Core").layer
-        api = Api(self, "Api", storage=storage, layer=layer)
+        functions = FunctionFactory(self, storage=storage, layer=CoreLayer(self, "Core").layer)
+        api = Api(
+            self,
+            "Api",
+            functions=functions,
+            manage_account_role=str(context("apiGatewayCloudWatchRole") or "true").lower() != "false",
+            rate_limit=int(context("apiRateLimit") or 100),
+            burst_limit=int(context("apiBurstLimit") or 200),
+        )
+        Consumers(self, "Consumers", functions=functions, storage=storage)
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
         CfnOutput(self, "FilesBucketName", value=storage.buckets["files"].bucket_name)

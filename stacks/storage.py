@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from commands_core import resources
@@ -15,6 +18,9 @@ class Storage(Construct):
         super().__init__(scope, construct_id)
         self.tables = {table.name: self._table(table, production) for table in resources.TABLES}
         self.buckets = {bucket.name: self._bucket(bucket) for bucket in resources.BUCKETS}
+        self.dead_letter_alarms: list[cloudwatch.Alarm] = []
+        self.queues = {queue.name: self._queue(queue) for queue in resources.QUEUES}
+        self.roles = {resources.PRESIGN.name: self._presign_role()}
 
     def _table(self, table: resources.Table, production: bool) -> dynamodb.TableV2:
         return dynamodb.TableV2(
@@ -53,6 +59,46 @@ class Storage(Construct):
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(30))],
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+    def _queue(self, queue: resources.Queue) -> sqs.Queue:
+        name = queue.name.capitalize()
+        dead_letters = sqs.Queue(
+            self,
+            f"{name}DeadLetters",
+            retention_period=Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        alarm = dead_letters.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)).create_alarm(
+            self,
+            f"{name}DeadLettersAlarm",
+            alarm_description=f"Messages of the {queue.name} queue failed {queue.max_receive_count} times",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.dead_letter_alarms.append(alarm)
+        return sqs.Queue(
+            self,
+            f"{name}Queue",
+            visibility_timeout=Duration.seconds(queue.visibility_timeout_seconds),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dead_letters, max_receive_count=queue.max_receive_count),
+        )
+
+    def _presign_role(self) -> iam.Role:
+        """Assumed by AWS IoT to presign a job document's file URLs: it may read command files, nothing else."""
+        role = iam.Role(
+            self,
+            "PresignRole",
+            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+            description="AWS IoT presigns the S3 URLs of command files in job documents with this role",
+        )
+        files = self.buckets[resources.FILES.name].arn_for_objects("commands/*")
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[files]))
+        return role
 
 
 def _string(name: str) -> dynamodb.Attribute:

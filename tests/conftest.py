@@ -11,9 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from commands_core import dependencies
-from commands_core.wiring import ROUTES
+from commands_core.wiring import CONSUMERS, ROUTES, functions
 from local import aws as local_aws
+from local import moto_iot, queues
 from local.api import Api, proxy_event
+from local.lambdas import Functions
 
 
 @dataclass
@@ -29,8 +31,14 @@ class Reply:
 class HandlerClient:
     """Calls the real handlers with the API Gateway events the local runtime builds, without a socket."""
 
-    def __init__(self) -> None:
-        self.api = Api(ROUTES)
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.functions = Functions(function.function for function in functions())
+        self.api = Api(ROUTES, self.functions)
+
+    def drain(self) -> int:
+        """Runs the queue consumers until their queues are empty, as their event sources would."""
+        return queues.drain(local_aws.client("sqs", self.env), CONSUMERS, self.env, self.functions)
 
     def request(self, method: str, target: str, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
         url = urlsplit(target)
@@ -71,6 +79,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    moto_iot.install()
     with mock_aws():
         dependencies.reset()
         local_aws.create_resources(env)
@@ -80,4 +89,4 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def api(aws: dict[str, str]) -> HandlerClient:
-    return HandlerClient()
+    return HandlerClient(aws)

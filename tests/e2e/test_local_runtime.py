@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import time
+from pathlib import Path
 
 from commands_core.wiring import ROUTES
-from tests.e2e.conftest import Runtime, start, stop
+from tests.e2e.conftest import ROOT, Runtime, start, stop
 
 
 def test_the_templates_flow_of_the_readme_works_over_http(local_runtime: Runtime) -> None:
@@ -39,12 +43,13 @@ def test_the_templates_flow_of_the_readme_works_over_http(local_runtime: Runtime
 
 def test_paths_are_served_with_and_without_a_trailing_slash(local_runtime: Runtime) -> None:
     assert local_runtime.request("GET", "/templates/")[0] == 200
-    assert local_runtime.request("GET", "/templates/absent/")[0] == 404
+    status, _, body = local_runtime.request("GET", "/templates/absent/")
+    assert (status, body) == (404, {"error": "template 'absent' not found"})
 
 
 def test_every_declared_route_reaches_its_handler(local_runtime: Runtime) -> None:
     for route in ROUTES:
-        path = route.path.replace("{templateId}", "probe")
+        path = route.path.replace("{templateId}", "probe").replace("{commandId}", "probe").replace("{fileId}", "probe")
         status, _, body = local_runtime.request(route.method, path, {} if route.method in ("POST", "PATCH") else None)
         assert status != 405, route
         assert status < 500, route
@@ -76,3 +81,66 @@ def test_ctrl_c_stops_the_runtime_cleanly_and_each_request_is_logged() -> None:
     assert code == 0
     assert '"GET /templates" 200' in output
     assert "Traceback" not in output
+
+
+def _readme_blocks() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    return [block.split("```", 1)[0] for block in text.split("```sh\n")[1:]]
+
+
+def test_the_readme_walkthroughs_work_as_written(local_runtime: Runtime, tmp_path: Path) -> None:
+    # The quick start block starts the runtime; the others talk to it.
+    walkthroughs = [block for block in _readme_blocks() if "curl" in block]
+    assert len(walkthroughs) >= 2
+    script = "set -euo pipefail\n" + "\n".join(walkthroughs).replace("http://127.0.0.1:8080", local_runtime.url)
+
+    result = subprocess.run(
+        ["bash", "-c", script], check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "HTTP/1.1 201" in result.stdout
+    assert '"jobId":"ota-42"' in result.stdout
+    assert "requiredDocumentParameters: the document uses ${undeclared}" in result.stdout
+    status, _, job = local_runtime.request("GET", "/_local/iot/jobs/ota-42")
+    assert status == 200
+    assert job["job"]["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 100}
+    assert json.loads(job["document"])["version"] == "4.2.0"
+
+
+def test_a_command_for_more_than_100_things_is_published_through_the_running_queue_consumer(
+    local_runtime: Runtime,
+) -> None:
+    document = json.dumps({"action": "blink"})
+    local_runtime.request("POST", "/templates", {"templateId": "e2e-blink", "operation": "blink", "document": document})
+    names = [f"sim-{number:03d}" for number in range(1, 11)] * 11  # the fleet, named 110 times: de-duplicated
+    body = {"commandId": "e2e-many", "templateId": "e2e-blink", "status": "in_progress", "targets": names}
+
+    status, _, created = local_runtime.request("POST", "/commands", body)
+
+    assert status == 201
+    assert created["status"] == "in_progress"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        command = local_runtime.request("GET", "/commands/e2e-many")[2]
+        if command.get("jobId"):
+            break
+        time.sleep(0.2)
+    assert command["jobId"] == "e2e-many"
+    assert command["counts"] == {"QUEUED": 10}
+
+
+def test_broken_request_framing_is_a_400_and_chunked_bodies_are_read(local_runtime: Runtime) -> None:
+    host, port = local_runtime.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(b"POST /templates HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        assert connection.recv(200).startswith(b"HTTP/1.1 400")
+
+    body = json.dumps({"templateId": "e2e-chunked", "operation": "x", "document": "{}"}).encode()
+    chunked = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(
+            b"POST /templates HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n" + chunked
+        )
+        assert connection.recv(200).startswith(b"HTTP/1.1 201")

@@ -8,7 +8,15 @@ from typing import Any
 from commands_core import resources, wiring
 from tests.infra.conftest import ROOT, resources_of
 
-DATA_SERVICES = ("dynamodb:", "s3:")
+DATA_SERVICES = ("dynamodb:", "s3:", "sqs:", "iot:", "iam:")
+# What Lambda's SQS event source needs on its queue, granted by CDK to every consumer.
+EVENT_SOURCE_ACTIONS = {
+    "sqs:ReceiveMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueUrl",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+}
 
 
 def _refs(value: Any) -> list[str]:
@@ -74,6 +82,21 @@ def test_every_declared_route_has_a_method_and_no_method_is_undeclared(template:
     assert set(_methods(template)) == {(route.method, route.path) for route in wiring.ROUTES}
 
 
+def _function_of_folder(template: dict[str, Any], cdk_out: Path, folder: str) -> str:
+    """The logical id of the function whose code asset is lambdas/<folder>."""
+    source = (ROOT / "lambdas" / folder / "handler.py").read_text()
+    found = [
+        logical_id
+        for logical_id, function in _functions(template).items()
+        if (
+            cdk_out / f"asset.{function['Properties']['Code']['S3Key'].removesuffix('.zip')}" / "handler.py"
+        ).read_text()
+        == source
+    ]
+    assert len(found) == 1, folder
+    return found[0]
+
+
 def test_every_route_has_its_own_function_built_from_its_handler_folder(
     template: dict[str, Any], cdk_out: Path
 ) -> None:
@@ -81,9 +104,40 @@ def test_every_route_has_its_own_function_built_from_its_handler_folder(
 
     assert len(set(functions.values())) == len(wiring.ROUTES)
     for name, logical_id in functions.items():
-        asset = template["Resources"][logical_id]["Properties"]["Code"]["S3Key"].removesuffix(".zip")
-        staged = cdk_out / f"asset.{asset}" / "handler.py"
-        assert staged.read_text() == (ROOT / "lambdas" / name / "handler.py").read_text()
+        assert _function_of_folder(template, cdk_out, name) == logical_id
+
+
+def test_every_consumer_is_fed_by_its_queue_and_reports_partial_failures(
+    template: dict[str, Any], cdk_out: Path
+) -> None:
+    mappings = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+
+    for consumer in wiring.CONSUMERS:
+        function = _function_of_folder(template, cdk_out, consumer.function)
+        (mapping,) = [mapping for mapping in mappings if _refs(mapping["Properties"]["FunctionName"]) == [function]]
+        assert mapping["Properties"]["BatchSize"] == consumer.batch_size
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue = template["Resources"][_refs(mapping["Properties"]["EventSourceArn"])[0]]
+        assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] > 0
+        assert queue["Properties"]["VisibilityTimeout"] > template["Resources"][function]["Properties"]["Timeout"]
+
+
+def test_every_dead_letter_queue_has_an_alarm(template: dict[str, Any]) -> None:
+    queues = resources_of(template, "AWS::SQS::Queue")
+    dead_letter_queues = {
+        _refs(queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])[0]
+        for queue in queues.values()
+        if "RedrivePolicy" in queue["Properties"]
+    }
+    alarmed = {
+        ref
+        for alarm in resources_of(template, "AWS::CloudWatch::Alarm").values()
+        for dimension in alarm["Properties"].get("Dimensions", [])
+        for ref in _refs(dimension["Value"])
+    }
+
+    assert dead_letter_queues
+    assert dead_letter_queues <= alarmed
 
 
 def test_operator_routes_require_iam_signatures(template: dict[str, Any]) -> None:
@@ -144,11 +198,11 @@ def test_no_wildcard_actions_or_resources_on_data(template: dict[str, Any]) -> N
             assert "*" not in _as_list(statement["Resource"])
 
 
-def test_each_function_may_do_only_what_its_route_declares(template: dict[str, Any]) -> None:
+def test_each_function_may_do_only_what_its_wiring_entry_declares(template: dict[str, Any], cdk_out: Path) -> None:
     statements = _statements(template)
 
-    for route in wiring.ROUTES:
-        function = template["Resources"][_function_of_route(template, route)]
+    for entry in wiring.functions():
+        function = template["Resources"][_function_of_folder(template, cdk_out, entry.function)]
         (role,) = _refs(function["Properties"]["Role"])
         granted = {
             action
@@ -157,7 +211,24 @@ def test_each_function_may_do_only_what_its_route_declares(template: dict[str, A
             for action in _as_list(statement["Action"])
             if action.startswith(DATA_SERVICES)
         }
-        assert granted == {action for access in route.access for action in access.actions}
+        declared = {action for access in entry.access for action in access.actions}
+        if isinstance(entry, wiring.Consumer):
+            declared |= EVENT_SOURCE_ACTIONS
+        assert granted == declared, entry.function
+
+
+def test_functions_have_no_managed_policies_and_write_only_their_own_logs(template: dict[str, Any]) -> None:
+    for function in _functions(template).values():
+        (role_id,) = _refs(function["Properties"]["Role"])
+        assert "ManagedPolicyArns" not in template["Resources"][role_id]["Properties"]
+        (log_group,) = _refs(function["Properties"]["LoggingConfig"]["LogGroup"])
+        log_statements = [
+            statement
+            for owner, statement in _statements(template)
+            if owner == role_id and any(action.startswith("logs:") for action in _as_list(statement["Action"]))
+        ]
+        assert log_statements
+        assert all(_refs(statement["Resource"]) == [log_group] for statement in log_statements)
 
 
 def test_tables_are_on_demand_encrypted_with_point_in_time_recovery(template: dict[str, Any]) -> None:
@@ -181,8 +252,17 @@ def test_tables_have_the_declared_keys_and_indexes(template: dict[str, Any]) -> 
 
     for declared in resources.TABLES:
         key = tuple(name for name in (declared.partition_key, declared.sort_key) if name)
-        indexes = {index["IndexName"] for index in by_key[key].get("GlobalSecondaryIndexes", [])}
-        assert indexes == {index.name for index in declared.indexes}
+        indexes = {
+            index["IndexName"]: (tuple(part["AttributeName"] for part in index["KeySchema"]), index["Projection"])
+            for index in by_key[key].get("GlobalSecondaryIndexes", [])
+        }
+        assert set(indexes) == {index.name for index in declared.indexes}
+        for index in declared.indexes:
+            keys, projection = indexes[index.name]
+            assert keys == tuple(name for name in (index.partition_key, index.sort_key) if name)
+            assert projection["ProjectionType"] == (
+                "ALL" if index.include is None else "INCLUDE" if index.include else "KEYS_ONLY"
+            )
 
 
 def test_the_files_bucket_is_private_encrypted_versioned_and_tls_only(template: dict[str, Any]) -> None:
@@ -204,6 +284,30 @@ def test_the_files_bucket_is_private_encrypted_versioned_and_tls_only(template: 
         if statement["Effect"] == "Deny"
     ]
     assert any(statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for statement in denials)
+
+
+def test_errors_api_gateway_answers_itself_have_the_v1_error_shape(template: dict[str, Any]) -> None:
+    responses = {
+        response["Properties"]["ResponseType"]: response["Properties"]
+        for response in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()
+    }
+
+    for response_type in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert (
+            responses[response_type]["ResponseTemplates"]["application/json"]
+            == '{"error": $context.error.messageString}'
+        )
+
+
+def test_the_stage_is_throttled_traced_and_access_logged(template: dict[str, Any]) -> None:
+    (stage,) = resources_of(template, "AWS::ApiGateway::Stage").values()
+    properties = stage["Properties"]
+
+    assert properties["TracingEnabled"] is True
+    assert "$context.error.message" in properties["AccessLogSetting"]["Format"]
+    (settings,) = properties["MethodSettings"]
+    assert settings["ThrottlingRateLimit"] > 0
+    assert settings["ThrottlingBurstLimit"] > 0
 
 
 def test_functions_are_told_the_names_of_every_resource(template: dict[str, Any]) -> None:

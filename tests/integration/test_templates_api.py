@@ -224,3 +224,67 @@ def test_an_aws_failure_is_a_500_without_internals(api: HandlerClient, monkeypat
     assert error.startswith("internal error (request ")
     assert "Traceback" not in reply.body
     assert "no-such-table" not in reply.body
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ("[" * 5000 + "]" * 5000, "body"),
+        (b"\xff\xfe{}", "body"),
+        ('{"a": NaN}', "body"),
+        (json.dumps(template(document="[" * 5000 + "]" * 5000)), "document"),
+        (json.dumps(template(document='{"a": NaN}', requiredDocumentParameters=[], requiredFiles=[])), "document"),
+    ],
+)
+def test_pathological_bodies_are_400s_naming_what_is_wrong(api: HandlerClient, body: str | bytes, field: str) -> None:
+    reply = api.post("/templates", body)
+
+    assert reply.status == 400
+    assert reply.json()["error"].startswith(f"{field}:")
+
+
+@pytest.mark.parametrize(
+    ("accept", "status", "served"),
+    [
+        (f"{V1};q=0, application/xml", 415, None),
+        (f"application/json, {V1};q=0.1", 200, "application/json"),
+        (f"application/json;q=0.5, {V1}", 200, V1),
+        ("*/*;q=0", 415, None),
+    ],
+)
+def test_accept_qualities_are_honoured(api: HandlerClient, accept: str, status: int, served: str | None) -> None:
+    api.post("/templates", template())
+
+    reply = api.get("/templates/reboot", headers={"Accept": accept})
+
+    assert reply.status == status
+    if served:
+        assert reply.headers["content-type"] == served
+
+
+@pytest.mark.parametrize("template_id", ['"', "%22", "🚀", "a%2Fb"])
+def test_ids_with_characters_no_route_matches_are_400s_naming_the_id(api: HandlerClient, template_id: str) -> None:
+    for reply in (api.get(f"/templates/{template_id}"), api.delete(f"/templates/{template_id}")):
+        assert reply.status == 400
+        assert reply.json()["error"].startswith("templateId:")
+
+
+def test_the_location_includes_the_stage_the_client_called(api: HandlerClient) -> None:
+    from local.api import proxy_event
+
+    match = api.api.router.match("POST", "/templates")
+    assert not isinstance(match, list)
+    event = proxy_event(
+        match,
+        method="POST",
+        raw_path="/templates",
+        query="",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(template()).encode(),
+    )
+    event["requestContext"]["path"] = "/v1/templates"  # as API Gateway sends it for https://<api>/v1/templates
+
+    response = api.api.invoke(match, event)
+
+    assert response["statusCode"] == 201
+    assert response["multiValueHeaders"]["location"] == ["/v1/templates/reboot"]

@@ -34,7 +34,7 @@ class MemoryStore:
     def delete(self, template_id: str) -> None:
         self.items.pop(template_id, None)
 
-    def list(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]:
+    def page(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]:
         raise NotImplementedError
 
 
@@ -152,8 +152,8 @@ def test_delete_is_idempotent() -> None:
     store = MemoryStore()
     templates.create(store, fields())
 
-    templates.delete(store, "reboot")
-    templates.delete(store, "reboot")
+    templates.delete(store, "reboot", lambda _: [])
+    templates.delete(store, "reboot", lambda _: [])
 
     assert store.items == {}
 

@@ -8,14 +8,14 @@ from commands_core.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_every_route_has_a_handler_folder_and_every_handler_folder_a_route() -> None:
+def test_every_function_has_a_handler_folder_and_every_handler_folder_a_function() -> None:
     folders = {path.parent.name for path in (ROOT / "lambdas").glob("*/handler.py")}
 
-    assert folders == {route.function for route in wiring.ROUTES}
+    assert folders == {function.function for function in wiring.functions()}
 
 
 def test_each_function_serves_one_route_and_each_method_and_path_is_declared_once() -> None:
-    functions = [route.function for route in wiring.ROUTES]
+    functions = [function.function for function in wiring.functions()]
     endpoints = [(route.method, route.path) for route in wiring.ROUTES]
 
     assert len(set(functions)) == len(functions)
@@ -28,14 +28,21 @@ def test_each_handler_registers_the_route_the_wiring_declares_for_it() -> None:
         assert f'http.route(app, "{route.function}")' in source
 
 
-def test_routes_only_reach_declared_resources() -> None:
-    names = {resource.name for resource in resources.ALL}
+def test_functions_only_reach_declared_resources_with_named_actions() -> None:
+    names = {resource.name for resource in resources.ALL} | {"iot"}
 
-    for route in wiring.ROUTES:
-        for access in route.access:
+    for function in wiring.functions():
+        for access in function.access:
             assert access.resource in names
             assert access.actions
-            assert not any(action.endswith("*") for action in access.actions)
+            assert not any("*" in action for action in access.actions)
+            assert access.resource != "iot" or access.scope, "IoT access names its resource types"
+
+
+def test_consumers_read_declared_queues() -> None:
+    queues = {queue.name for queue in resources.QUEUES}
+
+    assert all(consumer.queue in queues for consumer in wiring.CONSUMERS)
 
 
 def test_settings_read_exactly_the_variables_the_resources_declare() -> None:

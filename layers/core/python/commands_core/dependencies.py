@@ -5,7 +5,12 @@ from __future__ import annotations
 from functools import cache
 
 from commands_core.adapters import aws
+from commands_core.adapters.commands import CommandRepository
+from commands_core.adapters.files import FileStore
+from commands_core.adapters.iot import IotJobs, IotRegistry
+from commands_core.adapters.queue import DispatchQueue
 from commands_core.adapters.templates import TemplateRepository
+from commands_core.services.commands import Ports
 from commands_core.settings import settings
 
 
@@ -14,7 +19,27 @@ def template_repository() -> TemplateRepository:
     return TemplateRepository(aws.client("dynamodb"), settings().templates_table)
 
 
+@cache
+def command_repository() -> CommandRepository:
+    return CommandRepository(aws.client("dynamodb"), settings().commands_table)
+
+
+@cache
+def ports() -> Ports:
+    """The adapters of the command services."""
+    config = settings()
+    return Ports(
+        templates=template_repository(),
+        commands=command_repository(),
+        files=FileStore(aws.client("s3"), config.files_bucket),
+        registry=IotRegistry(aws.client("iot")),
+        jobs=IotJobs(aws.client("iot")),
+        queue=DispatchQueue(aws.client("sqs"), config.dispatch_queue_url),
+        presign_role_arn=config.presign_role_arn,
+    )
+
+
 def reset() -> None:
     """Forgets every cached client, adapter and setting (tests and the local runtime switch endpoints)."""
-    for cached in (template_repository, aws.client, settings):
+    for cached in (template_repository, command_repository, ports, aws.client, settings):
         cached.cache_clear()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -14,6 +15,7 @@ from commands_core.errors import InvalidInput
 T = TypeVar("T")
 
 _VERSION = "1"
+_VALUE = re.compile(r"[A-Za-z0-9_.:+-]{1,128}")  # ids and timestamps, the only values a position holds
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def decode_token(token: str, fields: frozenset[str]) -> dict[str, str]:
     if (
         not isinstance(position, dict)
         or set(position) != fields
-        or not all(isinstance(value, str) and 0 < len(value) <= 1024 for value in position.values())
+        or not all(isinstance(value, str) and _VALUE.fullmatch(value) for value in position.values())
     ):
         raise InvalidInput("nextToken", "is not a token this API issued")
     return position

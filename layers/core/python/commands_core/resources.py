@@ -40,6 +40,24 @@ class Bucket:
     env: str
 
 
+@dataclass(frozen=True)
+class Queue:
+    """An SQS queue with its dead-letter queue; the env variable carries the queue URL."""
+
+    name: str
+    env: str
+    visibility_timeout_seconds: int
+    max_receive_count: int  # receives before a message moves to the dead-letter queue
+
+
+@dataclass(frozen=True)
+class Role:
+    """An IAM role the stack creates for AWS IoT to assume; the env variable carries its ARN."""
+
+    name: str
+    env: str
+
+
 TEMPLATES = Table(
     name="templates",
     env="TEMPLATES_TABLE",
@@ -49,7 +67,8 @@ TEMPLATES = Table(
 )
 
 # Command items and their execution items share the partition key commandId, so the executions of a command
-# are one Query. Only execution items carry thingName, and only pending ones carry inboxThing (sparse index).
+# are one Query. Only command items carry kind, commandStatus and templateRef (listing, the status filter,
+# "is this template in use"); only execution items carry thingName; only pending ones carry inboxThing.
 COMMANDS = Table(
     name="commands",
     env="COMMANDS_TABLE",
@@ -57,6 +76,8 @@ COMMANDS = Table(
     sort_key="itemKey",
     indexes=(
         Index("byKind", partition_key="kind", sort_key="createdAt"),
+        Index("byStatus", partition_key="commandStatus", sort_key="createdAt"),
+        Index("byTemplate", partition_key="templateRef", sort_key="createdAt", include=("commandStatus",)),
         Index("byThing", partition_key="thingName", sort_key="createdAt"),
         Index("inbox", partition_key="inboxThing", sort_key="queuedAt"),
     ),
@@ -64,6 +85,14 @@ COMMANDS = Table(
 
 FILES = Bucket(name="files", env="FILES_BUCKET")
 
+# Publishing work that must not block an API request: expanding targets, filling groups, creating jobs.
+DISPATCH = Queue(name="dispatch", env="DISPATCH_QUEUE_URL", visibility_timeout_seconds=360, max_receive_count=5)
+
+# Assumed by AWS IoT to presign the S3 URLs of a job document's files when a device fetches it.
+PRESIGN = Role(name="presign", env="PRESIGN_ROLE_ARN")
+
 TABLES: tuple[Table, ...] = (TEMPLATES, COMMANDS)
 BUCKETS: tuple[Bucket, ...] = (FILES,)
-ALL: tuple[Table | Bucket, ...] = (*TABLES, *BUCKETS)
+QUEUES: tuple[Queue, ...] = (DISPATCH,)
+ROLES: tuple[Role, ...] = (PRESIGN,)
+ALL: tuple[Table | Bucket | Queue | Role, ...] = (*TABLES, *BUCKETS, *QUEUES, *ROLES)

@@ -16,6 +16,8 @@ class Settings(BaseModel):
     templates_table: str = Field(alias="TEMPLATES_TABLE", min_length=1)
     commands_table: str = Field(alias="COMMANDS_TABLE", min_length=1)
     files_bucket: str = Field(alias="FILES_BUCKET", min_length=1)
+    dispatch_queue_url: str = Field(alias="DISPATCH_QUEUE_URL", min_length=1)
+    presign_role_arn: str = Field(alias="PRESIGN_ROLE_ARN", min_length=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from commands_core.errors import InvalidInput
+from commands_core.models import ID_PATTERN
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -25,3 +28,24 @@ def invalid_input(error: ValidationError) -> InvalidInput:
     field = ".".join(str(part) for part in first["loc"]) or "body"
     reason = _REASONS.get(first["type"]) or first["msg"].removeprefix("Value error, ")
     return InvalidInput(field, reason)
+
+
+_ID = re.compile(ID_PATTERN)
+
+
+def check_id(field: str, value: str) -> None:
+    """An id from a path, checked before it is used in a key."""
+    if not _ID.fullmatch(value):
+        raise InvalidInput(field, "must be 1-64 of [A-Za-z0-9_-]")
+
+
+def json_value(text: str) -> Any:
+    """Parses strict JSON (no NaN or Infinity); ValueError, with a reason a client can read, otherwise."""
+
+    def reject(constant: str) -> Any:
+        raise ValueError(f"{constant} is not JSON")
+
+    try:
+        return json.loads(text, parse_constant=reject)
+    except RecursionError:
+        raise ValueError("is nested too deeply") from None

@@ -13,15 +13,19 @@ from typing import Literal
 Family = Literal["v1", "jobs", "status"]
 Auth = Literal["iam", "api_key", "none"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-ResourceName = Literal["templates", "commands", "files"]
+ResourceName = Literal["templates", "commands", "files", "dispatch", "presign", "iot"]
 
 
 @dataclass(frozen=True)
 class Access:
-    """What one function may do to one resource of `resources.py`: the IAM actions, nothing wider."""
+    """What one function may do to one resource of `resources.py` (or to AWS IoT): the IAM actions, no wider.
+
+    `scope` narrows the resource: for "iot", the resource types (`thing/*`, `job/*`); for a bucket, the keys.
+    """
 
     resource: ResourceName
     actions: tuple[str, ...]
+    scope: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,16 +44,54 @@ class Route:
         return self.path.replace("{", "<").replace("}", ">")
 
 
+@dataclass(frozen=True)
+class Consumer:
+    """A function fed by an SQS queue of `resources.py`, reporting partial batch failures."""
+
+    function: str
+    queue: str
+    batch_size: int
+    timeout_seconds: int
+    access: tuple[Access, ...] = ()
+    description: str = ""
+
+
 FAMILY_AUTH: dict[Family, Auth] = {"v1": "iam", "jobs": "iam", "status": "api_key"}
 
+# Request bodies of these types reach the functions base64-encoded, as bytes.
+BINARY_MEDIA_TYPES: tuple[str, ...] = ("multipart/form-data",)
+
 _READ_TEMPLATE = Access("templates", ("dynamodb:GetItem",))
-_LIST_TEMPLATES = Access("templates", ("dynamodb:Query",))
-_WRITE_TEMPLATE = Access("templates", ("dynamodb:PutItem",))
-_DELETE_TEMPLATE = Access("templates", ("dynamodb:DeleteItem",))
+_READ_COMMAND = Access("commands", ("dynamodb:GetItem",))
+_WRITE_COMMAND = Access("commands", ("dynamodb:PutItem", "dynamodb:UpdateItem"))
+_ENQUEUE = Access("dispatch", ("sqs:SendMessage",))
+_PUBLISH = (
+    _READ_TEMPLATE,
+    Access("files", ("s3:GetObject",), ("commands/*",)),  # HeadObject of files uploaded with a presigned URL
+    Access("iot", ("iot:DescribeThing",), ("thing/*",)),
+    Access("iot", ("iot:DescribeThingGroup", "iot:ListThingsInThingGroup"), ("thinggroup/*",)),
+    Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
+    _ENQUEUE,
+)
+_CANCEL = (Access("iot", ("iot:CancelJob",), ("job/*",)), _ENQUEUE)
 
 ROUTES: tuple[Route, ...] = (
-    Route("templates_create", "POST", "/templates", "v1", (_WRITE_TEMPLATE,), description="Registers a new template."),
-    Route("templates_list", "GET", "/templates", "v1", (_LIST_TEMPLATES,), description="Lists templates."),
+    Route(
+        "templates_create",
+        "POST",
+        "/templates",
+        "v1",
+        (Access("templates", ("dynamodb:PutItem",)),),
+        description="Registers a new template.",
+    ),
+    Route(
+        "templates_list",
+        "GET",
+        "/templates",
+        "v1",
+        (Access("templates", ("dynamodb:Query",)),),
+        description="Lists templates.",
+    ),
     Route(
         "templates_get", "GET", "/templates/{templateId}", "v1", (_READ_TEMPLATE,), description="Returns a template."
     ),
@@ -58,7 +100,7 @@ ROUTES: tuple[Route, ...] = (
         "PATCH",
         "/templates/{templateId}",
         "v1",
-        (_READ_TEMPLATE, _WRITE_TEMPLATE),
+        (Access("templates", ("dynamodb:GetItem", "dynamodb:PutItem")),),
         description="Updates a template.",
     ),
     Route(
@@ -66,8 +108,102 @@ ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/templates/{templateId}",
         "v1",
-        (_DELETE_TEMPLATE,),
-        description="Deletes a template.",
+        (Access("templates", ("dynamodb:DeleteItem",)), Access("commands", ("dynamodb:Query",))),
+        description="Deletes a template no live command uses.",
+    ),
+    Route(
+        "commands_create",
+        "POST",
+        "/commands",
+        "v1",
+        (_WRITE_COMMAND, *_PUBLISH),
+        description="Creates a command, and publishes it when its status is in_progress.",
+    ),
+    Route(
+        "commands_list",
+        "GET",
+        "/commands",
+        "v1",
+        (Access("commands", ("dynamodb:Query",)),),
+        description="Lists commands, newest first.",
+    ),
+    Route("commands_get", "GET", "/commands/{commandId}", "v1", (_READ_COMMAND,), description="Returns a command."),
+    Route(
+        "commands_update",
+        "PATCH",
+        "/commands/{commandId}",
+        "v1",
+        (Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")), *_PUBLISH, *_CANCEL),
+        description="Edits a draft command; publishes or cancels a command.",
+    ),
+    Route(
+        "commands_delete",
+        "DELETE",
+        "/commands/{commandId}",
+        "v1",
+        (
+            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")),
+            Access("files", ("s3:DeleteObject",), ("commands/*",)),
+            *_CANCEL,
+        ),
+        description="Deletes a draft command; cancels a published one and marks it deleted.",
+    ),
+    Route(
+        "files_upload",
+        "PUT",
+        "/commands/{commandId}/files/{fileId}",
+        "v1",
+        (
+            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+            _READ_TEMPLATE,
+            Access("files", ("s3:PutObject",), ("commands/*",)),
+        ),
+        description="Uploads a file of a draft command (multipart/form-data, field file).",
+    ),
+    Route(
+        "files_delete",
+        "DELETE",
+        "/commands/{commandId}/files/{fileId}",
+        "v1",
+        (
+            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+            Access("files", ("s3:DeleteObject",), ("commands/*",)),
+        ),
+        description="Deletes a file of a draft command.",
+    ),
+    Route(
+        "files_upload_url",
+        "POST",
+        "/commands/{commandId}/files/{fileId}/upload-url",
+        "v1",
+        (_READ_COMMAND, _READ_TEMPLATE, Access("files", ("s3:PutObject",), ("commands/*",))),
+        description="Returns a presigned URL to upload a file too large for the API.",
+    ),
+)
+
+CONSUMERS: tuple[Consumer, ...] = (
+    Consumer(
+        "commands_dispatch",
+        queue="dispatch",
+        batch_size=1,
+        timeout_seconds=300,
+        access=(
+            Access(
+                "commands",
+                ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:Query"),
+            ),
+            Access("iot", ("iot:ListThingsInThingGroup",), ("thinggroup/*",)),
+            Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
+            Access(
+                "iot",
+                ("iot:CreateThingGroup", "iot:DeleteThingGroup", "iot:AddThingToThingGroup"),
+                ("thinggroup/*", "thing/*"),
+            ),
+            Access("iot", ("iot:CreateJob", "iot:CancelJob"), ("job/*", "thing/*", "thinggroup/*")),
+            Access("presign", ("iam:PassRole",)),
+            _ENQUEUE,
+        ),
+        description="Expands a published command's targets, fills its group and creates its job.",
     ),
 )
 
@@ -77,6 +213,11 @@ _BY_FUNCTION = {route.function: route for route in ROUTES}
 def route(function: str) -> Route:
     """The route served by `lambdas/<function>/`."""
     return _BY_FUNCTION[function]
+
+
+def functions() -> tuple[Route | Consumer, ...]:
+    """Every function of the service: one per route, one per queue consumer."""
+    return (*ROUTES, *CONSUMERS)
 
 
 def auth_of(route: Route) -> Auth:

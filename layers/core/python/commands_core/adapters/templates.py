@@ -58,7 +58,7 @@ class TemplateRepository:
     def delete(self, template_id: str) -> None:
         self._client.delete_item(TableName=self._table, Key={"templateId": {"S": template_id}})
 
-    def list(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]:
+    def page(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]:
         query: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": _LIST_INDEX,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import base64
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from commands_core import wiring
 from commands_core.errors import InvalidInput
 from commands_core.observability import logger, metrics
-from commands_core.validation import parse
+from commands_core.validation import json_value, parse
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,18 +30,50 @@ def route(app: APIGatewayRestResolver, function: str) -> Callable[[F], F]:
 
 def json_object(app: APIGatewayRestResolver) -> dict[str, Any]:
     """The request body, which must be a JSON object."""
-    body = app.current_event.decoded_body
-    if not body:
+    raw = raw_body(app)
+    if not raw:
         raise InvalidInput("body", "is required")
-    if len(body.encode()) > MAX_BODY_BYTES:
+    if len(raw) > MAX_BODY_BYTES:
         raise InvalidInput("body", f"must be at most {MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(body)
-    except ValueError:
-        raise InvalidInput("body", "is not valid JSON") from None
+        data = json_value(raw.decode())
+    except UnicodeDecodeError:
+        raise InvalidInput("body", "must be UTF-8 JSON") from None
+    except ValueError as error:
+        reason = str(error) if "nested" in str(error) or "not JSON" in str(error) else "is not valid JSON"
+        raise InvalidInput("body", reason) from None
     if not isinstance(data, dict):
         raise InvalidInput("body", "must be a JSON object")
     return data
+
+
+def raw_body(app: APIGatewayRestResolver) -> bytes:
+    """The request body as bytes (binary media types arrive base64-encoded)."""
+    body = app.current_event.body or ""
+    return base64.b64decode(body) if app.current_event.is_base64_encoded else body.encode()
+
+
+def form_file(app: APIGatewayRestResolver, field: str) -> tuple[bytes, str]:
+    """The content and type of the file in `field` of a multipart/form-data body."""
+    from email import policy
+    from email.parser import BytesParser
+
+    content_type = app.current_event.headers.get("content-type", "")
+    if not content_type.lower().startswith("multipart/form-data"):
+        raise InvalidInput("body", f"must be multipart/form-data with a field '{field}'")
+    message = BytesParser(policy=policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw_body(app)
+    )
+    for part in message.iter_parts() if message.is_multipart() else ():
+        if part.get_param("name", header="content-disposition") == field:
+            content = part.get_payload(decode=True)
+            return (content if isinstance(content, bytes) else b""), part.get_content_type()
+    raise InvalidInput(field, "is required: a multipart/form-data field holding the file")
+
+
+def flag(app: APIGatewayRestResolver, name: str) -> bool:
+    """A boolean query parameter: true/1/yes, else false."""
+    return app.current_event.query_string_parameters.get(name, "").lower() in ("true", "1", "yes")
 
 
 def body(app: APIGatewayRestResolver, model: type[M]) -> M:

@@ -14,7 +14,6 @@ from commands_core.observability import logger
 
 MEDIA_TYPE = "application/vnd.aws-cdf-v1.0+json"
 _JSON = "application/json"
-_ACCEPTED = {MEDIA_TYPE, _JSON, "application/*", "*/*"}
 
 _STATUS: dict[type[ServiceError], HTTPStatus] = {
     InvalidInput: HTTPStatus.BAD_REQUEST,
@@ -24,9 +23,20 @@ _STATUS: dict[type[ServiceError], HTTPStatus] = {
 }
 
 
-def resolver() -> APIGatewayRestResolver:
+def resolver(accepts: tuple[str, ...] = (MEDIA_TYPE, _JSON)) -> APIGatewayRestResolver:
+    """The family's resolver; `accepts` are the request body media types of its route."""
     app = APIGatewayRestResolver()
-    app.use(middlewares=[_check_media_types])
+
+    def check_media_types(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
+        event = app.current_event
+        if negotiate(event.headers.get("accept", "")) is None:
+            raise UnsupportedMediaType(f"Accept: this API produces {MEDIA_TYPE} or {_JSON}")
+        content_type = _types(event.headers.get("content-type", ""))
+        if event.body and content_type and not content_type & set(accepts):
+            raise UnsupportedMediaType(f"Content-Type: this route accepts {' or '.join(accepts)}")
+        return next_middleware(app)
+
+    app.use(middlewares=[check_media_types])
 
     def service_error(error: ServiceError) -> Response[str]:
         status = next(code for kind, code in _STATUS.items() if isinstance(error, kind))
@@ -38,6 +48,12 @@ def resolver() -> APIGatewayRestResolver:
         return error_response(app, HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error (request {request_id})")
 
     def no_route(_: Exception) -> Response[str]:
+        # API Gateway routed the request here, so the path matched; a parameter the resolver could not match
+        # (a character outside its segment pattern) is a bad id, not a missing route.
+        parameters = app.current_event.path_parameters or {}
+        if parameters:
+            name = next(iter(parameters))
+            return error_response(app, HTTPStatus.BAD_REQUEST, f"{name}: must be 1-64 of [A-Za-z0-9_-]")
         return error_response(app, HTTPStatus.NOT_FOUND, f"no route for {app.current_event.path}")
 
     app.exception_handler(ServiceError)(service_error)
@@ -54,8 +70,16 @@ def respond(
     return Response(status, content_type=_media_type(app), body=content, headers=headers)
 
 
-def created(app: APIGatewayRestResolver, location: str) -> Response[str]:
-    return respond(app, HTTPStatus.CREATED, headers={"location": location})
+def created(app: APIGatewayRestResolver, path: str, body: Any = None) -> Response[str]:
+    return respond(app, HTTPStatus.CREATED, body, headers={"location": location(app, path)})
+
+
+def location(app: APIGatewayRestResolver, path: str) -> str:
+    """`path` as the client reaches it: behind the stage (/v1) or a custom domain's base path, if any."""
+    event = app.current_event
+    full = event.request_context.path or event.path
+    prefix = full[: -len(event.path)] if full.endswith(event.path) else ""
+    return prefix + path
 
 
 def no_content(app: APIGatewayRestResolver) -> Response[str]:
@@ -66,23 +90,42 @@ def error_response(app: APIGatewayRestResolver, status: int, message: str) -> Re
     return respond(app, status, {"error": message})
 
 
-def _check_media_types(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[str]:
-    event = app.current_event
-    accept = _types(event.headers.get("accept", ""))
-    if accept and not accept & _ACCEPTED:
-        raise UnsupportedMediaType(f"Accept: this API produces {MEDIA_TYPE} or {_JSON}")
-    content_type = _types(event.headers.get("content-type", ""))
-    if event.body and content_type and not content_type & {MEDIA_TYPE, _JSON}:
-        raise UnsupportedMediaType(f"Content-Type: this API accepts {MEDIA_TYPE} or {_JSON}")
-    return next_middleware(app)
-
-
 def _media_type(app: APIGatewayRestResolver) -> str:
-    """application/json only for a client that asks for it and not for the v1 type."""
-    accept = _types(app.current_event.headers.get("accept", ""))
-    return _JSON if _JSON in accept and MEDIA_TYPE not in accept else MEDIA_TYPE
+    return negotiate(app.current_event.headers.get("accept", "")) or MEDIA_TYPE
+
+
+def negotiate(accept: str) -> str | None:
+    """The type to answer in for an Accept header: the v1 type unless the client prefers application/json;
+    None when it accepts neither (q=0 refuses a type)."""
+    if not accept.strip():
+        return MEDIA_TYPE
+    ranges: list[tuple[str, float]] = []
+    for part in accept.split(","):
+        media, *parameters = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        ranges.append((media.lower(), quality))
+
+    def quality_of(media: str) -> float:
+        """The quality of the most specific range that matches `media` (exact, then type/*, then */*)."""
+        for candidate in (media, media.split("/", maxsplit=1)[0] + "/*", "*/*"):
+            matches = [quality for name, quality in ranges if name == candidate]
+            if matches:
+                return max(matches)
+        return 0.0
+
+    v1, plain = quality_of(MEDIA_TYPE), quality_of(_JSON)
+    if max(v1, plain) <= 0:
+        return None
+    return _JSON if plain > v1 else MEDIA_TYPE
 
 
 def _types(header: str) -> set[str]:
-    """The media types of an Accept or Content-Type header, without parameters (charset, q)."""
+    """The media types of a Content-Type header, without parameters (charset)."""
     return {part.split(";")[0].strip().lower() for part in header.split(",") if part.strip()}

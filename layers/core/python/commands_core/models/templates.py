@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
 from commands_core.models import ID_PATTERN, ApiModel
+from commands_core.models.jobs import JobSettings
+from commands_core.validation import json_value
 
 Name = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 Delivery = Literal["job", "command", "inbox"]
@@ -17,7 +18,7 @@ DOCUMENT_MAX_BYTES = 32 * 1024
 """AWS IoT's limit on a job document and a command payload; a template can't need more."""
 
 
-class TemplateFields(ApiModel):
+class TemplateFields(JobSettings):
     """The fields a client sets on create, and the result of a PATCH merged onto a template."""
 
     model_config = ConfigDict(extra="forbid")
@@ -37,7 +38,7 @@ class TemplateFields(ApiModel):
         if len(document.encode()) > DOCUMENT_MAX_BYTES:
             raise ValueError(f"must be at most {DOCUMENT_MAX_BYTES} bytes (the AWS IoT limit)")
         try:
-            json.loads(document)
+            json_value(document)
         except ValueError as error:
             raise ValueError(f"must be a string holding a JSON document ({error})") from None
         return document

@@ -6,6 +6,7 @@ belong to AWS IoT (for example its presigned-URL placeholder) and are left for i
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -44,3 +45,29 @@ def tokens_of(document: str) -> DocumentTokens:
             )
         names.add(name)
     return DocumentTokens(frozenset(parameters), frozenset(files))
+
+
+def render(document: str, parameters: dict[str, str], file_urls: dict[str, str]) -> str:
+    """The document with every parameter and file token replaced.
+
+    A template's document parses as JSON and token names hold no quote or backslash, so every token sits inside
+    a JSON string; each value is inserted JSON-escaped, in one pass (a value that looks like a token stays as
+    it is), so any value survives intact and can never add structure. `${aws:...}` tokens are kept for IoT.
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(1)
+        if token.startswith(_AWS_PREFIX):
+            return match.group(0)
+        if token.startswith(_FILE_PREFIX):
+            value = file_urls[token.removeprefix(_FILE_PREFIX)]
+        else:
+            value = parameters[token.removeprefix(_PARAMETER_PREFIX)]
+        return json.dumps(value, ensure_ascii=False)[1:-1]
+
+    return _TOKEN.sub(replace, document)
+
+
+def iot_presigned_placeholder(bucket: str, key: str) -> str:
+    """AWS IoT replaces this with a presigned URL when a device fetches the job document."""
+    return f"${{aws:iot:s3-presigned-url:https://s3.amazonaws.com/{bucket}/{key}}}"

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from commands_core.errors import InvalidInput, NotFound
-from commands_core.models import ID_PATTERN
+from commands_core.clock import now
+from commands_core.errors import Conflict, InvalidInput, NotFound
 from commands_core.models.templates import Template, TemplateFields, TemplateSummary
 from commands_core.pagination import Page
 from commands_core.services.rendering import tokens_of
+from commands_core.validation import check_id as check_name
 from commands_core.validation import parse
-
-_ID = re.compile(ID_PATTERN)
 
 
 class TemplateStore(Protocol):
@@ -22,13 +19,13 @@ class TemplateStore(Protocol):
     def get(self, template_id: str) -> Template | None: ...
     def replace(self, template: Template, expected_version: int) -> None: ...
     def delete(self, template_id: str) -> None: ...
-    def list(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]: ...
+    def page(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]: ...
 
 
 def create(store: TemplateStore, fields: TemplateFields) -> Template:
     check_tokens(fields)
-    now = datetime.now(UTC)
-    template = Template(**dict(fields), created_at=now, updated_at=now)
+    created = now()
+    template = Template(**dict(fields), created_at=created, updated_at=created)
     store.create(template)
     return template
 
@@ -42,7 +39,7 @@ def get(store: TemplateStore, template_id: str) -> Template:
 
 
 def list_summaries(store: TemplateStore, max_results: int, next_token: str | None) -> Page[TemplateSummary]:
-    return store.list(max_results, next_token)
+    return store.page(max_results, next_token)
 
 
 def update(store: TemplateStore, template_id: str, changes: Mapping[str, Any]) -> Template:
@@ -54,22 +51,23 @@ def update(store: TemplateStore, template_id: str, changes: Mapping[str, Any]) -
         TemplateFields, current.model_dump(by_alias=True, include=set(TemplateFields.model_fields)) | dict(changes)
     )
     check_tokens(merged)
-    updated = Template(
-        **dict(merged), created_at=current.created_at, updated_at=datetime.now(UTC), version=current.version + 1
-    )
+    updated = Template(**dict(merged), created_at=current.created_at, updated_at=now(), version=current.version + 1)
     store.replace(updated, expected_version=current.version)
     return updated
 
 
-def delete(store: TemplateStore, template_id: str) -> None:
-    """Deleting an absent template succeeds, so that a retried DELETE gets the same answer."""
+def delete(store: TemplateStore, template_id: str, live_commands: Callable[[str], list[str]]) -> None:
+    """Deleting an absent template succeeds, so that a retried DELETE gets the same answer; a template that a
+    draft or in-progress command uses is kept (409)."""
     check_id(template_id)
+    if live := live_commands(template_id):
+        shown = ", ".join(live[:10]) + (f" and {len(live) - 10} more" if len(live) > 10 else "")
+        raise Conflict(f"template '{template_id}' is used by live commands: {shown}")
     store.delete(template_id)
 
 
 def check_id(template_id: str) -> None:
-    if not _ID.fullmatch(template_id):
-        raise InvalidInput("templateId", "must be 1-64 of [A-Za-z0-9_-]")
+    check_name("templateId", template_id)
 
 
 def check_tokens(fields: TemplateFields) -> None:

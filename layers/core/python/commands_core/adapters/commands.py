@@ -1,0 +1,323 @@
+"""The commands table: command items and their execution items."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from commands_core.adapters.aws import error_code
+from commands_core.adapters.dynamo import from_item, to_item
+from commands_core.clock import iso
+from commands_core.errors import Conflict
+from commands_core.models.commands import Command, FileRef
+from commands_core.models.executions import PENDING, TERMINAL, Execution, Transition
+from commands_core.pagination import Page, decode_token, encode_token
+
+_COMMAND = "command"
+_EXECUTION = "execution#"
+_BATCH = 25  # BatchWriteItem's limit
+
+
+class CommandRepository:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    # Commands
+
+    def create(self, command: Command) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=_command_item(command),
+                ConditionExpression="attribute_not_exists(commandId)",
+            )
+        except Exception as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise Conflict(f"command '{command.command_id}' already exists") from None
+            raise
+
+    def get(self, command_id: str) -> Command | None:
+        response = self._client.get_item(TableName=self._table, Key=_key(command_id), ConsistentRead=True)
+        item = response.get("Item")
+        return _command(item) if item else None
+
+    def replace(self, command: Command, *, expected_version: int, expected_status: str) -> bool:
+        """Writes `command` if it is still at `expected_version` and `expected_status`; False otherwise."""
+        return self._conditional(
+            lambda: self._client.put_item(
+                TableName=self._table,
+                Item=_command_item(command),
+                ConditionExpression="version = :version AND commandStatus = :status",
+                ExpressionAttributeValues={":version": {"N": str(expected_version)}, ":status": {"S": expected_status}},
+            )
+        )
+
+    def set_status(self, command_id: str, *, to: str, expected: Sequence[str], at: datetime, **extra: Any) -> bool:
+        """Moves the command to status `to` (with `extra` attributes) if it is in one of `expected`."""
+        values = {f":expected{index}": status for index, status in enumerate(expected)}
+        return self.update(
+            command_id,
+            {"commandStatus": to, "updatedAt": iso(at), **extra},
+            condition=f"commandStatus IN ({', '.join(values)})",
+            values=values,
+        )
+
+    def update(
+        self,
+        command_id: str,
+        changes: dict[str, Any],
+        *,
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> bool:
+        """SETs (or REMOVEs, for None) top-level attributes, under an optional condition; False if it fails."""
+        names = {f"#a{index}": name for index, name in enumerate(changes)}
+        sets = [
+            f"{alias} = :v{index}" for index, (alias, name) in enumerate(names.items()) if changes[name] is not None
+        ]
+        removes = [alias for alias, name in names.items() if changes[name] is None]
+        expression = " ".join(
+            part
+            for part in (f"SET {', '.join(sets)}" if sets else "", f"REMOVE {', '.join(removes)}" if removes else "")
+            if part
+        )
+        attribute_values = {
+            f":v{index}": value for index, (_, name) in enumerate(names.items()) if (value := changes[name]) is not None
+        }
+        attribute_values |= values or {}
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": _key(command_id),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ConditionExpression": " AND ".join(filter(None, ("attribute_exists(commandId)", condition))),
+        }
+        if attribute_values:
+            arguments["ExpressionAttributeValues"] = to_item(attribute_values)
+        return self._conditional(lambda: self._client.update_item(**arguments))
+
+    def record_file(self, command_id: str, file_id: str, ref: FileRef | None, at: datetime) -> bool:
+        """Records (or, with None, forgets) an uploaded file, while the command is a draft."""
+        value = ref.model_dump(by_alias=True) if ref else None
+        expression = "SET files.#file = :ref, updatedAt = :at" if ref else "REMOVE files.#file SET updatedAt = :at"
+        values = {":at": iso(at), ":draft": "draft"} | ({":ref": value} if value else {})
+        return self._conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key=_key(command_id),
+                UpdateExpression=expression,
+                ConditionExpression="commandStatus = :draft",
+                ExpressionAttributeNames={"#file": file_id},
+                ExpressionAttributeValues=to_item(values),
+            )
+        )
+
+    def delete_draft(self, command_id: str) -> bool:
+        return self._conditional(
+            lambda: self._client.delete_item(
+                TableName=self._table,
+                Key=_key(command_id),
+                ConditionExpression="commandStatus = :draft",
+                ExpressionAttributeValues={":draft": {"S": "draft"}},
+            )
+        )
+
+    def add_fill_batch(self, command_id: str, batch: int) -> None:
+        """Marks a group-fill batch done (a set: marking it twice counts once)."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(command_id),
+            UpdateExpression="ADD fillDone :batch",
+            ExpressionAttributeValues={":batch": {"NS": [str(batch)]}},
+        )
+
+    def page(self, status: str | None, max_results: int, next_token: str | None) -> Page[Command]:
+        """Commands, newest first; with `status`, only those in it."""
+        index, key, value = ("byStatus", "commandStatus", status) if status else ("byKind", "kind", _COMMAND)
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": f"{key} = :value",
+            "ExpressionAttributeValues": {":value": {"S": value}},
+            "ScanIndexForward": False,
+            "Limit": max_results + 1,
+        }
+        if next_token:
+            after = decode_token(next_token, frozenset({"commandId", "createdAt"}))
+            query["ExclusiveStartKey"] = _key(after["commandId"]) | {
+                key: {"S": value},
+                "createdAt": {"S": after["createdAt"]},
+            }
+        items = self._client.query(**query)["Items"]
+        page = [_command(item) for item in items[:max_results]]
+        token = None
+        if len(items) > max_results:
+            last = from_item(items[max_results - 1])
+            token = encode_token({"commandId": last["commandId"], "createdAt": last["createdAt"]})
+        return Page(page, token)
+
+    def live_commands_of_template(self, template_id: str) -> list[str]:
+        """Ids of the draft and in-progress commands built from the template."""
+        live: list[str] = []
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "byTemplate",
+            "KeyConditionExpression": "templateRef = :template",
+            "FilterExpression": "commandStatus IN (:draft, :in_progress)",
+            "ExpressionAttributeValues": to_item(
+                {":template": template_id, ":draft": "draft", ":in_progress": "in_progress"}
+            ),
+        }
+        while True:
+            response = self._client.query(**arguments)
+            live += [item["commandId"]["S"] for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return live
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # Executions
+
+    def write_executions(self, command_id: str, thing_names: Sequence[str], at: datetime) -> None:
+        """One QUEUED execution per thing, in batches. Only used before the job exists, so plain puts are safe."""
+        for start in range(0, len(thing_names), _BATCH):
+            requests = [
+                {"PutRequest": {"Item": _execution_item(command_id, name, at)}}
+                for name in thing_names[start : start + _BATCH]
+            ]
+            self._batch_write(requests)
+
+    def pending_executions(self, command_id: str) -> Iterator[Execution]:
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
+            "FilterExpression": "#status IN (" + ", ".join(f":s{i}" for i in range(len(PENDING))) + ")",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(
+                {":command": command_id, ":prefix": _EXECUTION}
+                | {f":s{i}": status for i, status in enumerate(sorted(PENDING))}
+            ),
+        }
+        while True:
+            response = self._client.query(**arguments)
+            for item in response["Items"]:
+                yield Execution.model_validate(from_item(item))
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def transition(self, execution: Execution, change: Transition) -> bool:
+        """Moves one execution from `change.from` to `change.to` and the command's counts with it, in one
+        transaction; False when the execution is no longer in `change.from` (a duplicate or stale change)."""
+        to_status, from_status = change.to_status, change.from_status
+        entry = change.model_dump(mode="json", by_alias=True, exclude_none=True)
+        execution_update = (
+            "SET #status = :to, updatedAt = :at, history = list_append(if_not_exists(history, :empty), :entry)"
+        )
+        if to_status in TERMINAL:
+            execution_update += " REMOVE inboxThing"
+        values = to_item({":to": to_status, ":from": from_status, ":at": entry["at"], ":entry": [entry], ":empty": []})
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _execution_key(execution.command_id, execution.thing_name),
+                            "UpdateExpression": execution_update,
+                            "ConditionExpression": "#status = :from",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _key(execution.command_id),
+                            "UpdateExpression": "SET counts.#from = counts.#from - :one, "
+                            "counts.#to = if_not_exists(counts.#to, :zero) + :one",
+                            "ExpressionAttributeNames": {"#from": str(from_status), "#to": to_status},
+                            "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+                        }
+                    },
+                ]
+            )
+        except Exception as error:
+            if error_code(error) == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """BatchWriteItem until DynamoDB has taken every item (unprocessed ones are retried with backoff)."""
+        pending = {self._table: requests}
+        for attempt in range(10):
+            unprocessed = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            if not unprocessed:
+                return
+            pending = unprocessed
+            time.sleep(min(0.05 * 2**attempt, 2))
+        raise RuntimeError(f"DynamoDB left {len(pending[self._table])} execution items unwritten after retries")
+
+    @staticmethod
+    def _conditional(write: Any) -> bool:
+        try:
+            write()
+        except Exception as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def _key(command_id: str) -> dict[str, Any]:
+    return {"commandId": {"S": command_id}, "itemKey": {"S": _COMMAND}}
+
+
+def _execution_key(command_id: str, thing_name: str) -> dict[str, Any]:
+    return {"commandId": {"S": command_id}, "itemKey": {"S": _EXECUTION + thing_name}}
+
+
+def _command_item(command: Command) -> dict[str, Any]:
+    data = command.model_dump(mode="json", by_alias=True)
+    status = data.pop("status")
+    internal = {
+        "version": command.version,
+        "document": command.document,
+        "dispatchStep": command.dispatch_step,
+        "leaseUntil": iso(command.lease_until) if command.lease_until else None,
+        "jobTargets": command.job_targets,
+        "groupName": command.group_name,
+        "fillBatches": command.fill_batches,
+    }
+    return to_item(
+        data
+        | internal
+        | {"itemKey": _COMMAND, "kind": _COMMAND, "commandStatus": status, "templateRef": command.template_id}
+    )
+
+
+def _command(item: dict[str, Any]) -> Command:
+    data = from_item(item)
+    data["status"] = data.pop("commandStatus")
+    return Command.model_validate(data)
+
+
+def _execution_item(command_id: str, thing_name: str, at: datetime) -> dict[str, Any]:
+    now = iso(at)
+    history = [{"at": now, "to": "QUEUED", "source": "publish"}]
+    return to_item(
+        {
+            "commandId": command_id,
+            "itemKey": _EXECUTION + thing_name,
+            "thingName": thing_name,
+            "status": "QUEUED",
+            "inboxThing": thing_name,
+            "createdAt": now,
+            "updatedAt": now,
+            "queuedAt": now,
+            "history": history,
+        }
+    )

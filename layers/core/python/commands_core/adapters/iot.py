@@ -1,0 +1,111 @@
+"""AWS IoT: the registry and fleet index (target resolution) and IoT Jobs (delivery)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+from commands_core.adapters.aws import error_code
+
+_PAGE = 250  # ListThingsInThingGroup's maximum page
+_SEARCH_PAGE = 500  # SearchIndex's maximum page
+
+
+class IotRegistry:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def thing_exists(self, thing_name: str) -> bool:
+        return self._exists(lambda: self._client.describe_thing(thingName=thing_name))
+
+    def group_exists(self, group_name: str) -> bool:
+        return self._exists(lambda: self._client.describe_thing_group(thingGroupName=group_name))
+
+    def group_members(self, group_name: str, limit: int | None = None) -> Iterator[str]:
+        """Members of the group and of its child groups, page by page."""
+        arguments = {"thingGroupName": group_name, "recursive": True, "maxResults": min(limit or _PAGE, _PAGE)}
+        yield from self._pages("list_things_in_thing_group", arguments, lambda page: page.get("things", []), limit)
+
+    def search_things(self, query: str, limit: int | None = None) -> Iterator[str]:
+        arguments = {
+            "indexName": "AWS_Things",
+            "queryString": query,
+            "maxResults": min(limit or _SEARCH_PAGE, _SEARCH_PAGE),
+        }
+        names = lambda page: [thing["thingName"] for thing in page.get("things", [])]  # noqa: E731
+        yield from self._pages("search_index", arguments, names, limit)
+
+    def thing_arn(self, thing_name: str) -> str:
+        return f"{self._arn_prefix}thing/{thing_name}"
+
+    def group_arn(self, group_name: str) -> str:
+        return f"{self._arn_prefix}thinggroup/{group_name}"
+
+    @cached_property
+    def _arn_prefix(self) -> str:
+        """arn:<partition>:iot:<region>:<account>: (the account from STS, once per container)."""
+        from commands_core.adapters import aws
+
+        account = aws.client("sts").get_caller_identity()["Account"]
+        return f"arn:{self._client.meta.partition}:iot:{self._client.meta.region_name}:{account}:"
+
+    def _pages(self, operation: str, arguments: dict[str, Any], items: Any, limit: int | None) -> Iterator[str]:
+        count = 0
+        token = None
+        while True:
+            page = getattr(self._client, operation)(**arguments, **({"nextToken": token} if token else {}))
+            for item in items(page):
+                yield item
+                count += 1
+                if limit is not None and count >= limit:
+                    return
+            token = page.get("nextToken")
+            if not token:
+                return
+
+    @staticmethod
+    def _exists(describe: Any) -> bool:
+        try:
+            describe()
+        except Exception as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return False
+            raise
+        return True
+
+
+class IotJobs:
+    """One AWS IoT job per command, and the static thing group that carries more than 100 targets."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def create_job(self, job: dict[str, Any]) -> str:
+        """Creates the job; a job of that id that already exists is taken as ours (a retried step). Its ARN."""
+        try:
+            return str(self._client.create_job(**job)["jobArn"])
+        except Exception as error:
+            if error_code(error) != "ResourceAlreadyExistsException":
+                raise
+            return str(self._client.describe_job(jobId=job["jobId"])["job"]["jobArn"])
+
+    def cancel_job(self, job_id: str, *, force: bool, reason: str) -> None:
+        """Cancels the job; a job already finished or gone needs no cancelling."""
+        try:
+            self._client.cancel_job(jobId=job_id, force=force, comment=reason[:2028])
+        except Exception as error:
+            if error_code(error) not in ("ResourceNotFoundException", "InvalidStateTransitionException"):
+                raise
+
+    def ensure_group(self, group_name: str, description: str) -> str:
+        response = self._client.create_thing_group(
+            thingGroupName=group_name, thingGroupProperties={"thingGroupDescription": description[:2028]}
+        )
+        return str(response["thingGroupArn"])
+
+    def add_to_group(self, group_name: str, thing_name: str) -> None:
+        self._client.add_thing_to_thing_group(thingGroupName=group_name, thingName=thing_name)
+
+    def delete_group(self, group_name: str) -> None:
+        self._client.delete_thing_group(thingGroupName=group_name)

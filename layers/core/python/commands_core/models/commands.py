@@ -1,0 +1,140 @@
+"""Commands: what a client writes, what is stored and returned."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+
+from commands_core.models import ID_PATTERN, ApiModel
+from commands_core.models.jobs import JobSettings
+
+CommandStatus = Literal["draft", "in_progress", "cancelled", "deleted", "completed"]
+LIVE_STATUSES: frozenset[str] = frozenset({"draft", "in_progress"})
+RESERVED_COMMAND_IDS = frozenset({"v0"})  # v0 is the status API's path segment: /commands/v0/status
+
+THING_NAME_PATTERN = r"[a-zA-Z0-9:_-]{1,128}"
+_ARN_PREFIX = r"arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:"
+THING_ARN = re.compile(_ARN_PREFIX + rf"thing/({THING_NAME_PATTERN})")
+GROUP_ARN = re.compile(_ARN_PREFIX + rf"thinggroup/({THING_NAME_PATTERN})")
+THING_NAME = re.compile(THING_NAME_PATTERN)
+
+Name = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+
+
+def _not_reserved(command_id: str) -> str:
+    if command_id in RESERVED_COMMAND_IDS:
+        raise ValueError(f"'{command_id}' is reserved")
+    return command_id
+
+
+def _target(target: str) -> str:
+    is_arn = THING_ARN.fullmatch(target) or GROUP_ARN.fullmatch(target)
+    # "arn:..." is a valid thing name too; anything ARN-shaped must be an IoT thing or thing-group ARN.
+    if not (is_arn or (THING_NAME.fullmatch(target) and not target.startswith("arn:"))):
+        raise ValueError("must be a thing name, a thing ARN or a thing-group ARN")
+    return target
+
+
+CommandId = Annotated[str, StringConstraints(pattern=ID_PATTERN), AfterValidator(_not_reserved)]
+Target = Annotated[str, AfterValidator(_target)]
+
+
+class _Strict(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Clause(_Strict):
+    field: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    value: str = Field(min_length=1, max_length=256)
+    traversals: Any = None  # the seed's asset-graph relations; rejected when set (services/targets.py says why)
+
+
+class TargetQuery(_Strict):
+    """The seed's asset-library query, translated to an AWS IoT fleet-indexing query."""
+
+    types: list[Annotated[str, StringConstraints(pattern=rf"^{THING_NAME_PATTERN}$")]] = Field(
+        default_factory=list, max_length=20
+    )
+    ancestor_path: str | None = Field(default=None, pattern=r"^/?([a-zA-Z0-9:_-]{1,128}/?)+$")
+    eq: list[Clause] = Field(default_factory=list, max_length=20)
+    neq: list[Clause] = Field(default_factory=list, max_length=20)
+    lt: list[Clause] = Field(default_factory=list, max_length=20)
+    lte: list[Clause] = Field(default_factory=list, max_length=20)
+    gt: list[Clause] = Field(default_factory=list, max_length=20)
+    gte: list[Clause] = Field(default_factory=list, max_length=20)
+    starts_with: list[Clause] = Field(default_factory=list, max_length=20)
+
+
+class CommandFields(JobSettings):
+    """The fields a client sets on create, and the result of a PATCH of a draft merged onto it."""
+
+    # Parameter values are strings in the seed; numbers are taken and kept as their text.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    template_id: Name
+    targets: list[Target] = Field(default_factory=list, max_length=1000)
+    target_query: TargetQuery | None = None
+    document_parameters: dict[Name, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
+    type: Literal["SNAPSHOT", "CONTINUOUS"] = "SNAPSHOT"
+
+
+READ_ONLY_FIELDS = {
+    "files": "is set by uploading each file: PUT /commands/{commandId}/files/{fileId}",
+    "jobId": "is set when the command is published",
+    "counts": "is kept by the service",
+    "unknownTargets": "is set when the command is published",
+    "createdAt": "is kept by the service",
+    "updatedAt": "is kept by the service",
+    "publishedAt": "is kept by the service",
+}
+
+
+class FileRef(ApiModel):
+    bucket_name: str
+    s3_object_key: str
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket_name}/{self.s3_object_key}"
+
+
+class Command(CommandFields):
+    """A stored command, as returned by the API (plus internal dispatch state that is not returned)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    command_id: CommandId
+    status: CommandStatus = "draft"
+    files: dict[str, FileRef] = Field(default_factory=dict)
+    job_id: str | None = None
+    job_arn: str | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    unknown_targets: list[str] = Field(default_factory=list)
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None = None
+    version: int = Field(default=1, exclude=True)
+    # Set on publish: what devices receive, and how far the dispatch queue has taken it.
+    document: str | None = Field(default=None, exclude=True)
+    dispatch_step: Literal["expand", "expanding", "fill", "create", "done", "stopped"] | None = Field(
+        default=None, exclude=True
+    )
+    lease_until: datetime | None = Field(default=None, exclude=True)
+    job_targets: list[str] = Field(default_factory=list, exclude=True)
+    group_name: str | None = Field(default=None, exclude=True)
+    fill_batches: int | None = Field(default=None, exclude=True)
+    fill_done: set[int] = Field(default_factory=set, exclude=True)
+
+    def to_api(self) -> dict[str, Any]:
+        data = super().to_api()
+        data["files"] = {file_id: ref.uri for file_id, ref in self.files.items()}
+        if self.document is not None:
+            data["document"] = self.document
+        return data
+
+
+def file_key(command_id: str, file_id: str) -> str:
+    return f"commands/{command_id}/files/{file_id}"

@@ -1,0 +1,46 @@
+"""AWS IoT Jobs settings a template sets by default and a command may override, in IoT's own shapes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from commands_core.models import ApiModel
+
+
+class _Strict(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AbortCriteria(_Strict):
+    failure_type: Literal["FAILED", "REJECTED", "TIMED_OUT", "ALL"]
+    action: Literal["CANCEL"] = "CANCEL"
+    threshold_percentage: float = Field(gt=0, le=100)
+    min_number_of_executed_things: int = Field(ge=1)
+
+
+class AbortConfig(_Strict):
+    criteria_list: list[AbortCriteria] = Field(min_length=1, max_length=4)
+
+
+class TimeoutConfig(_Strict):
+    in_progress_timeout_in_minutes: int = Field(ge=1, le=10080)
+
+
+class RetryCriteria(_Strict):
+    failure_type: Literal["FAILED", "TIMED_OUT", "ALL"]
+    number_of_retries: int = Field(ge=0, le=10)
+
+
+class RetryConfig(_Strict):
+    criteria_list: list[RetryCriteria] = Field(min_length=1, max_length=2)
+
+
+class JobSettings(ApiModel):
+    """Rollout rate and abort, timeout and retry policies; on a command, each overrides the template's."""
+
+    rollout_maximum_per_minute: int | None = Field(default=None, ge=1, le=1000)
+    abort_config: AbortConfig | None = None
+    timeout_config: TimeoutConfig | None = None
+    job_executions_retry_config: RetryConfig | None = None

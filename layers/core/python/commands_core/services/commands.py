@@ -1,0 +1,239 @@
+"""Commands: creating, editing, publishing, cancelling and deleting them.
+
+Publishing does in the request what must answer the client (parameters and files complete, the document
+rendered and within IoT's limit, every target checked, at least one thing reached), then hands the rest to the
+dispatch queue (services/dispatch.py): expanding groups and queries, writing executions, creating the job.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from commands_core.clock import now
+from commands_core.errors import Conflict, InvalidInput, NotFound
+from commands_core.models.commands import READ_ONLY_FIELDS, Command, CommandFields, FileRef, file_key
+from commands_core.models.templates import DOCUMENT_MAX_BYTES, Template
+from commands_core.pagination import Page
+from commands_core.services import rendering, targets
+from commands_core.validation import check_id as check_name
+from commands_core.validation import parse
+
+if TYPE_CHECKING:
+    from commands_core.adapters.commands import CommandRepository
+    from commands_core.adapters.files import FileStore
+    from commands_core.adapters.iot import IotJobs
+    from commands_core.adapters.queue import DispatchQueue
+    from commands_core.services.templates import TemplateStore
+
+_STATUS_CHANGES = {"in_progress", "cancelled"}
+
+
+@dataclass(frozen=True)
+class Ports:
+    """The adapters the command services use."""
+
+    templates: TemplateStore
+    commands: CommandRepository
+    files: FileStore
+    registry: targets.Registry
+    jobs: IotJobs
+    queue: DispatchQueue
+    presign_role_arn: str
+
+
+def create(ports: Ports, body: Mapping[str, Any]) -> Command:
+    """A new draft, or with `"status": "in_progress"` a published command; nothing is created if publishing
+    would fail."""
+    status = body.get("status", "draft")
+    if status not in ("draft", "in_progress"):
+        raise InvalidInput("status", "must be draft or in_progress when a command is created")
+    command_id = body.get("commandId") or uuid.uuid4().hex
+    fields = _fields(ports, {key: value for key, value in body.items() if key not in ("status", "commandId")})
+    at = now()
+    command = parse(
+        Command, fields.model_dump(by_alias=True) | {"commandId": command_id, "createdAt": at, "updatedAt": at}
+    )
+    if status == "draft":
+        ports.commands.create(command)
+        return command
+    published = command.model_copy(update=_publication(ports, command) | {"status": "in_progress"})
+    ports.commands.create(published)
+    _dispatch(ports, published)
+    return published
+
+
+def get(ports: Ports, command_id: str) -> Command:
+    check_id(command_id)
+    command = ports.commands.get(command_id)
+    if command is None:
+        raise NotFound("command", command_id)
+    return command
+
+
+def list_commands(ports: Ports, status: str | None, max_results: int, next_token: str | None) -> Page[Command]:
+    return ports.commands.page(status, max_results, next_token)
+
+
+def update(ports: Ports, command_id: str, body: Mapping[str, Any], *, force: bool = False) -> Command:
+    """Edits a draft; `status` in_progress publishes, cancelled cancels. Once published, only status changes."""
+    command = get(ports, command_id)
+    status = body.get("status")
+    if status is not None and status not in _STATUS_CHANGES and status != command.status:
+        raise InvalidInput("status", f"can be changed to in_progress or cancelled, not to {status}")
+    changes = {key: value for key, value in body.items() if key != "status"}
+    if changes.get("commandId", command_id) != command_id:
+        raise InvalidInput("commandId", "must be absent or match the commandId of the path")
+    changes.pop("commandId", None)
+    if changes:
+        command = _edit(ports, command, changes)
+    if status == "in_progress":
+        return publish(ports, command)
+    if status == "cancelled":
+        return cancel(ports, command, force=force)
+    return command
+
+
+def publish(ports: Ports, command: Command) -> Command:
+    if command.status == "in_progress":
+        # A retried publish: resend the dispatch message in case the first was lost; the steps are idempotent.
+        if command.dispatch_step == "expand":
+            _dispatch(ports, command)
+        return command
+    if command.status != "draft":
+        raise InvalidInput("status", f"a {command.status} command cannot be published")
+    published = command.model_copy(
+        update=_publication(ports, command) | {"status": "in_progress", "version": command.version + 1}
+    )
+    # One conditional write: of two concurrent publishes, one wins and the other gets a 409.
+    if not ports.commands.replace(published, expected_version=command.version, expected_status="draft"):
+        raise Conflict(f"command '{command.command_id}' changed while it was being published; retry")
+    _dispatch(ports, published)
+    return published
+
+
+def cancel(ports: Ports, command: Command, *, force: bool, to: str = "cancelled") -> Command:
+    """Cancels the command (or marks it deleted): its job, and through the dispatch queue its pending
+    executions. Cancelling a cancelled command again changes nothing."""
+    if command.status == to:
+        return command
+    if command.status not in ("draft", "in_progress") and not (
+        to == "deleted" and command.status in ("cancelled", "completed")
+    ):
+        raise InvalidInput("status", f"a {command.status} command cannot be {to}")
+    at = now()
+    if not ports.commands.set_status(command.command_id, to=to, expected=[command.status], at=at):
+        raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
+    if command.job_id and command.status == "in_progress":
+        ports.jobs.cancel_job(command.job_id, force=force, reason=f"command {to} through the API")
+    if command.status == "in_progress":
+        ports.queue.send({"action": "cancel", "commandId": command.command_id, "force": force})
+    return command.model_copy(update={"status": to, "updated_at": at})
+
+
+def delete(ports: Ports, command_id: str, *, force: bool = False) -> None:
+    """A draft is deleted with its files; a published command is cancelled and marked deleted. Deleting an
+    absent command succeeds, so that a retried DELETE gets the same answer."""
+    check_id(command_id)
+    command = ports.commands.get(command_id)
+    if command is None:
+        return
+    if command.status == "draft":
+        if not ports.commands.delete_draft(command_id):
+            raise Conflict(f"command '{command_id}' was published meanwhile; retry")
+        for file_id in command.files:
+            ports.files.delete(file_key(command_id, file_id))
+        return
+    cancel(ports, command, force=force, to="deleted")
+
+
+def check_id(command_id: str) -> None:
+    check_name("commandId", command_id)
+
+
+def _fields(ports: Ports, data: Mapping[str, Any]) -> CommandFields:
+    """Validated fields whose template exists and declares every parameter given."""
+    for name, reason in READ_ONLY_FIELDS.items():
+        if name in data:
+            raise InvalidInput(name, reason)
+    fields = parse(CommandFields, data)
+    template = ports.templates.get(fields.template_id)
+    if template is None:
+        raise InvalidInput("templateId", f"there is no template '{fields.template_id}'")
+    if unknown := sorted(set(fields.document_parameters) - set(template.required_document_parameters)):
+        raise InvalidInput(
+            "documentParameters", f"template '{template.template_id}' has no parameter {', '.join(unknown)}"
+        )
+    if fields.target_query:
+        targets.fleet_query(fields.target_query)  # a query that cannot be translated is a 400 now, not at publish
+    return fields
+
+
+def _edit(ports: Ports, command: Command, changes: Mapping[str, Any]) -> Command:
+    if command.status != "draft":
+        field = next(iter(changes))
+        raise InvalidInput(field, f"is frozen once the command is published (status {command.status})")
+    current = command.model_dump(by_alias=True, include=set(CommandFields.model_fields))
+    fields = _fields(ports, current | dict(changes))
+    edited = command.model_copy(update=dict(fields) | {"updated_at": now(), "version": command.version + 1})
+    if not ports.commands.replace(edited, expected_version=command.version, expected_status="draft"):
+        raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
+    return edited
+
+
+def _publication(ports: Ports, command: Command) -> dict[str, Any]:
+    """What publishing sets on the command; InvalidInput (nothing changed) when it cannot be published."""
+    template = ports.templates.get(command.template_id)
+    if template is None:
+        raise InvalidInput("templateId", f"template '{command.template_id}' no longer exists")
+    files = _uploaded_files(ports, command, template)
+    missing_parameters = sorted(set(template.required_document_parameters) - set(command.document_parameters))
+    missing_files = sorted(set(template.required_files) - set(files))
+    if missing_parameters or missing_files:
+        missing = [f"documentParameters {', '.join(missing_parameters)}"] if missing_parameters else []
+        missing += [f"files {', '.join(missing_files)}"] if missing_files else []
+        raise InvalidInput(
+            "documentParameters" if missing_parameters else "files",
+            f"cannot publish: missing {'; missing '.join(missing)}",
+        )
+    document = _render(ports, command, template)
+    if not command.targets and not command.target_query:
+        raise InvalidInput("targets", "give targets or a targetQuery to publish")
+    selection = targets.select(command.targets, command.target_query, ports.registry)
+    return {
+        "document": document,
+        "files": files,
+        "unknown_targets": list(selection.unknown),
+        "published_at": now(),
+        "dispatch_step": "expand",
+        "counts": {},
+    }
+
+
+def _uploaded_files(ports: Ports, command: Command, template: Template) -> dict[str, FileRef]:
+    """The command's files: those uploaded through the API, and those put with a presigned URL."""
+    files = dict(command.files)
+    for file_id in set(template.required_files) - set(files):
+        key = file_key(command.command_id, file_id)
+        if ports.files.exists(key):
+            files[file_id] = FileRef(bucket_name=ports.files.bucket, s3_object_key=key)
+    return files
+
+
+def _render(ports: Ports, command: Command, template: Template) -> str:
+    urls = {
+        file_id: rendering.iot_presigned_placeholder(ports.files.bucket, file_key(command.command_id, file_id))
+        for file_id in template.required_files
+    }
+    document = rendering.render(template.document, command.document_parameters, urls)
+    json.loads(document)  # rendering keeps a valid document valid; this guards that promise
+    if len(document.encode()) > DOCUMENT_MAX_BYTES:
+        raise InvalidInput("documentParameters", f"the rendered document exceeds AWS IoT's {DOCUMENT_MAX_BYTES} bytes")
+    return document
+
+
+def _dispatch(ports: Ports, command: Command) -> None:
+    ports.queue.send({"action": "expand", "commandId": command.command_id})
