@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from commands_core.wiring import ROUTES
+from commands_core.wiring import functions as wiring_functions
 from local import aws as local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ def _seconds(command: str, cwd: Path, env: dict[str, str]) -> float:
 
 def measure(runs: int = 15) -> dict[str, Any]:
     env = os.environ | local_aws.environment(aws_port=None) | {"PYTHONPATH": str(LAYER)}
-    functions = [route.function for route in ROUTES]
+    functions = [function.function for function in wiring_functions()]
     baseline: list[float] = []
     imports: dict[str, list[float]] = {function: [] for function in functions}
     for _ in range(runs):

@@ -86,3 +86,26 @@ def multipart(field: str, content: bytes, filename: str = "firmware.bin") -> tup
 def upload(api: HandlerClient, command_id: str, file_id: str = "firmware", content: bytes = b"\x00\x01firmware") -> int:
     body, headers = multipart("file", content)
     return api.request("PUT", f"/commands/{command_id}/files/{file_id}", body, headers=headers).status
+
+
+@pytest.fixture
+def draft(api: HandlerClient, template: Callable[..., dict[str, Any]], things: Callable[..., list[str]]) -> str:
+    """A draft command of template ota with its parameter, targeting two things; its id."""
+    template()
+    things("dev-1", "dev-2")
+    reply = api.post(
+        "/commands",
+        {
+            "commandId": "cmd-1",
+            "templateId": "ota",
+            "targets": ["dev-1", thing_arn("dev-2")],
+            "documentParameters": {"version": "2.0"},
+        },
+    )
+    assert reply.status == 201, reply.body
+    return "cmd-1"
+
+
+def publish(api: HandlerClient, command_id: str, **query: str) -> int:
+    suffix = "?" + "&".join(f"{key}={value}" for key, value in query.items()) if query else ""
+    return api.patch(f"/commands/{command_id}{suffix}", {"status": "in_progress"}).status

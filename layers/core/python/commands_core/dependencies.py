@@ -1,32 +1,44 @@
-"""The adapters a function uses, built from the settings on first use and then kept for the warm container."""
+"""The adapters a function uses, built from the settings on first use and then kept for the warm container.
+
+Each factory imports its adapter when first called, so a function imports only the adapters it uses.
+"""
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 from commands_core.adapters import aws
-from commands_core.adapters.commands import CommandRepository
-from commands_core.adapters.files import FileStore
-from commands_core.adapters.iot import IotJobs, IotRegistry
-from commands_core.adapters.queue import DispatchQueue
-from commands_core.adapters.templates import TemplateRepository
-from commands_core.services.commands import Ports
 from commands_core.settings import settings
+
+if TYPE_CHECKING:
+    from commands_core.adapters.commands import CommandRepository
+    from commands_core.adapters.templates import TemplateRepository
+    from commands_core.services.commands import Ports
 
 
 @cache
 def template_repository() -> TemplateRepository:
+    from commands_core.adapters.templates import TemplateRepository
+
     return TemplateRepository(aws.client("dynamodb"), settings().templates_table)
 
 
 @cache
 def command_repository() -> CommandRepository:
+    from commands_core.adapters.commands import CommandRepository
+
     return CommandRepository(aws.client("dynamodb"), settings().commands_table)
 
 
 @cache
 def ports() -> Ports:
     """The adapters of the command services."""
+    from commands_core.adapters.files import FileStore
+    from commands_core.adapters.iot import IotJobs, IotRegistry
+    from commands_core.adapters.queue import DispatchQueue
+    from commands_core.services.commands import Ports
+
     config = settings()
     return Ports(
         templates=template_repository(),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, defer_build=True)
 
     # Aliases are the variable names of resources.py; a test keeps the two in step.
     templates_table: str = Field(alias="TEMPLATES_TABLE", min_length=1)
