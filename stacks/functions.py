@@ -67,8 +67,19 @@ class FunctionFactory:
         elif access.resource in storage.queues:
             storage.queues[access.resource].grant(role, *access.actions)
         elif access.resource in storage.buckets:
-            arns = [storage.buckets[access.resource].arn_for_objects(key) for key in access.scope or ("*",)]
-            role.add_to_policy(iam.PolicyStatement(actions=list(access.actions), resources=arns))
+            bucket = storage.buckets[access.resource]
+            keys = list(access.scope or ("*",))
+            if access.actions == ("s3:ListBucket",):  # a bucket-level action: the bucket, for those keys only
+                role.add_to_policy(
+                    iam.PolicyStatement(
+                        actions=["s3:ListBucket"],
+                        resources=[bucket.bucket_arn],
+                        conditions={"StringLike": {"s3:prefix": keys}},
+                    )
+                )
+            else:
+                arns = [bucket.arn_for_objects(key) for key in keys]
+                role.add_to_policy(iam.PolicyStatement(actions=list(access.actions), resources=arns))
         elif access.resource in storage.roles:
             role.add_to_policy(
                 iam.PolicyStatement(actions=list(access.actions), resources=[storage.roles[access.resource].role_arn])

@@ -65,9 +65,14 @@ _READ_TEMPLATE = Access("templates", ("dynamodb:GetItem",))
 _READ_COMMAND = Access("commands", ("dynamodb:GetItem",))
 _WRITE_COMMAND = Access("commands", ("dynamodb:PutItem", "dynamodb:UpdateItem"))
 _ENQUEUE = Access("dispatch", ("sqs:SendMessage",))
+# HeadObject of a file: GetObject, and ListBucket so that a missing file is a 404 rather than a 403.
+_LOOK_FOR_FILES = (
+    Access("files", ("s3:GetObject",), ("commands/*",)),
+    Access("files", ("s3:ListBucket",), ("commands/*",)),
+)
 _PUBLISH = (
     _READ_TEMPLATE,
-    Access("files", ("s3:GetObject",), ("commands/*",)),  # HeadObject of files uploaded with a presigned URL
+    *_LOOK_FOR_FILES,  # files put with a presigned URL
     Access("iot", ("iot:DescribeThing",), ("thing/*",)),
     Access("iot", ("iot:DescribeThingGroup", "iot:ListThingsInThingGroup"), ("thinggroup/*",)),
     Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
@@ -133,7 +138,7 @@ ROUTES: tuple[Route, ...] = (
         "PATCH",
         "/commands/{commandId}",
         "v1",
-        (Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")), *_PUBLISH, *_CANCEL),
+        (Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")), *_PUBLISH, *_CANCEL),
         description="Edits a draft command; publishes or cancels a command.",
     ),
     Route(
@@ -167,6 +172,8 @@ ROUTES: tuple[Route, ...] = (
         "v1",
         (
             Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+            _READ_TEMPLATE,
+            *_LOOK_FOR_FILES,
             Access("files", ("s3:DeleteObject",), ("commands/*",)),
         ),
         description="Deletes a file of a draft command.",
@@ -199,7 +206,9 @@ CONSUMERS: tuple[Consumer, ...] = (
                 ("iot:CreateThingGroup", "iot:DeleteThingGroup", "iot:AddThingToThingGroup"),
                 ("thinggroup/*", "thing/*"),
             ),
-            Access("iot", ("iot:CreateJob", "iot:CancelJob"), ("job/*", "thing/*", "thinggroup/*")),
+            _READ_TEMPLATE,
+            # DescribeJob: a retried create finds the job it made before.
+            Access("iot", ("iot:CreateJob", "iot:CancelJob", "iot:DescribeJob"), ("job/*", "thing/*", "thinggroup/*")),
             Access("presign", ("iam:PassRole",)),
             _ENQUEUE,
         ),

@@ -1,0 +1,137 @@
+"""Every AWS call a function makes is one its wiring entry declares, on the resource it declares it for, so
+the deployed role allows it.
+
+moto does not check IAM, so a missing permission would only show in AWS. This test records the calls each
+function makes through a whole command's life and compares them with the declaration, which the stack turns
+into the function's role (tests/infra checks that part).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from commands_core import resources
+from commands_core.adapters import aws as clients
+from commands_core.wiring import functions
+from local.aws import client as local_client
+from tests.conftest import HandlerClient
+from tests.integration.conftest import group_arn, upload
+
+Grant = tuple[str, str]  # (resource of resources.py or "iot", IAM action)
+
+
+def _grants(call: str, params: dict[str, Any], names: dict[str, str]) -> set[Grant]:
+    """The IAM grants an API call needs; `names` maps deployed resource names to resource names."""
+    service, operation = call.split(":")
+    if service == "sts":
+        return set()  # GetCallerIdentity needs no permission
+    if service == "dynamodb":
+        if operation == "TransactWriteItems":  # authorized as the item writes it holds
+            return {
+                (names[item[kind]["TableName"]], f"dynamodb:{kind}Item")
+                for item in params["TransactItems"]
+                for kind in item
+            }
+        tables = params["RequestItems"] if operation == "BatchWriteItem" else [params["TableName"]]
+        return {(names[table], call) for table in tables}
+    if service == "s3":
+        bucket = names[params["Bucket"]]
+        # HeadObject is authorized as GetObject; ListBucket makes a missing key a 404 rather than a 403.
+        return {(bucket, "s3:GetObject"), (bucket, "s3:ListBucket")} if operation == "HeadObject" else {(bucket, call)}
+    if service == "sqs":
+        return {(names[params["QueueUrl"]], call)}
+    grants = {("iot", call)}
+    if operation == "CreateJob" and "presignedUrlConfig" in params:
+        grants.add((names[params["presignedUrlConfig"]["roleArn"]], "iam:PassRole"))
+    return grants
+
+
+@pytest.fixture
+def recorded(api: HandlerClient, aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> dict[str, set[Grant]]:
+    names = {aws[resource.env]: resource.name for resource in resources.ALL}
+    grants: dict[str, set[Grant]] = defaultdict(set)
+    current: list[str] = []
+    invoke = api.functions.invoke
+
+    def invoking(name: str, event: dict[str, Any]) -> dict[str, Any]:
+        current.append(name)
+        try:
+            return invoke(name, event)
+        finally:
+            current.pop()
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if current:
+            grants[current[-1]] |= _grants(f"{model.service_model.signing_name}:{model.name}", params, names)
+
+    created = clients.client
+
+    def client(service: str) -> Any:
+        made = created(service)
+        made.meta.events.register("provide-client-params.*.*", record, unique_id="permissions-test")
+        return made
+
+    client.cache_clear = created.cache_clear  # type: ignore[attr-defined]
+    monkeypatch.setattr(api.functions, "invoke", invoking)
+    monkeypatch.setattr(clients, "client", client)
+    return grants
+
+
+def test_each_function_calls_only_what_its_role_will_allow(
+    recorded: dict[str, set[Grant]],
+    api: HandlerClient,
+    template: Callable[..., dict[str, Any]],
+    things: Callable[..., list[str]],
+    iot: Any,
+) -> None:
+    # A whole life: templates, a command of 150 targets (its group filled), files, publish, cancel, delete.
+    template()
+    template("spare", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[])
+    api.get("/templates")
+    api.get("/templates/spare")
+    api.patch("/templates/spare", {"description": "x"})
+    api.delete("/templates/spare")
+    iot.create_thing_group(thingGroupName="site")
+    names = things(*[f"dev-{number:03d}" for number in range(150)])
+    things("member", group="site")
+    body = {
+        "commandId": "life",
+        "templateId": "ota",
+        "targets": [*names, group_arn("site")],
+        "documentParameters": {"version": "1"},
+    }
+    assert api.post("/commands", body).status == 201
+    assert upload(api, "life") == 201
+    assert api.delete("/commands/life/files/firmware").status == 204
+    assert api.post("/commands/life/files/firmware/upload-url", {}).status == 200
+    # The client puts the file with the presigned URL; publishing finds it with a HEAD request.
+    local_client("s3", api.env).put_object(
+        Bucket=api.env["FILES_BUCKET"], Key="commands/life/files/firmware", Body=b"x"
+    )
+    assert api.get("/commands?status=draft").status == 200
+    assert api.patch("/commands/life", {"status": "in_progress"}).status == 204
+    api.drain()
+    assert api.get("/commands/life").json()["jobId"] == "life"
+    assert api.patch("/commands/life?force=true", {"status": "cancelled"}).status == 204
+    api.drain()
+    assert api.delete("/commands/life").status == 204
+    assert api.delete("/templates/ota").status == 204
+
+    declared = {
+        entry.function: {(access.resource, action) for access in entry.access for action in access.actions}
+        for entry in functions()
+    }
+    missing = {function: sorted(needed - declared[function]) for function, needed in recorded.items()}
+    assert {function: grants for function, grants in missing.items() if grants} == {}
+    assert set(recorded) >= {
+        "commands_create",
+        "commands_update",
+        "commands_dispatch",
+        "files_upload",
+        "templates_delete",
+    }
