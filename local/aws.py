@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from functools import cache
 from typing import Any
 
 from commands_core import resources
@@ -49,12 +51,26 @@ def start_endpoint(port: int) -> Any:
     return server
 
 
+_lock = threading.Lock()
+
+
+@cache
+def _session() -> Any:
+    import boto3
+
+    return boto3.session.Session(region_name=REGION)
+
+
 def client(service: str, env: dict[str, str]) -> Any:
     """A client of the local endpoint; without AWS_ENDPOINT_URL (tests under moto's in-process mock), of the
     default endpoint, which the mock intercepts."""
-    import boto3
-
-    return boto3.session.Session(region_name=REGION).client(service, endpoint_url=env.get("AWS_ENDPOINT_URL"))
+    with _lock:
+        return _session().client(
+            service,
+            endpoint_url=env.get("AWS_ENDPOINT_URL"),
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
 
 
 def create_resources(env: dict[str, str]) -> None:

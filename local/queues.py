@@ -9,6 +9,7 @@ from typing import Any
 
 from commands_core import resources
 from commands_core.wiring import Consumer
+from local import aws as local_aws
 from local.lambdas import Functions
 
 
@@ -57,10 +58,8 @@ def drain(
 def start(
     consumers: tuple[Consumer, ...], env: dict[str, str], functions: Functions, stop: threading.Event
 ) -> list[threading.Thread]:
-    import boto3
-
     def loop(consumer: Consumer) -> None:
-        sqs = boto3.session.Session().client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name=env["AWS_REGION"])
+        sqs = local_aws.client("sqs", env)
         url = queue_url(consumer, env)
         while not stop.is_set():
             try:

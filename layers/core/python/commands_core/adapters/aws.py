@@ -7,18 +7,28 @@ runtime), so code and tests use boto3 unchanged.
 
 from __future__ import annotations
 
+import threading
 from functools import cache
 from typing import Any
+
+_lock = threading.Lock()
+
+
+@cache
+def _session() -> Any:
+    """One session, so that clients share its parsed service models and endpoint data."""
+    import boto3
+
+    return boto3.session.Session()  # type: ignore[attr-defined]
 
 
 @cache
 def client(service: str) -> Any:
-    import boto3
     from botocore.config import Config
 
-    # Clients are thread-safe, sessions are not: a session per client keeps the local runtime's threads apart.
     config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
-    return boto3.session.Session().client(service, config=config)  # type: ignore[attr-defined]
+    with _lock:  # clients are thread-safe, creating them from one session is not
+        return _session().client(service, config=config)
 
 
 def error_code(error: Exception) -> str | None:
