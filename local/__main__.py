@@ -9,9 +9,10 @@ import threading
 from types import FrameType
 
 from commands_core.wiring import CONSUMERS, ROUTES, functions
-from local import aws, fleet, queues, views
+from local import aws, fleet, queues, schedules, views
 from local.api import Api, serve
 from local.lambdas import Functions
+from local.rules import Broker
 
 
 def main() -> None:
@@ -31,7 +32,17 @@ def main() -> None:
     handlers.preload()
     stop = threading.Event()
     queues.start(CONSUMERS, env, handlers, stop)
-    server = serve(port, Api(ROUTES, handlers, views.routes(iot)))
+    schedules.start(handlers, stop, every_seconds=float(os.environ.get("SCHEDULE_SECONDS", "30")))
+    broker = Broker(env)
+    simulator = fleet.Simulator(
+        iot,
+        broker.publish,
+        things,
+        delay=float(os.environ.get("SIM_DELAY_SECONDS", "0.5")),
+        slow=float(os.environ.get("SIM_SLOW_SECONDS", "10")),
+    )
+    threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
+    server = serve(port, Api(ROUTES, handlers, views.routes(iot, broker.publish)))
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
     print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
     print(f"API on http://127.0.0.1:{port} ({len(ROUTES)} routes); Ctrl-C stops", file=sys.stderr, flush=True)

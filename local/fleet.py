@@ -3,7 +3,13 @@ attribute simBehavior (succeed by default) that says how it answers."""
 
 from __future__ import annotations
 
+import heapq
+import threading
+import time
+import uuid
 from typing import Any
+
+from moto.core.utils import utcnow
 
 GROUP = "simulated"
 
@@ -27,3 +33,106 @@ def create(iot: Any, size: int) -> list[str]:
             iot.create_thing(thingName=name, attributePayload={"attributes": {"simBehavior": "succeed"}})
         iot.add_thing_to_thing_group(thingGroupName=GROUP, thingName=name)
     return names
+
+
+# How each behaviour answers a job execution: (seconds after it is taken, status) steps. IN_PROGRESS has no event
+# in AWS IoT Jobs; the reconciler finds it. An unknown behaviour is treated as "succeed".
+def _steps(behaviour: str, delay: float, slow: float) -> list[tuple[float, str]]:
+    return {
+        "succeed": [(delay, "IN_PROGRESS"), (2 * delay, "SUCCEEDED")],
+        "fail": [(delay, "IN_PROGRESS"), (2 * delay, "FAILED")],
+        "reject": [(delay, "REJECTED")],
+        "ignore": [],
+        "slow": [(delay, "IN_PROGRESS"), (slow, "SUCCEEDED")],
+    }.get(behaviour, [(delay, "IN_PROGRESS"), (2 * delay, "SUCCEEDED")])
+
+
+class Simulator:
+    """The simulated things: each takes its job executions from the embedded AWS IoT and answers as its
+    simBehavior attribute says (read again for every execution), moving the execution in AWS IoT as the
+    device's UpdateJobExecution would, and publishing the events AWS IoT would through the rules."""
+
+    def __init__(self, iot: Any, publish: Any, names: list[str], *, delay: float = 0.5, slow: float = 10.0) -> None:
+        self._iot = iot
+        self._publish = publish
+        self._names = set(names)
+        self._delay = delay
+        self._slow = slow
+        self._taken: set[tuple[str, str]] = set()
+        self._due: list[tuple[float, str, str, str]] = []
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(0.2):
+            try:
+                self._take_new()
+                self._answer_due()
+            except Exception as error:  # the endpoint is going away at shutdown, or a passing fault
+                if not stop.is_set():
+                    print(f"simulated fleet: {error!r}")
+
+    def _backend(self) -> Any:
+        from moto.iot.models import iot_backends
+
+        from local.aws import ACCOUNT, REGION
+
+        return iot_backends[ACCOUNT][REGION]
+
+    def _take_new(self) -> None:
+        for (job_id, thing_name), execution in list(self._backend().job_executions.items()):
+            key = (job_id, thing_name)
+            if thing_name not in self._names or key in self._taken or execution.status != "QUEUED":
+                continue
+            self._taken.add(key)
+            attributes = self._iot.describe_thing(thingName=thing_name).get("attributes", {})
+            started = time.monotonic()
+            for after, status in _steps(attributes.get("simBehavior", "succeed"), self._delay, self._slow):
+                heapq.heappush(self._due, (started + after, job_id, thing_name, status))
+
+    def _answer_due(self) -> None:
+        while self._due and self._due[0][0] <= time.monotonic():
+            _, job_id, thing_name, status = heapq.heappop(self._due)
+            execution = self._backend().job_executions.get((job_id, thing_name))
+            if execution is None or execution.status not in ("QUEUED", "IN_PROGRESS"):
+                continue  # cancelled or removed meanwhile
+            execution.status = status
+            execution.last_updated_at = utcnow()
+            if status == "IN_PROGRESS":
+                continue
+            details = {"simulated": "true"}
+            execution.status_details_map = details
+            self._publish(
+                f"$aws/events/jobExecution/{job_id}/{status.lower()}",
+                {
+                    "eventType": "JOB_EXECUTION",
+                    "eventId": str(uuid.uuid4()),
+                    "timestamp": int(time.time()),
+                    "operation": status.lower(),
+                    "jobId": job_id,
+                    "thingArn": execution.thing_arn,
+                    "status": status,
+                    "statusDetails": details,
+                },
+            )
+            self._complete_job_if_done(job_id)
+
+    def _complete_job_if_done(self, job_id: str) -> None:
+        backend = self._backend()
+        job = backend.jobs.get(job_id)
+        if job is None or job.target_selection != "SNAPSHOT" or job.status in ("COMPLETED", "CANCELED"):
+            return
+        statuses = [execution.status for (owner, _), execution in backend.job_executions.items() if owner == job_id]
+        if any(status in ("QUEUED", "IN_PROGRESS") for status in statuses):
+            return
+        job.status = "COMPLETED"
+        self._publish(
+            f"$aws/events/job/{job_id}/completed",
+            {
+                "eventType": "JOB",
+                "eventId": str(uuid.uuid4()),
+                "timestamp": int(time.time()),
+                "operation": "completed",
+                "jobId": job_id,
+                "status": "COMPLETED",
+                "targetSelection": "SNAPSHOT",
+            },
+        )

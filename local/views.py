@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from local.api import LocalRoutes
 
 
-def routes(iot: Any) -> LocalRoutes:
+def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> LocalRoutes:
     def job(method: str, job_id: str, _: bytes) -> tuple[int, Any]:
         """GET /_local/iot/jobs/<jobId>: the job as AWS IoT holds it, its document and executions."""
         if method != "GET":
@@ -26,4 +28,17 @@ def routes(iot: Any) -> LocalRoutes:
             ],
         }
 
-    return {"/_local/iot/jobs/": job}
+    def publish_message(method: str, _: str, body: bytes) -> tuple[int, Any]:
+        """POST /_local/iot/publish {"topic", "payload"}: the message reaches every matching rule, as in AWS IoT."""
+        if method != "POST":
+            return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only POST"}
+        try:
+            message = json.loads(body or b"{}")
+            topic, payload = message["topic"], message["payload"]
+        except (ValueError, KeyError, TypeError):
+            return HTTPStatus.BAD_REQUEST, {"error": 'body: must be {"topic": "...", "payload": {...}}'}
+        if not isinstance(topic, str) or not isinstance(payload, dict):
+            return HTTPStatus.BAD_REQUEST, {"error": "topic must be a string and payload an object"}
+        return HTTPStatus.OK, {"rules": publish(topic, payload)}
+
+    return {"/_local/iot/jobs/": job, "/_local/iot/publish": publish_message}

@@ -33,7 +33,9 @@ class FunctionFactory:
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
 
-    def build(self, entry: wiring.Route | wiring.Consumer, *, timeout: Duration, description: str) -> lambda_.Function:
+    def build(
+        self, entry: wiring.Route | wiring.Consumer | wiring.Schedule, *, timeout: Duration, description: str
+    ) -> lambda_.Function:
         name = construct_name(entry.function)
         log_group = logs.LogGroup(self._scope, f"{name}Logs", retention=LOG_RETENTION)
         # A role of its own with no managed policy: only its log group, X-Ray, and what the wiring declares.

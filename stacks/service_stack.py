@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from stacks.api import Api
+from stacks.events import Schedules, StatusEvents
 from stacks.functions import FunctionFactory
 from stacks.layer import CoreLayer
 from stacks.queues import Consumers
@@ -27,5 +28,7 @@ class ServiceStack(Stack):
             burst_limit=int(context("apiBurstLimit") or 200),
         )
         Consumers(self, "Consumers", functions=functions, storage=storage)
+        StatusEvents(self, "StatusEvents", storage=storage)
+        Schedules(self, "Schedules", functions=functions)
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
         CfnOutput(self, "FilesBucketName", value=storage.buckets["files"].bucket_name)

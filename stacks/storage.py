@@ -19,6 +19,7 @@ class Storage(Construct):
         self.tables = {table.name: self._table(table, production) for table in resources.TABLES}
         self.buckets = {bucket.name: self._bucket(bucket) for bucket in resources.BUCKETS}
         self.dead_letter_alarms: list[cloudwatch.Alarm] = []
+        self.dead_letter_queues: dict[str, sqs.Queue] = {}
         self.queues = {queue.name: self._queue(queue) for queue in resources.QUEUES}
         self.roles = {resources.PRESIGN.name: self._presign_role()}
 
@@ -79,6 +80,7 @@ class Storage(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.dead_letter_alarms.append(alarm)
+        self.dead_letter_queues[queue.name] = dead_letters
         return sqs.Queue(
             self,
             f"{name}Queue",

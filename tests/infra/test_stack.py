@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,21 @@ def _methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return resources_of(template, "AWS::Lambda::Function")
+    """The service's functions: those with the core layer (CDK adds one of its own for the custom resource)."""
+    return {
+        logical_id: function
+        for logical_id, function in resources_of(template, "AWS::Lambda::Function").items()
+        if "Layers" in function["Properties"]
+    }
+
+
+def test_the_only_other_function_is_cdks_provider_of_the_event_configurations(template: dict[str, Any]) -> None:
+    others = set(resources_of(template, "AWS::Lambda::Function")) - set(_functions(template))
+
+    assert len(_functions(template)) == len(wiring.functions())
+    assert len(others) == 1
+    (custom,) = [resource for resource in template["Resources"].values() if resource["Type"] == "Custom::AWS"]
+    assert "updateEventConfigurations" in json.dumps(custom["Properties"]["Create"])
 
 
 def _function_of_route(template: dict[str, Any], route: wiring.Route) -> str:
@@ -188,9 +203,13 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+# Account-level actions with no resource to narrow them to.
+ACCOUNT_LEVEL_ACTIONS = {"iot:UpdateEventConfigurations"}
+
+
 def test_no_wildcard_actions_or_resources_on_data(template: dict[str, Any]) -> None:
     for _, statement in _statements(template):
-        actions = _as_list(statement["Action"])
+        actions = [action for action in _as_list(statement["Action"]) if action not in ACCOUNT_LEVEL_ACTIONS]
         data_actions = [action for action in actions if action.startswith(DATA_SERVICES)]
         assert "*" not in actions
         assert not [action for action in data_actions if "*" in action]
@@ -315,3 +334,32 @@ def test_functions_are_told_the_names_of_every_resource(template: dict[str, Any]
 
     for function in _functions(template).values():
         assert names <= set(function["Properties"]["Environment"]["Variables"])
+
+
+def test_every_declared_iot_rule_delivers_its_events_to_its_queue_and_errors_to_the_dead_letters(
+    template: dict[str, Any],
+) -> None:
+    rules = {
+        rule["Properties"]["TopicRulePayload"]["Sql"]: rule
+        for rule in resources_of(template, "AWS::IoT::TopicRule").values()
+    }
+    queues = resources_of(template, "AWS::SQS::Queue")
+
+    assert len(rules) == len(wiring.RULES)
+    for declared in wiring.RULES:
+        payload = rules[declared.sql]["Properties"]["TopicRulePayload"]
+        assert payload["AwsIotSqlVersion"] == "2016-03-23"
+        assert payload["RuleDisabled"] is False
+        (action,) = payload["Actions"]
+        (queue_id,) = _refs(action["Sqs"]["QueueUrl"])
+        dead_letters = _refs(queues[queue_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"])
+        assert _refs(payload["ErrorAction"]["Sqs"]["QueueUrl"]) == dead_letters
+
+
+def test_every_schedule_runs_its_function_at_its_rate(template: dict[str, Any], cdk_out: Path) -> None:
+    rules = [rule["Properties"] for rule in resources_of(template, "AWS::Events::Rule").values()]
+
+    for schedule in wiring.SCHEDULES:
+        function = _function_of_folder(template, cdk_out, schedule.function)
+        (rule,) = [rule for rule in rules if any(_refs(target["Arn"]) == [function] for target in rule["Targets"])]
+        assert rule["ScheduleExpression"] == f"rate({schedule.every_minutes} minutes)"

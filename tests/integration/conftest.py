@@ -109,3 +109,61 @@ def draft(api: HandlerClient, template: Callable[..., dict[str, Any]], things: C
 def publish(api: HandlerClient, command_id: str, **query: str) -> int:
     suffix = "?" + "&".join(f"{key}={value}" for key, value in query.items()) if query else ""
     return api.patch(f"/commands/{command_id}{suffix}", {"status": "in_progress"}).status
+
+
+def sqs_event(bodies: list[dict[str, Any]], *, prefix: str = "m") -> dict[str, Any]:
+    """An SQS event as Lambda delivers it, one record per body (message ids <prefix><index>)."""
+    return {
+        "Records": [
+            {
+                "messageId": f"{prefix}{index}",
+                "receiptHandle": f"handle-{index}",
+                "body": json.dumps(body),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:status",
+                "awsRegion": "us-east-1",
+            }
+            for index, body in enumerate(bodies)
+        ]
+    }
+
+
+def job_execution_event(
+    job_id: str, thing: str, status: str, timestamp: int, details: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """A `$aws/events/jobExecution/<jobId>/<status>` event as the topic rule delivers it."""
+    return {
+        "eventType": "JOB_EXECUTION",
+        "eventId": f"{job_id}-{thing}-{status}-{timestamp}",
+        "timestamp": timestamp,
+        "operation": status.lower(),
+        "jobId": job_id,
+        "thingArn": thing_arn(thing),
+        "status": status,
+        "statusDetails": details or {},
+        "topic": f"$aws/events/jobExecution/{job_id}/{status.lower()}",
+    }
+
+
+@pytest.fixture
+def published(
+    api: HandlerClient, template: Callable[..., dict[str, Any]], things: Callable[..., list[str]]
+) -> Callable[..., str]:
+    """Publishes a command (template `plain`) to the given things and lets the queue create its job; its id."""
+    template("plain", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[])
+
+    def publish_to(command_id: str, names: list[str], **fields: Any) -> str:
+        missing = [name for name in names if not api.env.get(f"_thing_{name}")]
+        if missing:
+            things(*missing)
+            api.env.update({f"_thing_{name}": "1" for name in missing})
+        body = {"commandId": command_id, "templateId": "plain", "status": "in_progress", "targets": names} | fields
+        assert api.post("/commands", body).status == 201
+        api.drain()
+        assert api.get(f"/commands/{command_id}").json()["jobId"] == command_id
+        return command_id
+
+    return publish_to

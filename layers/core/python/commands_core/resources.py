@@ -88,11 +88,14 @@ FILES = Bucket(name="files", env="FILES_BUCKET")
 # Publishing work that must not block an API request: expanding targets, filling groups, creating jobs.
 DISPATCH = Queue(name="dispatch", env="DISPATCH_QUEUE_URL", visibility_timeout_seconds=360, max_receive_count=5)
 
+# AWS IoT events (through topic rules) and other status reports, for the status-updater.
+STATUS = Queue(name="status", env="STATUS_QUEUE_URL", visibility_timeout_seconds=120, max_receive_count=8)
+
 # Assumed by AWS IoT to presign the S3 URLs of a job document's files when a device fetches it.
 PRESIGN = Role(name="presign", env="PRESIGN_ROLE_ARN")
 
 TABLES: tuple[Table, ...] = (TEMPLATES, COMMANDS)
 BUCKETS: tuple[Bucket, ...] = (FILES,)
-QUEUES: tuple[Queue, ...] = (DISPATCH,)
+QUEUES: tuple[Queue, ...] = (DISPATCH, STATUS)
 ROLES: tuple[Role, ...] = (PRESIGN,)
 ALL: tuple[Table | Bucket | Queue | Role, ...] = (*TABLES, *BUCKETS, *QUEUES, *ROLES)

@@ -17,6 +17,7 @@ class Settings(BaseModel):
     commands_table: str = Field(alias="COMMANDS_TABLE", min_length=1)
     files_bucket: str = Field(alias="FILES_BUCKET", min_length=1)
     dispatch_queue_url: str = Field(alias="DISPATCH_QUEUE_URL", min_length=1)
+    status_queue_url: str = Field(alias="STATUS_QUEUE_URL", min_length=1)
     presign_role_arn: str = Field(alias="PRESIGN_ROLE_ARN", min_length=1)
 
     @classmethod

@@ -49,3 +49,11 @@ def json_value(text: str) -> Any:
         return json.loads(text, parse_constant=reject)
     except RecursionError:
         raise ValueError("is nested too deeply") from None
+
+
+_THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
+
+
+def check_thing_name(value: str) -> None:
+    if not _THING_NAME.fullmatch(value):
+        raise InvalidInput("thingName", "must be 1-128 of [a-zA-Z0-9:_-]")

@@ -56,6 +56,31 @@ class Consumer:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class Rule:
+    """An AWS IoT topic rule delivering matching messages into a queue of `resources.py`."""
+
+    name: str
+    topic_filter: str
+    queue: str
+
+    @property
+    def sql(self) -> str:
+        # The event as AWS IoT publishes it, plus its topic (job events carry the job id only there).
+        return f"SELECT *, topic() AS topic FROM '{self.topic_filter}'"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A function run on a fixed rate (EventBridge in the stack, a timer in the local runtime)."""
+
+    function: str
+    every_minutes: int
+    timeout_seconds: int
+    access: tuple[Access, ...] = ()
+    description: str = ""
+
+
 FAMILY_AUTH: dict[Family, Auth] = {"v1": "iam", "jobs": "iam", "status": "api_key"}
 
 # Request bodies of these types reach the functions base64-encoded, as bytes.
@@ -79,6 +104,9 @@ _PUBLISH = (
     _ENQUEUE,
 )
 _CANCEL = (Access("iot", ("iot:CancelJob",), ("job/*",)), _ENQUEUE)
+
+_READ_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
+_RECORD_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"))
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -186,6 +214,30 @@ ROUTES: tuple[Route, ...] = (
         (_READ_COMMAND, _READ_TEMPLATE, Access("files", ("s3:PutObject",), ("commands/*",))),
         description="Returns a presigned URL to upload a file too large for the API.",
     ),
+    Route(
+        "executions_list",
+        "GET",
+        "/commands/{commandId}/executions",
+        "v1",
+        (_READ_EXECUTIONS,),
+        description="Lists a command's executions, optionally those in one status.",
+    ),
+    Route(
+        "executions_get",
+        "GET",
+        "/commands/{commandId}/executions/{thingName}",
+        "v1",
+        (_READ_EXECUTIONS,),
+        description="Returns one thing's execution of a command, with its history.",
+    ),
+    Route(
+        "executions_cancel",
+        "DELETE",
+        "/commands/{commandId}/executions/{thingName}",
+        "v1",
+        (_RECORD_EXECUTIONS, Access("iot", ("iot:CancelJobExecution",), ("job/*", "thing/*"))),
+        description="Cancels one thing's execution (?force=true for one in progress).",
+    ),
 )
 
 CONSUMERS: tuple[Consumer, ...] = (
@@ -214,6 +266,43 @@ CONSUMERS: tuple[Consumer, ...] = (
         ),
         description="Expands a published command's targets, fills its group and creates its job.",
     ),
+    Consumer(
+        "status_ingest",
+        queue="status",
+        batch_size=10,
+        timeout_seconds=60,
+        access=(
+            _RECORD_EXECUTIONS,
+            Access("commands", ("dynamodb:Query",)),
+            Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",)),
+            Access("iot", ("iot:CancelJob",), ("job/*",)),
+            Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/*",)),
+            _ENQUEUE,
+        ),
+        description="Applies AWS IoT job and command execution events to executions and commands.",
+    ),
+)
+
+# AWS IoT events of jobs and executions, in at least once and in any order.
+RULES: tuple[Rule, ...] = (
+    Rule("job_execution_events", "$aws/events/jobExecution/+/+", queue="status"),
+    Rule("job_events", "$aws/events/job/+/+", queue="status"),
+    Rule("command_execution_events", "$aws/events/commandExecution/+/+", queue="status"),
+)
+
+SCHEDULES: tuple[Schedule, ...] = (
+    Schedule(
+        "reconcile",
+        every_minutes=5,
+        timeout_seconds=300,
+        access=(
+            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query")),
+            Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",)),
+            Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/*",)),
+            _ENQUEUE,
+        ),
+        description="Re-reads executions of active commands from AWS IoT and resumes stalled publishing.",
+    ),
 )
 
 _BY_FUNCTION = {route.function: route for route in ROUTES}
@@ -224,9 +313,9 @@ def route(function: str) -> Route:
     return _BY_FUNCTION[function]
 
 
-def functions() -> tuple[Route | Consumer, ...]:
-    """Every function of the service: one per route, one per queue consumer."""
-    return (*ROUTES, *CONSUMERS)
+def functions() -> tuple[Route | Consumer | Schedule, ...]:
+    """Every function of the service: one per route, queue consumer and schedule."""
+    return (*ROUTES, *CONSUMERS, *SCHEDULES)
 
 
 def auth_of(route: Route) -> Auth:

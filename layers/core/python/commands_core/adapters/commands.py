@@ -9,10 +9,10 @@ from typing import Any
 
 from commands_core.adapters.aws import error_code
 from commands_core.adapters.dynamo import from_item, to_item
-from commands_core.clock import iso
+from commands_core.clock import iso, now
 from commands_core.errors import Conflict
 from commands_core.models.commands import Command, FileRef
-from commands_core.models.executions import PENDING, TERMINAL, Execution, Transition
+from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
 from commands_core.pagination import Page, decode_token, encode_token
 
 _COMMAND = "command"
@@ -208,42 +208,133 @@ class CommandRepository:
                 return
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def transition(self, execution: Execution, change: Transition) -> bool:
-        """Moves one execution from `change.from` to `change.to` and the command's counts with it, in one
-        transaction; False when the execution is no longer in `change.from` (a duplicate or stale change)."""
-        to_status, from_status = change.to_status, change.from_status
-        entry = change.model_dump(mode="json", by_alias=True, exclude_none=True)
-        execution_update = (
-            "SET #status = :to, updatedAt = :at, history = list_append(if_not_exists(history, :empty), :entry)"
+    def executions(
+        self, command_id: str, status: str | None, max_results: int, next_token: str | None
+    ) -> Page[Execution]:
+        """A command's executions in thing-name order; with `status`, only those in it."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
+            "ExpressionAttributeValues": to_item({":command": command_id, ":prefix": _EXECUTION}),
+        }
+        if status:
+            arguments["FilterExpression"] = "#status = :status"
+            arguments["ExpressionAttributeNames"] = {"#status": "status"}
+            arguments["ExpressionAttributeValues"][":status"] = {"S": status}
+        if next_token:
+            after = decode_token(next_token, frozenset({"thingName"}))
+            arguments["ExclusiveStartKey"] = _execution_key(command_id, after["thingName"])
+        found: list[Execution] = []
+        # A filter may leave a page short: read on until one more than asked is found or the command ends.
+        while len(found) <= max_results:
+            response = self._client.query(**arguments, Limit=max_results + 1)
+            found += [Execution.model_validate(from_item(item)) for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                break
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        page = found[:max_results]
+        token = encode_token({"thingName": page[-1].thing_name}) if len(found) > max_results else None
+        return Page(page, token)
+
+    def in_status(self, status: str) -> Iterator[Command]:
+        """Every command in `status` (the reconciler's round)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "byStatus",
+            "KeyConditionExpression": "commandStatus = :status",
+            "ExpressionAttributeValues": {":status": {"S": status}},
+        }
+        while True:
+            response = self._client.query(**arguments)
+            for item in response["Items"]:
+                yield _command(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_execution(self, command_id: str, thing_name: str) -> Execution | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=_execution_key(command_id, thing_name), ConsistentRead=True
         )
-        if to_status in TERMINAL:
-            execution_update += " REMOVE inboxThing"
-        values = to_item({":to": to_status, ":from": from_status, ":at": entry["at"], ":entry": [entry], ":empty": []})
+        item = response.get("Item")
+        return Execution.model_validate(from_item(item)) if item else None
+
+    def record(self, execution: Execution | None, report: Report) -> bool:
+        """Writes `report` onto `execution` as read (or creates the execution, when None) together with the
+        command's counts, in one transaction; False when the execution is no longer as it was read."""
+        at = iso(report.at)
+        entry = {
+            "at": at,
+            "from": execution.status if execution else None,
+            "to": report.status,
+            "reason": report.reason,
+            "source": report.source,
+        }
+        if execution is None:
+            item = _execution_item(report.command_id, report.thing_name, report.at, status=report.status, entry=entry)
+            write: dict[str, Any] = {
+                "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(itemKey)"}
+            }
+            counts = "SET counts.#to = if_not_exists(counts.#to, :zero) + :one"
+            names = {"#to": report.status}
+        else:
+            write = {"Update": self._execution_update(execution, report, entry)}
+            if execution.status == report.status:
+                return self._transact([write])
+            counts = "SET counts.#from = counts.#from - :one, counts.#to = if_not_exists(counts.#to, :zero) + :one"
+            names = {"#from": execution.status, "#to": report.status}
+        command = {
+            "Update": {
+                "TableName": self._table,
+                "Key": _key(report.command_id),
+                "UpdateExpression": counts,
+                "ConditionExpression": "attribute_exists(commandId)",
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
+            }
+        }
+        return self._transact([write, command])
+
+    def _execution_update(self, execution: Execution, report: Report, entry: dict[str, Any]) -> dict[str, Any]:
+        sets = ["#status = :to", "updatedAt = :now", "reportedAt = :at"]
+        sets.append("history = list_append(if_not_exists(history, :empty), :entry)")
+        values: dict[str, Any] = {
+            ":to": report.status,
+            ":from": execution.status,
+            ":now": iso(now()),
+            ":at": iso(report.at),
+            ":entry": [{key: value for key, value in entry.items() if value is not None}],
+            ":empty": [],
+        }
+        if report.details is not None:
+            sets.append("statusDetails = :details")
+            values[":details"] = report.details
+        if report.reason is not None:
+            sets.append("statusReason = :reason")
+            values[":reason"] = report.reason
+        if report.status == "IN_PROGRESS":
+            sets.append("startedAt = if_not_exists(startedAt, :at)")
+        if report.status == "TIMED_OUT":
+            sets.append("timedOutBy = :by")
+            values[":by"] = "cloud" if report.cloud_timeout else "device"
+        expression = "SET " + ", ".join(sets)
+        if report.status in TERMINAL:
+            expression += " REMOVE inboxThing"
+        condition = "#status = :from"
+        if execution.status == report.status:  # a repeated IN_PROGRESS must be newer than the last report
+            condition += " AND (attribute_not_exists(reportedAt) OR reportedAt < :at)"
+        return {
+            "TableName": self._table,
+            "Key": _execution_key(execution.command_id, execution.thing_name),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(values),
+        }
+
+    def _transact(self, items: list[dict[str, Any]]) -> bool:
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": _execution_key(execution.command_id, execution.thing_name),
-                            "UpdateExpression": execution_update,
-                            "ConditionExpression": "#status = :from",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": _key(execution.command_id),
-                            "UpdateExpression": "SET counts.#from = counts.#from - :one, "
-                            "counts.#to = if_not_exists(counts.#to, :zero) + :one",
-                            "ExpressionAttributeNames": {"#from": str(from_status), "#to": to_status},
-                            "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
-                        }
-                    },
-                ]
-            )
+            self._client.transact_write_items(TransactItems=items)
         except Exception as error:
             if error_code(error) == "TransactionCanceledException":
                 return False
@@ -305,19 +396,22 @@ def _command(item: dict[str, Any]) -> Command:
     return Command.model_validate(data)
 
 
-def _execution_item(command_id: str, thing_name: str, at: datetime) -> dict[str, Any]:
-    now = iso(at)
-    history = [{"at": now, "to": "QUEUED", "source": "publish"}]
+def _execution_item(
+    command_id: str, thing_name: str, at: datetime, *, status: str = "QUEUED", entry: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    moment = iso(at)
+    history = [entry or {"at": moment, "to": status, "source": "publish"}]
     return to_item(
         {
             "commandId": command_id,
             "itemKey": _EXECUTION + thing_name,
             "thingName": thing_name,
-            "status": "QUEUED",
-            "inboxThing": thing_name,
-            "createdAt": now,
-            "updatedAt": now,
-            "queuedAt": now,
-            "history": history,
+            "status": status,
+            "inboxThing": None if status in TERMINAL else thing_name,
+            "createdAt": moment,
+            "updatedAt": moment,
+            "queuedAt": moment,
+            "reportedAt": moment,
+            "history": [{key: value for key, value in item.items() if value is not None} for item in history],
         }
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -97,6 +98,27 @@ class IotJobs:
         except Exception as error:
             if error_code(error) not in ("ResourceNotFoundException", "InvalidStateTransitionException"):
                 raise
+
+    def cancel_execution(self, job_id: str, thing_name: str, *, force: bool) -> None:
+        """Cancels one execution; one already ended or gone needs no cancelling."""
+        try:
+            self._client.cancel_job_execution(jobId=job_id, thingName=thing_name, force=force)
+        except Exception as error:
+            if error_code(error) not in ("ResourceNotFoundException", "InvalidStateTransitionException"):
+                raise
+
+    def executions(self, job_id: str) -> Iterator[tuple[str, str, datetime]]:
+        """(thing name, status, last update) of every execution of the job, as AWS IoT has them."""
+        arguments: dict[str, Any] = {"jobId": job_id, "maxResults": 250}
+        while True:
+            page = self._client.list_job_executions_for_job(**arguments)
+            for summary in page.get("executionSummaries", []):
+                execution = summary["jobExecutionSummary"]
+                at = execution.get("lastUpdatedAt") or execution.get("queuedAt")
+                yield summary["thingArn"].rsplit("/", 1)[-1], execution["status"], at
+            if not page.get("nextToken"):
+                return
+            arguments["nextToken"] = page["nextToken"]
 
     def ensure_group(self, group_name: str, description: str) -> str:
         response = self._client.create_thing_group(

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 
 from commands_core.models import ID_PATTERN, ApiModel
+from commands_core.models.executions import TERMINAL
 from commands_core.models.jobs import JobSettings
 
 CommandStatus = Literal["draft", "in_progress", "cancelled", "deleted", "completed"]
@@ -128,8 +129,17 @@ class Command(CommandFields):
     fill_batches: int | None = Field(default=None, exclude=True)
     fill_done: set[int] = Field(default_factory=set, exclude=True)
 
+    @property
+    def percent_complete(self) -> float:
+        """The share of executions that have ended, in percent."""
+        total = sum(self.counts.values())
+        ended = sum(count for status, count in self.counts.items() if status in TERMINAL)
+        return round(100 * ended / total, 1) if total else 0.0
+
     def to_api(self) -> dict[str, Any]:
         data = super().to_api()
+        data["counts"] = {status: count for status, count in self.counts.items() if count}
+        data["percentComplete"] = self.percent_complete
         data["files"] = {file_id: ref.uri for file_id, ref in self.files.items()}
         if self.document is not None:
             data["document"] = self.document

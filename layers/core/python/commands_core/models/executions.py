@@ -41,4 +41,28 @@ class Execution(ApiModel):
     created_at: datetime
     updated_at: datetime
     queued_at: datetime | None = None
+    started_at: datetime | None = None
+    status_details: dict[str, str] | None = None
+    status_reason: str | None = None
     history: list[Transition] = Field(default_factory=list)
+    # When the last applied report happened (its own time, not ours): a repeated IN_PROGRESS must be newer.
+    reported_at: datetime | None = Field(default=None, exclude=True)
+    # "cloud" when AWS IoT set TIMED_OUT for want of an answer: a late device report may still replace it.
+    timed_out_by: Literal["cloud", "device"] | None = Field(default=None, exclude=True)
+
+    @property
+    def summary(self) -> dict[str, str]:
+        return {"thingName": self.thing_name, "status": self.status}
+
+
+class Report(ApiModel):
+    """What happened to one execution, from any source: an AWS IoT event, a device, the API, the reconciler."""
+
+    command_id: str
+    thing_name: str
+    status: ExecutionStatus
+    at: datetime
+    source: Literal["jobs-event", "commands-event", "device", "api", "reconciler"]
+    reason: str | None = None
+    details: dict[str, str] | None = None
+    cloud_timeout: bool = False

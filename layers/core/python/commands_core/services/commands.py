@@ -237,3 +237,9 @@ def _render(ports: Ports, command: Command, template: Template) -> str:
 
 def _dispatch(ports: Ports, command: Command) -> None:
     ports.queue.send({"action": "expand", "commandId": command.command_id})
+
+
+def release_group(ports: Ports, command: Command) -> None:
+    """Deletes the command's thing group once it has ended (a thing can be in only 10 static groups)."""
+    if command.group_name:
+        ports.jobs.delete_group(command.group_name)

@@ -21,13 +21,14 @@ from pydantic import BaseModel
 
 from commands_core.clock import iso, now
 from commands_core.models.commands import Command
-from commands_core.models.executions import Transition
+from commands_core.models.executions import Report
 from commands_core.observability import logger, metrics
-from commands_core.services import targets, transitions
+from commands_core.services import commands, targets, transitions
 from commands_core.services.commands import Ports
 
 FILL_BATCH = 250
 LEASE = timedelta(seconds=330)  # longer than the consumer's timeout, shorter than the queue's visibility timeout
+STALLED_FILL = timedelta(minutes=10)
 
 
 def handle(ports: Ports, message: dict[str, Any]) -> None:
@@ -48,7 +49,11 @@ def expand(ports: Ports, message: dict[str, Any]) -> None:
     if command.dispatch_step == "create":  # a retry after the job creation failed: resume there
         create(ports, message)
         return
-    if not _take_lease(ports, command):
+    if command.dispatch_step == "fill":  # fill batches may be lost or still under way: see where they are
+        _create_when_filled(ports, command.command_id)
+        if not message.get("resume"):
+            return
+    if not _take_lease(ports, command, resume=bool(message.get("resume"))):
         return
     unknown = set(command.unknown_targets)
     parsed = targets.parse(command.targets)
@@ -140,19 +145,17 @@ def cancel(ports: Ports, message: dict[str, Any]) -> None:
     at = now()
     cancelled = 0
     for execution in ports.commands.pending_executions(command.command_id):
-        if execution.status in cancellable and transitions.allowed(execution.status, "CANCELED"):
-            change = Transition.model_validate(
-                {
-                    "at": at,
-                    "from": execution.status,
-                    "to": "CANCELED",
-                    "reason": f"command {command.status}",
-                    "source": "api",
-                }
+        if execution.status in cancellable:
+            report = Report(
+                command_id=command.command_id,
+                thing_name=execution.thing_name,
+                status="CANCELED",
+                at=at,
+                source="api",
+                reason=f"command {command.status}",
             )
-            cancelled += ports.commands.transition(execution, change)
-    if command.group_name:
-        ports.jobs.delete_group(command.group_name)
+            cancelled += transitions.apply(ports.commands, report, create_missing=False)
+    commands.release_group(ports, command)
     if command.dispatch_step != "done":
         ports.commands.update(command.command_id, {"dispatchStep": "stopped"})
     logger.info("pending executions cancelled", extra={"cancelled": cancelled})
@@ -191,13 +194,20 @@ def _job(ports: Ports, command: Command, template: Any) -> dict[str, Any]:
     return job
 
 
-def _take_lease(ports: Ports, command: Command) -> bool:
+def _take_lease(ports: Ports, command: Command, *, resume: bool = False) -> bool:
+    """The right to expand: a fresh command, an expired lease, or (the reconciler resuming) a stalled fill,
+    whose batches are then all sent again."""
     at = now()
+    condition = "dispatchStep = :expand OR (dispatchStep = :expanding AND leaseUntil < :now)"
+    values = {":expand": "expand", ":expanding": "expanding", ":now": iso(at)}
+    if resume:
+        condition += " OR (dispatchStep = :fill AND updatedAt < :stalled)"
+        values |= {":fill": "fill", ":stalled": iso(at - STALLED_FILL)}
     return ports.commands.update(
         command.command_id,
         {"dispatchStep": "expanding", "leaseUntil": iso(at + LEASE)},
-        condition="dispatchStep = :expand OR (dispatchStep = :expanding AND leaseUntil < :now)",
-        values={":expand": "expand", ":expanding": "expanding", ":now": iso(at)},
+        condition=condition,
+        values=values,
     )
 
 

@@ -1,11 +1,25 @@
-"""The one rule for execution status changes (DESIGN.md section 3)."""
+"""The one rule for execution status changes (DESIGN.md section 3), and the one function that applies it.
+
+Every path goes through `apply`: AWS IoT events, device reports over HTTP, cancellations, the reconciler.
+Events arrive at least once and in any order, so `apply` reads the execution, decides, and writes under the
+condition that nothing changed since: a duplicate or stale report changes nothing.
+"""
 
 from __future__ import annotations
 
-from commands_core.models.executions import TERMINAL
+from typing import TYPE_CHECKING
+
+from commands_core.clock import now
+from commands_core.models.executions import PENDING, TERMINAL, Report
+from commands_core.observability import logger, metrics
+
+if TYPE_CHECKING:
+    from commands_core.adapters.commands import CommandRepository
+    from commands_core.models.commands import Command
 
 _RANK = {"SCHEDULED": 0, "QUEUED": 1, "SENT": 2, "ACKNOWLEDGED": 3, "IN_PROGRESS": 4}
 _DEVICE_FINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
+_ATTEMPTS = 8
 
 
 def allowed(current: str, new: str, *, cloud_timeout: bool = False) -> bool:
@@ -19,3 +33,42 @@ def allowed(current: str, new: str, *, cloud_timeout: bool = False) -> bool:
     if new in TERMINAL:
         return True
     return _RANK[new] > _RANK[current] or new == current == "IN_PROGRESS"
+
+
+class ExecutionChurn(Exception):
+    """The execution kept changing under us; the caller retries later (a queue message comes back)."""
+
+
+def apply(store: CommandRepository, report: Report, *, create_missing: bool = True) -> bool:
+    """Applies the report if the rule allows it; False when it changes nothing (duplicate, stale, unknown).
+
+    An execution the command does not have yet (a thing that joined the group of a CONTINUOUS job) is created
+    when `create_missing`, if the command exists.
+    """
+    for _ in range(_ATTEMPTS):
+        execution = store.get_execution(report.command_id, report.thing_name)
+        if execution is None:
+            if not create_missing or store.get(report.command_id) is None:
+                return False
+        elif not allowed(execution.status, report.status, cloud_timeout=execution.timed_out_by == "cloud"):
+            return False
+        elif execution.status == report.status and execution.reported_at and report.at <= execution.reported_at:
+            return False  # an older IN_PROGRESS than the one applied
+        if store.record(execution, report):
+            if report.status in TERMINAL:
+                metrics.add_metric(name=f"Execution{report.status.title().replace('_', '')}", unit="Count", value=1)
+            logger.debug("execution moved", extra={"thing_name": report.thing_name, "to": report.status})
+            return True
+    raise ExecutionChurn(f"execution {report.command_id}/{report.thing_name} kept changing")
+
+
+def complete_if_done(store: CommandRepository, command: Command) -> bool:
+    """A SNAPSHOT command whose job exists and whose every execution is terminal becomes completed."""
+    if command.status != "in_progress" or command.type != "SNAPSHOT" or command.dispatch_step != "done":
+        return False
+    if any(command.counts.get(status, 0) > 0 for status in PENDING) or not command.counts:
+        return False
+    if store.set_status(command.command_id, to="completed", expected=["in_progress"], at=now()):
+        metrics.add_metric(name="CommandCompleted", unit="Count", value=1)
+        return True
+    return False

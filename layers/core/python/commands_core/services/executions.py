@@ -1,0 +1,69 @@
+"""Executions of a command: listing, reading and cancelling them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from commands_core.clock import now
+from commands_core.errors import InvalidInput, NotFound
+from commands_core.models.executions import TERMINAL, Execution, Report
+from commands_core.pagination import Page
+from commands_core.services import commands, transitions
+from commands_core.services.commands import Ports
+from commands_core.validation import check_thing_name
+
+
+def list_executions(
+    ports: Ports, command_id: str, status: str | None, max_results: int, next_token: str | None
+) -> Page[Execution]:
+    commands.get(ports, command_id)
+    return ports.commands.executions(command_id, status, max_results, next_token)
+
+
+def get(ports: Ports, command_id: str, thing_name: str) -> Execution:
+    commands.get(ports, command_id)
+    check_thing_name(thing_name)
+    execution = ports.commands.get_execution(command_id, thing_name)
+    if execution is None:
+        raise NotFound("execution", f"{command_id}/{thing_name}")
+    return execution
+
+
+def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> None:
+    """Cancels one thing's execution: in AWS IoT (force for one in progress), then in the table."""
+    command = commands.get(ports, command_id)
+    execution = get(ports, command_id, thing_name)
+    if execution.status in TERMINAL:
+        raise InvalidInput("thingName", f"the execution of {thing_name} has already ended ({execution.status})")
+    if execution.status == "IN_PROGRESS" and not force:
+        raise InvalidInput("force", f"the execution of {thing_name} is IN_PROGRESS: cancel it with force=true")
+    if command.job_id:
+        ports.jobs.cancel_execution(command.job_id, thing_name, force=force)
+    report = Report(
+        command_id=command_id,
+        thing_name=thing_name,
+        status="CANCELED",
+        at=now(),
+        source="api",
+        reason="cancelled through the API",
+    )
+    transitions.apply(ports.commands, report, create_missing=False)
+
+
+def to_api(execution: Execution) -> dict[str, Any]:
+    """The seed's Execution, with what this service adds: status details and reason, and the history."""
+    data = execution.to_api()
+    data["lastUpdatedAt"] = data.pop("updatedAt")
+    data.pop("commandId", None)
+    data["percentComplete"] = percent_complete(execution)
+    return data
+
+
+def percent_complete(execution: Execution) -> float:
+    """100 once ended; else what the device reported as statusDetails.percentComplete, if a number; else 0."""
+    if execution.status in TERMINAL:
+        return 100.0
+    try:
+        return max(0.0, min(100.0, float((execution.status_details or {}).get("percentComplete", 0))))
+    except ValueError:
+        return 0.0

@@ -1,0 +1,122 @@
+"""AWS IoT events, as the topic rules deliver them, turned into execution reports and command changes.
+
+Events arrive at least once and in any order; everything here goes through transitions.apply or conditional
+command updates, so a duplicate or a stale event changes nothing. Events of jobs and commands this service did
+not create are ignored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from commands_core.models.executions import ExecutionStatus, Report
+from commands_core.observability import logger, metrics
+from commands_core.services import commands, transitions
+from commands_core.services.commands import Ports
+
+# IoT Commands execution statuses in the unified names (DESIGN.md section 3).
+_COMMAND_STATUS: dict[str, ExecutionStatus] = {
+    "CREATED": "SENT",
+    "IN_PROGRESS": "IN_PROGRESS",
+    "SUCCEEDED": "SUCCEEDED",
+    "FAILED": "FAILED",
+    "REJECTED": "REJECTED",
+    "TIMED_OUT": "TIMED_OUT",
+}
+_JOB_STATUS: dict[str, ExecutionStatus] = {
+    name: name  # IoT Jobs' names are the unified ones
+    for name in ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "CANCELED", "REMOVED")
+}
+_NO_RESPONSE = "$NO_RESPONSE_FROM_DEVICE"
+
+
+def handle(ports: Ports, event: dict[str, Any]) -> None:
+    kind = event.get("eventType")
+    if kind == "JOB_EXECUTION":
+        _job_execution(ports, event)
+    elif kind == "JOB":
+        _job(ports, event)
+    elif kind == "COMMAND_EXECUTION":
+        _command_execution(ports, event)
+    else:
+        logger.warning("not an AWS IoT job or command event; dropped", extra={"event_type": kind})
+
+
+def _job_execution(ports: Ports, event: dict[str, Any]) -> None:
+    status = _JOB_STATUS.get(str(event.get("status", "")).upper())
+    if status is None:
+        logger.warning("job execution event without a known status; dropped", extra={"status": event.get("status")})
+        return
+    details = event.get("statusDetails") or None
+    report = Report(
+        command_id=event["jobId"],  # a command's job id is its command id
+        thing_name=event["thingArn"].rsplit("/", 1)[-1],
+        status=status,
+        at=_moment(event.get("timestamp")),
+        source="jobs-event",
+        details={str(key): str(value) for key, value in details.items()} if isinstance(details, dict) else None,
+    )
+    _apply(ports, report)
+
+
+def _command_execution(ports: Ports, event: dict[str, Any]) -> None:
+    status = _COMMAND_STATUS.get(str(event.get("status", "")).upper())
+    if status is None:
+        logger.warning("command execution event without a known status; dropped", extra={"status": event.get("status")})
+        return
+    reason = event.get("statusReason") or {}
+    report = Report(
+        command_id=event["commandArn"].rsplit("/", 1)[-1],
+        thing_name=event["targetArn"].rsplit("/", 1)[-1],
+        status=status,
+        at=_moment(event.get("timestamp")),
+        source="commands-event",
+        reason=" ".join(str(part) for part in (reason.get("reasonCode"), reason.get("reasonDescription")) if part)
+        or None,
+        cloud_timeout=status == "TIMED_OUT" and reason.get("reasonCode") == _NO_RESPONSE,
+    )
+    _apply(ports, report)
+
+
+def _apply(ports: Ports, report: Report) -> None:
+    if transitions.apply(ports.commands, report) and report.status != "IN_PROGRESS":
+        command = ports.commands.get(report.command_id)
+        if command and transitions.complete_if_done(ports.commands, command):
+            commands.release_group(ports, command)
+    metrics.add_metric(name="StatusEventsIngested", unit="Count", value=1)
+
+
+def _job(ports: Ports, event: dict[str, Any]) -> None:
+    command = ports.commands.get(str(event.get("jobId")))
+    if command is None or command.status != "in_progress":
+        return
+    operation = str(event.get("operation") or event.get("status") or "").lower()
+    if operation == "completed":
+        # AWS IoT says every execution has ended: read them all, in case an event was lost.
+        reconcile_job(ports, command.command_id)
+    elif operation in ("canceled", "cancellation_in_progress", "deleted", "deletion_in_progress"):
+        commands.cancel(ports, command, force=False)
+
+
+def reconcile_job(ports: Ports, command_id: str) -> int:
+    """Applies every execution status AWS IoT holds for the command's job; the number that changed."""
+    command = ports.commands.get(command_id)
+    if command is None or not command.job_id:
+        return 0
+    changed = 0
+    for thing_name, iot_status, at in ports.jobs.executions(command.job_id):
+        if status := _JOB_STATUS.get(iot_status):
+            report = Report(command_id=command_id, thing_name=thing_name, status=status, at=at, source="reconciler")
+            changed += transitions.apply(ports.commands, report)
+    refreshed = ports.commands.get(command_id)
+    if refreshed and transitions.complete_if_done(ports.commands, refreshed):
+        commands.release_group(ports, refreshed)
+    return changed
+
+
+def _moment(timestamp: Any) -> datetime:
+    """An event's time: AWS IoT sends epoch seconds (jobs) or milliseconds (commands)."""
+    if not isinstance(timestamp, int | float):
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(timestamp / 1000 if timestamp > 1e11 else timestamp, UTC)

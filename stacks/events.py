@@ -1,0 +1,87 @@
+"""AWS IoT events into the status queue (event configurations and topic rules), and the schedules."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from commands_core import wiring
+from stacks.functions import FunctionFactory, construct_name
+from stacks.storage import Storage
+
+_SQL_VERSION = "2016-03-23"
+
+
+class StatusEvents(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, storage: Storage) -> None:
+        super().__init__(scope, construct_id)
+        # AWS IoT publishes job and job execution events only once they are enabled for the account.
+        enabled = {"Enabled": True}
+        call = cr.AwsSdkCall(
+            service="Iot",
+            action="updateEventConfigurations",
+            parameters={"eventConfigurations": {"JOB": enabled, "JOB_EXECUTION": enabled}},
+            physical_resource_id=cr.PhysicalResourceId.of("iot-job-event-configurations"),
+        )
+        cr.AwsCustomResource(
+            self,
+            "JobEventConfigurations",
+            on_create=call,
+            on_update=call,
+            install_latest_aws_sdk=False,
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                # An account-level setting: the action has no resource to narrow it to.
+                [iam.PolicyStatement(actions=["iot:UpdateEventConfigurations"], resources=["*"])]
+            ),
+        )
+        role = iam.Role(
+            self,
+            "RulesRole",
+            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+            description="AWS IoT topic rules of the IoT Commands Service deliver events to its queues",
+        )
+        for rule in wiring.RULES:
+            queue = storage.queues[rule.queue]
+            dead_letters = storage.dead_letter_queues[rule.queue]
+            role.add_to_policy(
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn, dead_letters.queue_arn])
+            )
+            iot.CfnTopicRule(
+                self,
+                construct_name(rule.name),
+                topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
+                    sql=rule.sql,
+                    aws_iot_sql_version=_SQL_VERSION,
+                    rule_disabled=False,
+                    description=f"{rule.topic_filter} into the {rule.queue} queue",
+                    actions=[_to_queue(queue.queue_url, role.role_arn)],
+                    # A message the queue refused (throttled, too large) still lands where the alarm watches.
+                    error_action=_to_queue(dead_letters.queue_url, role.role_arn),
+                ),
+            )
+
+
+def _to_queue(queue_url: str, role_arn: str) -> iot.CfnTopicRule.ActionProperty:
+    return iot.CfnTopicRule.ActionProperty(
+        sqs=iot.CfnTopicRule.SqsActionProperty(queue_url=queue_url, role_arn=role_arn, use_base64=False)
+    )
+
+
+class Schedules(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, functions: FunctionFactory) -> None:
+        super().__init__(scope, construct_id)
+        for schedule in wiring.SCHEDULES:
+            function = functions.build(
+                schedule, timeout=Duration.seconds(schedule.timeout_seconds), description=schedule.description
+            )
+            events.Rule(
+                self,
+                f"{construct_name(schedule.function)}Schedule",
+                schedule=events.Schedule.rate(Duration.minutes(schedule.every_minutes)),
+                targets=[targets.LambdaFunction(function, retry_attempts=2)],
+            )
