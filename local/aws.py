@@ -83,6 +83,7 @@ def create_resources(env: dict[str, str]) -> None:
     s3 = client("s3", env)
     for bucket in resources.BUCKETS:
         s3.create_bucket(Bucket=env[bucket.env])
+        s3.put_bucket_versioning(Bucket=env[bucket.env], VersioningConfiguration={"Status": "Enabled"})
     sqs = client("sqs", env)
     for queue in resources.QUEUES:
         name = env[queue.env].rsplit("/", 1)[1]

@@ -3,6 +3,7 @@
 - ListThingsInThingGroup: moto ignores `recursive`, `maxResults` and `nextToken`; here they behave as in AWS
   (members of child groups with recursive=true, pages of at most maxResults with a continuation token).
 - CreateJob: moto makes one execution for a thing-group target; AWS makes one per member thing (recursively).
+  moto replaces a job whose id exists; AWS answers ResourceAlreadyExistsException.
 - CancelJob: moto leaves the executions as they are; AWS cancels the queued ones (and with force, those in
   progress).
 - CancelJobExecution of an execution that does not exist: ResourceNotFoundException, not a server error.
@@ -42,7 +43,7 @@ def install() -> None:
 
 
 def _patch_jobs() -> None:
-    from moto.iot.exceptions import ResourceNotFoundException
+    from moto.iot.exceptions import ResourceAlreadyExistsException, ResourceNotFoundException
     from moto.iot.models import FakeJobExecution, IoTBackend
 
     create_job = IoTBackend.create_job
@@ -50,6 +51,9 @@ def _patch_jobs() -> None:
     cancel_job_execution = IoTBackend.cancel_job_execution
 
     def create_job_per_thing(self: Any, job_id: str, targets: list[str], *args: Any, **kwargs: Any) -> Any:
+        if job_id in self.jobs:
+            job = self.jobs[job_id]
+            raise ResourceAlreadyExistsException(f"Job {job_id} already exists", job_id, job.job_arn)
         created = create_job(self, job_id, targets, *args, **kwargs)
         for target in targets:
             if ":thinggroup/" not in target:

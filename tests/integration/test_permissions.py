@@ -25,7 +25,7 @@ from tests.integration.conftest import group_arn, upload
 Grant = tuple[str, str]  # (resource of resources.py or "iot", IAM action)
 
 
-def _grants(call: str, params: dict[str, Any], names: dict[str, str]) -> set[Grant]:
+def _grants(call: str, params: dict[str, Any], names: dict[str, str]) -> set[Grant]:  # noqa: PLR0911 - a case a service
     """The IAM grants an API call needs; `names` maps deployed resource names to resource names."""
     service, operation = call.split(":")
     if service == "sts":
@@ -41,6 +41,9 @@ def _grants(call: str, params: dict[str, Any], names: dict[str, str]) -> set[Gra
         return {(names[table], call) for table in tables}
     if service == "s3":
         bucket = names[params["Bucket"]]
+        if operation == "CopyObject":  # the source read (a pinned version needs GetObjectVersion), the target put
+            version = {(bucket, "s3:GetObjectVersion")} if "VersionId" in params["CopySource"] else set()
+            return {(bucket, "s3:GetObject"), (bucket, "s3:PutObject"), *version}
         # HeadObject is authorized as GetObject; ListBucket makes a missing key a 404 rather than a 403.
         return {(bucket, "s3:GetObject"), (bucket, "s3:ListBucket")} if operation == "HeadObject" else {(bucket, call)}
     if service == "sqs":

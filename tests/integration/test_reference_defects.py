@@ -33,8 +33,9 @@ def test_the_rollout_rate_reaches_aws_iot_and_every_token_occurrence_is_replaced
     assert sorted(job["targets"]) == [thing_arn("dev-1"), thing_arn("dev-2")]
     document = json.loads(iot.get_job_document(jobId=draft)["document"])
     assert document["version"] == document["again"] == 'v"2" \\ ${x} ü'
-    key = f"commands/{draft}/files/firmware"
+    key = f"commands/{draft}/published/firmware"  # the frozen copy: no upload URL reaches it
     assert document["url"] == f"${{aws:iot:s3-presigned-url:https://s3.amazonaws.com/{aws['FILES_BUCKET']}/{key}}}"
+    assert client("s3", aws).get_object(Bucket=aws["FILES_BUCKET"], Key=key)["Body"].read() == b"\x00\x01firmware"
     assert job["presignedUrlConfig"] == {"roleArn": aws["PRESIGN_ROLE_ARN"], "expiresInSec": 3600}
     assert command["counts"] == {"QUEUED": 2}
 

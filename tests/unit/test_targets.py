@@ -7,6 +7,7 @@ import pytest
 from commands_core.errors import InvalidInput
 from commands_core.models.commands import TargetQuery
 from commands_core.services.targets import (
+    MAX_GROUPS,
     MAX_JOB_TARGETS,
     MAX_TERMS,
     Selection,
@@ -368,7 +369,7 @@ def test_select_accepts_an_empty_group_when_something_else_reaches_a_thing(
 
 
 def test_select_rejects_more_thing_groups_than_a_job_takes() -> None:
-    names = [f"g{index}" for index in range(MAX_JOB_TARGETS + 1)]
+    names = [f"g{index}" for index in range(MAX_GROUPS + 1)]
     registry = FakeRegistry(groups={name: ["m"] for name in names})
 
     with pytest.raises(InvalidInput) as raised:
@@ -378,13 +379,24 @@ def test_select_rejects_more_thing_groups_than_a_job_takes() -> None:
     assert str(MAX_JOB_TARGETS) in raised.value.reason
 
 
-def test_select_accepts_as_many_thing_groups_as_a_job_takes() -> None:
-    names = [f"g{index}" for index in range(MAX_JOB_TARGETS)]
+def test_select_accepts_as_many_thing_groups_as_a_job_takes_beside_the_commands_own_group() -> None:
+    names = [f"g{index}" for index in range(MAX_GROUPS)]
     registry = FakeRegistry(groups={name: ["m"] for name in names})
 
     selection = select([group_arn(name) for name in names], None, registry)
 
     assert selection.groups == tuple(names)
+
+
+def test_an_arn_of_another_account_or_region_is_unknown_not_taken_for_a_local_thing() -> None:
+    registry = FakeRegistry(things={"dev-1"}, groups={"g1": ["dev-1"]})
+    elsewhere = "arn:aws:iot:us-west-2:999999999999"
+
+    selection = select(["dev-1", f"{elsewhere}:thing/dev-1", f"{elsewhere}:thinggroup/g1"], None, registry)
+
+    assert selection.things == ("dev-1",)
+    assert selection.groups == ()
+    assert selection.unknown == (f"{elsewhere}:thing/dev-1", f"{elsewhere}:thinggroup/g1")
 
 
 def test_select_counts_a_repeated_group_once_against_the_limit() -> None:

@@ -103,7 +103,7 @@ _PUBLISH = (
     Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
     _ENQUEUE,
 )
-_CANCEL = (Access("iot", ("iot:CancelJob",), ("job/*",)), _ENQUEUE)
+_CANCEL = (_ENQUEUE,)  # the dispatch queue's cancel step does the rest
 
 _READ_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
 _RECORD_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"))
@@ -176,6 +176,7 @@ ROUTES: tuple[Route, ...] = (
         "v1",
         (
             Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")),
+            _READ_TEMPLATE,  # a draft's files are the template's required files
             Access("files", ("s3:DeleteObject",), ("commands/*",)),
             *_CANCEL,
         ),
@@ -259,6 +260,9 @@ CONSUMERS: tuple[Consumer, ...] = (
                 ("thinggroup/*", "thing/*"),
             ),
             _READ_TEMPLATE,
+            # Freezing the files: a copy of the published version, to keys no upload URL reaches.
+            Access("files", ("s3:GetObject", "s3:GetObjectVersion"), ("commands/*/files/*",)),
+            Access("files", ("s3:PutObject",), ("commands/*/published/*",)),
             # DescribeJob: a retried create finds the job it made before.
             Access("iot", ("iot:CreateJob", "iot:CancelJob", "iot:DescribeJob"), ("job/*", "thing/*", "thinggroup/*")),
             Access("presign", ("iam:PassRole",)),
@@ -275,7 +279,6 @@ CONSUMERS: tuple[Consumer, ...] = (
             _RECORD_EXECUTIONS,
             Access("commands", ("dynamodb:Query",)),
             Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",)),
-            Access("iot", ("iot:CancelJob",), ("job/*",)),
             Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/*",)),
             _ENQUEUE,
         ),

@@ -125,13 +125,13 @@ class CommandRepository:
             )
         )
 
-    def add_fill_batch(self, command_id: str, batch: int) -> None:
+    def add_fill_batch(self, command_id: str, batch: str) -> None:
         """Marks a group-fill batch done (a set: marking it twice counts once)."""
         self._client.update_item(
             TableName=self._table,
             Key=_key(command_id),
             UpdateExpression="ADD fillDone :batch",
-            ExpressionAttributeValues={":batch": {"NS": [str(batch)]}},
+            ExpressionAttributeValues={":batch": {"SS": [batch]}},
         )
 
     def page(self, status: str | None, max_results: int, next_token: str | None) -> Page[Command]:
@@ -333,13 +333,35 @@ class CommandRepository:
         }
 
     def _transact(self, items: list[dict[str, Any]]) -> bool:
+        """False when a condition failed or another write got in the way (read again and decide again);
+        any other reason a transaction was cancelled is an error."""
         try:
             self._client.transact_write_items(TransactItems=items)
         except Exception as error:
-            if error_code(error) == "TransactionCanceledException":
-                return False
-            raise
+            if error_code(error) != "TransactionCanceledException":
+                raise
+            reasons = {reason.get("Code") for reason in getattr(error, "response", {}).get("CancellationReasons", [])}
+            if reasons - {"None", "ConditionalCheckFailed", "TransactionConflict", None}:
+                raise
+            return False
         return True
+
+    def delete_executions(self, command_id: str) -> None:
+        """Removes every execution item of the command (only before its job exists: a restarted expand)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
+            "ExpressionAttributeValues": to_item({":command": command_id, ":prefix": _EXECUTION}),
+            "ProjectionExpression": "commandId, itemKey",
+        }
+        while True:
+            response = self._client.query(**arguments)
+            keys = response["Items"]
+            for start in range(0, len(keys), _BATCH):
+                self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys[start : start + _BATCH]])
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         """BatchWriteItem until DynamoDB has taken every item (unprocessed ones are retried with backoff)."""
@@ -382,6 +404,7 @@ def _command_item(command: Command) -> dict[str, Any]:
         "jobTargets": command.job_targets,
         "groupName": command.group_name,
         "fillBatches": command.fill_batches,
+        "fillGeneration": command.fill_generation,
     }
     return to_item(
         data

@@ -15,10 +15,11 @@ def to_item(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Plain values of an item; numbers as int or float (models validate JSON numbers strictly)."""
     from boto3.dynamodb.types import TypeDeserializer
 
     deserializer = TypeDeserializer()
-    return {name: deserializer.deserialize(value) for name, value in item.items()}
+    return {name: _numbers(deserializer.deserialize(value)) for name, value in item.items()}
 
 
 def _decimals(value: Any) -> Any:
@@ -28,4 +29,14 @@ def _decimals(value: Any) -> Any:
         return {key: _decimals(inner) for key, inner in value.items()}
     if isinstance(value, list):
         return [_decimals(inner) for inner in value]
+    return value
+
+
+def _numbers(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {key: _numbers(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_numbers(inner) for inner in value]
     return value

@@ -8,8 +8,14 @@ from functools import cached_property
 from typing import Any
 
 from commands_core.adapters.aws import error_code
+from commands_core.errors import Conflict, InvalidInput
 
 _PAGE = 250  # ListThingsInThingGroup's maximum page
+_INDEX_ERRORS = {
+    "IndexNotReadyException": "AWS IoT fleet indexing is still building its index; retry later",
+    "ResourceNotFoundException": "AWS IoT fleet indexing of things is not enabled in this account and region",
+    "InvalidQueryException": "AWS IoT fleet indexing cannot run this query",
+}
 _SEARCH_PAGE = 500  # SearchIndex's maximum page
 
 
@@ -29,13 +35,21 @@ class IotRegistry:
         yield from self._pages("list_things_in_thing_group", arguments, lambda page: page.get("things", []), limit)
 
     def search_things(self, query: str, limit: int | None = None) -> Iterator[str]:
+        """Things the fleet index finds; InvalidInput when the index cannot answer (not enabled, not ready, or
+        a query it refuses), which is the deployer's or the client's to fix."""
         arguments = {
             "indexName": "AWS_Things",
             "queryString": query,
             "maxResults": min(limit or _SEARCH_PAGE, _SEARCH_PAGE),
         }
         names = lambda page: [thing["thingName"] for thing in page.get("things", [])]  # noqa: E731
-        yield from self._pages("search_index", arguments, names, limit)
+        try:
+            yield from self._pages("search_index", arguments, names, limit)
+        except Exception as error:
+            reason = _INDEX_ERRORS.get(error_code(error) or "")
+            if reason is None:
+                raise
+            raise InvalidInput("targetQuery", reason) from None
 
     def thing_arn(self, thing_name: str) -> str:
         return f"{self._arn_prefix}thing/{thing_name}"
@@ -83,13 +97,17 @@ class IotJobs:
         self._client = client
 
     def create_job(self, job: dict[str, Any]) -> str:
-        """Creates the job; a job of that id that already exists is taken as ours (a retried step). Its ARN."""
+        """Creates the job; its ARN. A job of that id that exists already is ours if it has our description
+        (a retried step); Conflict if somebody else made it."""
         try:
             return str(self._client.create_job(**job)["jobArn"])
         except Exception as error:
             if error_code(error) != "ResourceAlreadyExistsException":
                 raise
-            return str(self._client.describe_job(jobId=job["jobId"])["job"]["jobArn"])
+        existing = self._client.describe_job(jobId=job["jobId"])["job"]
+        if existing.get("description") != job["description"]:
+            raise Conflict(f"an AWS IoT job '{job['jobId']}' exists that this service did not create")
+        return str(existing["jobArn"])
 
     def cancel_job(self, job_id: str, *, force: bool, reason: str) -> None:
         """Cancels the job; a job already finished or gone needs no cancelling."""
@@ -126,8 +144,17 @@ class IotJobs:
         )
         return str(response["thingGroupArn"])
 
-    def add_to_group(self, group_name: str, thing_name: str) -> None:
-        self._client.add_thing_to_thing_group(thingGroupName=group_name, thingName=thing_name)
+    def add_to_group(self, group_name: str, thing_name: str) -> str | None:
+        """Adds the thing; why it cannot be added (gone, or in 10 static groups already), else None."""
+        try:
+            self._client.add_thing_to_thing_group(thingGroupName=group_name, thingName=thing_name)
+        except Exception as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return "the thing no longer exists"
+            if error_code(error) == "LimitExceededException":
+                return "the thing is in as many static thing groups as AWS IoT allows (10)"
+            raise
+        return None
 
     def delete_group(self, group_name: str) -> None:
         self._client.delete_thing_group(thingGroupName=group_name)

@@ -90,16 +90,23 @@ READ_ONLY_FIELDS = {
     "createdAt": "is kept by the service",
     "updatedAt": "is kept by the service",
     "publishedAt": "is kept by the service",
+    "statusReason": "is kept by the service",
 }
 
 
 class FileRef(ApiModel):
     bucket_name: str
     s3_object_key: str
+    version_id: str | None = None  # the version that publishing freezes (the API shows only the URI)
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket_name}/{self.s3_object_key}"
+
+
+def published_file_key(command_id: str, file_id: str) -> str:
+    """Where publishing copies a file: devices get this copy, which no upload URL can reach."""
+    return f"commands/{command_id}/published/{file_id}"
 
 
 class Command(CommandFields):
@@ -112,6 +119,7 @@ class Command(CommandFields):
     files: dict[str, FileRef] = Field(default_factory=dict)
     job_id: str | None = None
     job_arn: str | None = None
+    status_reason: str | None = None  # why the service ended a command by itself
     counts: dict[str, int] = Field(default_factory=dict)
     unknown_targets: list[str] = Field(default_factory=list)
     created_at: datetime
@@ -127,7 +135,9 @@ class Command(CommandFields):
     job_targets: list[str] = Field(default_factory=list, exclude=True)
     group_name: str | None = Field(default=None, exclude=True)
     fill_batches: int | None = Field(default=None, exclude=True)
-    fill_done: set[int] = Field(default_factory=set, exclude=True)
+    # Batches done, as "<generation>|<batch>": a restarted expand starts a new generation of batches.
+    fill_done: set[str] = Field(default_factory=set, exclude=True)
+    fill_generation: str | None = Field(default=None, exclude=True)
 
     @property
     def percent_complete(self) -> float:

@@ -17,7 +17,7 @@ class AbortCriteria(_Strict):
     failure_type: Literal["FAILED", "REJECTED", "TIMED_OUT", "ALL"]
     action: Literal["CANCEL"] = "CANCEL"
     threshold_percentage: float = Field(gt=0, le=100)
-    min_number_of_executed_things: int = Field(ge=1)
+    min_number_of_executed_things: int = Field(ge=1, strict=True)
 
 
 class AbortConfig(_Strict):
@@ -25,12 +25,12 @@ class AbortConfig(_Strict):
 
 
 class TimeoutConfig(_Strict):
-    in_progress_timeout_in_minutes: int = Field(ge=1, le=10080)
+    in_progress_timeout_in_minutes: int = Field(ge=1, le=10080, strict=True)
 
 
 class RetryCriteria(_Strict):
     failure_type: Literal["FAILED", "TIMED_OUT", "ALL"]
-    number_of_retries: int = Field(ge=0, le=10)
+    number_of_retries: int = Field(ge=0, le=10, strict=True)
 
 
 class RetryConfig(_Strict):
@@ -40,7 +40,8 @@ class RetryConfig(_Strict):
 class JobSettings(ApiModel):
     """Rollout rate and abort, timeout and retry policies; on a command, each overrides the template's."""
 
-    rollout_maximum_per_minute: int | None = Field(default=None, ge=1, le=1000)
+    # strict: JSON numbers only (true is not 1, "10" is not 10)
+    rollout_maximum_per_minute: int | None = Field(default=None, ge=1, le=1000, strict=True)
     abort_config: AbortConfig | None = None
     timeout_config: TimeoutConfig | None = None
     job_executions_retry_config: RetryConfig | None = None

@@ -29,7 +29,7 @@ class TemplateFields(JobSettings):
     document: str = Field(min_length=1)
     required_document_parameters: list[Name] = Field(default_factory=list, max_length=100)
     required_files: list[Name] = Field(default_factory=list, max_length=100)
-    presigned_url_expires_in_seconds: int = Field(default=3600, ge=60, le=3600)
+    presigned_url_expires_in_seconds: int = Field(default=3600, ge=60, le=3600, strict=True)
     delivery: Delivery = "job"
 
     @field_validator("document")

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from commands_core.clock import now
 from commands_core.errors import Conflict, InvalidInput, NotFound
-from commands_core.models.commands import READ_ONLY_FIELDS, Command, CommandFields, FileRef, file_key
+from commands_core.models.commands import (
+    READ_ONLY_FIELDS,
+    Command,
+    CommandFields,
+    FileRef,
+    file_key,
+    published_file_key,
+)
 from commands_core.models.templates import DOCUMENT_MAX_BYTES, Template
 from commands_core.pagination import Page
 from commands_core.services import rendering, targets
@@ -51,7 +58,7 @@ def create(ports: Ports, body: Mapping[str, Any]) -> Command:
     status = body.get("status", "draft")
     if status not in ("draft", "in_progress"):
         raise InvalidInput("status", "must be draft or in_progress when a command is created")
-    command_id = body.get("commandId") or uuid.uuid4().hex
+    command_id = body["commandId"] if "commandId" in body else uuid.uuid4().hex
     fields = _fields(ports, {key: value for key, value in body.items() if key not in ("status", "commandId")})
     at = now()
     command = parse(
@@ -82,6 +89,8 @@ def update(ports: Ports, command_id: str, body: Mapping[str, Any], *, force: boo
     """Edits a draft; `status` in_progress publishes, cancelled cancels. Once published, only status changes."""
     command = get(ports, command_id)
     status = body.get("status")
+    if status is not None and not isinstance(status, str):
+        raise InvalidInput("status", "must be a string: in_progress or cancelled")
     if status is not None and status not in _STATUS_CHANGES and status != command.status:
         raise InvalidInput("status", f"can be changed to in_progress or cancelled, not to {status}")
     changes = {key: value for key, value in body.items() if key != "status"}
@@ -115,23 +124,22 @@ def publish(ports: Ports, command: Command) -> Command:
     return published
 
 
-def cancel(ports: Ports, command: Command, *, force: bool, to: str = "cancelled") -> Command:
-    """Cancels the command (or marks it deleted): its job, and through the dispatch queue its pending
-    executions. Cancelling a cancelled command again changes nothing."""
-    if command.status == to:
-        return command
-    if command.status not in ("draft", "in_progress") and not (
-        to == "deleted" and command.status in ("cancelled", "completed")
-    ):
+def cancel(ports: Ports, command: Command, *, force: bool, to: str = "cancelled", reason: str | None = None) -> Command:
+    """Cancels the command (or marks it deleted); the dispatch queue's `cancel` step then cancels its job and
+    its pending executions. Asking again sends the step again (it is idempotent), so that a retry repairs a
+    step that failed."""
+    ended = ("cancelled", "completed", "deleted")
+    deleting_ended = to == "deleted" and command.status in ended
+    if command.status != to and command.status not in ("draft", "in_progress") and not deleting_ended:
         raise InvalidInput("status", f"a {command.status} command cannot be {to}")
     at = now()
-    if not ports.commands.set_status(command.command_id, to=to, expected=[command.status], at=at):
-        raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
-    if command.job_id and command.status == "in_progress":
-        ports.jobs.cancel_job(command.job_id, force=force, reason=f"command {to} through the API")
-    if command.status == "in_progress":
+    if command.status != to:
+        extra = {"statusReason": reason} if reason else {}
+        if not ports.commands.set_status(command.command_id, to=to, expected=[command.status], at=at, **extra):
+            raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
+    if command.published_at is not None:
         ports.queue.send({"action": "cancel", "commandId": command.command_id, "force": force})
-    return command.model_copy(update={"status": to, "updated_at": at})
+    return command.model_copy(update={"status": to, "updated_at": at, "status_reason": reason or command.status_reason})
 
 
 def delete(ports: Ports, command_id: str, *, force: bool = False) -> None:
@@ -144,7 +152,9 @@ def delete(ports: Ports, command_id: str, *, force: bool = False) -> None:
     if command.status == "draft":
         if not ports.commands.delete_draft(command_id):
             raise Conflict(f"command '{command_id}' was published meanwhile; retry")
-        for file_id in command.files:
+        template = ports.templates.get(command.template_id)
+        # Every file it may have, also those put with an upload URL (deleting an absent key is harmless).
+        for file_id in set(command.files) | set(template.required_files if template else ()):
             ports.files.delete(file_key(command_id, file_id))
         return
     cancel(ports, command, force=force, to="deleted")
@@ -214,18 +224,21 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
 
 
 def _uploaded_files(ports: Ports, command: Command, template: Template) -> dict[str, FileRef]:
-    """The command's files: those uploaded through the API, and those put with a presigned URL."""
-    files = dict(command.files)
-    for file_id in set(template.required_files) - set(files):
+    """The command's files as they are now (the version of each is what gets published): those uploaded
+    through the API and those put with an upload URL."""
+    files: dict[str, FileRef] = {}
+    for file_id in template.required_files:
         key = file_key(command.command_id, file_id)
-        if ports.files.exists(key):
-            files[file_id] = FileRef(bucket_name=ports.files.bucket, s3_object_key=key)
+        if version := ports.files.version(key):
+            files[file_id] = FileRef(bucket_name=ports.files.bucket, s3_object_key=key, version_id=version)
     return files
 
 
 def _render(ports: Ports, command: Command, template: Template) -> str:
     urls = {
-        file_id: rendering.iot_presigned_placeholder(ports.files.bucket, file_key(command.command_id, file_id))
+        file_id: rendering.iot_presigned_placeholder(
+            ports.files.bucket, published_file_key(command.command_id, file_id)
+        )
         for file_id in template.required_files
     }
     document = rendering.render(template.document, command.document_parameters, urls)

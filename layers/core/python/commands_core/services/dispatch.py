@@ -1,14 +1,16 @@
 """The dispatch queue's steps for a published command (job delivery), each safe to run twice.
 
-expand: every target expanded to things, one QUEUED execution per thing, the job's targets decided. Up to 100
-  targets, the job names them; beyond, a static thing group per command holds the individually named things,
-  filled by `fill` messages of 250 things each, and the job targets that group.
+expand: every target expanded to things, one QUEUED execution per thing, the files frozen (copied, at the
+  version publishing recorded, to keys no upload URL reaches), the job's targets decided. Up to 100 targets the
+  job names them; beyond, a static thing group per command holds the individually named things, filled by
+  `fill` messages of 250 things each, and the job targets that group.
 fill:   adds one batch of things to the command's group; the last batch to finish moves on to `create`.
 create: creates the AWS IoT job and records its id.
-cancel: marks the pending executions of a cancelled command CANCELED and removes its group.
+cancel: cancels the job of a cancelled command, marks its pending executions CANCELED, removes its group.
 
 A lease on the command item keeps a duplicate `expand` message from running alongside the first; a step that
-crashed is taken over when its message comes back after the visibility timeout, once the lease has expired.
+crashed is taken over when its message comes back after the visibility timeout, once the lease has expired,
+and starts over (its executions rewritten, a new generation of fill batches).
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from commands_core.clock import iso, now
-from commands_core.models.commands import Command
+from commands_core.errors import Conflict
+from commands_core.models.commands import Command, published_file_key
 from commands_core.models.executions import Report
+from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, targets, transitions
 from commands_core.services.commands import Ports
@@ -29,6 +33,10 @@ from commands_core.services.commands import Ports
 FILL_BATCH = 250
 LEASE = timedelta(seconds=330)  # longer than the consumer's timeout, shorter than the queue's visibility timeout
 STALLED_FILL = timedelta(minutes=10)
+
+
+class StepDeferred(Exception):
+    """The step cannot run yet (another holds the command); its message comes back later."""
 
 
 def handle(ports: Ports, message: dict[str, Any]) -> None:
@@ -44,72 +52,117 @@ def handle(ports: Ports, message: dict[str, Any]) -> None:
 
 def expand(ports: Ports, message: dict[str, Any]) -> None:
     command = ports.commands.get(message["commandId"])
-    if command is None or command.status != "in_progress":
+    if command is None or command.status != "in_progress" or _past_expanding(ports, command, message):
         return
+    generation = _take_lease(ports, command, resume=bool(message.get("resume")))
+    if generation is None:
+        return
+    if command.dispatch_step in ("expanding", "fill"):  # taking over a run that crashed: start over
+        ports.commands.delete_executions(command.command_id)
+    groups, individual, everyone = _resolve(ports, command)
+    if not everyone and not groups:
+        if _advance(ports, command, "expanding", {"dispatchStep": "stopped", "leaseUntil": None}):
+            commands.cancel(ports, command, force=False, reason="no thing matched the targets when it was published")
+        return
+
+    at = now()
+    # Counts first: a cancel that reads the executions finds counts to move.
+    ports.commands.update(command.command_id, {"counts": {"QUEUED": len(everyone)}, "updatedAt": iso(at)})
+    ports.commands.write_executions(command.command_id, everyone, at)
+    for file_id, ref in command.files.items():
+        ports.files.copy(ref.s3_object_key, ref.version_id, published_file_key(command.command_id, file_id))
+    group_arns = [ports.registry.group_arn(group) for group in groups]
+    done_expanding: dict[str, Any] = {"leaseUntil": None, "updatedAt": iso(now())}
+    if len(individual) + len(group_arns) <= targets.MAX_JOB_TARGETS:
+        job_targets = [ports.registry.thing_arn(name) for name in individual] + group_arns
+        if _advance(
+            ports, command, "expanding", done_expanding | {"dispatchStep": "create", "jobTargets": job_targets}
+        ):
+            create(ports, message)
+        return
+    group_name = command_group(command.command_id)
+    group_arn = ports.jobs.ensure_group(group_name, f"Targets of command {command.command_id}")
+    batches = [individual[start : start + FILL_BATCH] for start in range(0, len(individual), FILL_BATCH)]
+    # Sent before the step is recorded: if sending fails, the retried expand sends them all again (harmless).
+    for number, batch in enumerate(batches):
+        ports.queue.send(
+            {
+                "action": "fill",
+                "commandId": command.command_id,
+                "generation": generation,
+                "batch": number,
+                "things": batch,
+            }
+        )
+    step = {
+        "dispatchStep": "fill",
+        "groupName": group_name,
+        "fillBatches": len(batches),
+        "fillGeneration": generation,
+        "jobTargets": [*group_arns, group_arn],
+    }
+    if _advance(ports, command, "expanding", done_expanding | step):
+        _create_when_filled(ports, command.command_id)
+
+
+def _past_expanding(ports: Ports, command: Command, message: dict[str, Any]) -> bool:
+    """Picks up the later step where the command is past expanding; True when that is all there is to do."""
     if command.dispatch_step == "create":  # a retry after the job creation failed: resume there
         create(ports, message)
-        return
+        return True
     if command.dispatch_step == "fill":  # fill batches may be lost or still under way: see where they are
         _create_when_filled(ports, command.command_id)
-        if not message.get("resume"):
-            return
-    if not _take_lease(ports, command, resume=bool(message.get("resume"))):
-        return
+        return not message.get("resume")  # the reconciler resumes a stalled fill by expanding again
+    return False
+
+
+def _resolve(ports: Ports, command: Command) -> tuple[list[str], list[str], list[str]]:
+    """The command's known thing groups; the things the job must name itself (or put in the command's group:
+    members of a targeted group come with it); and every thing reached."""
     unknown = set(command.unknown_targets)
-    parsed = targets.parse(command.targets)
+    parsed = targets.parse(command.targets, ports.registry)
     named = [name for name in parsed.things if f"thing/{name}" not in unknown]
     groups = [name for name in parsed.groups if f"thinggroup/{name}" not in unknown]
     members: dict[str, None] = {}
     for group in groups:
         members.update(dict.fromkeys(ports.registry.group_members(group)))
     found = targets.query_things(command.target_query, ports.registry) if command.target_query else []
-    # Things the job must name (or put in the command's group); members of a targeted group come with it.
     individual = [name for name in dict.fromkeys([*named, *found]) if name not in members]
-    everyone = list(dict.fromkeys([*named, *members, *found]))
-
-    at = now()
-    ports.commands.write_executions(command.command_id, everyone, at)
-    group_arns = [ports.registry.group_arn(group) for group in groups]
-    progress: dict[str, Any] = {"counts": {"QUEUED": len(everyone)}, "leaseUntil": None, "updatedAt": iso(at)}
-    if len(individual) + len(group_arns) <= targets.MAX_JOB_TARGETS:
-        job_targets = [ports.registry.thing_arn(name) for name in individual] + group_arns
-        if _advance(ports, command, "expanding", progress | {"dispatchStep": "create", "jobTargets": job_targets}):
-            create(ports, message)
-        return
-    group_name = f"command-{command.command_id}"
-    group_arn = ports.jobs.ensure_group(group_name, f"Targets of command {command.command_id}")
-    batches = [individual[start : start + FILL_BATCH] for start in range(0, len(individual), FILL_BATCH)]
-    # Sent before the step is recorded: if sending fails, the retried expand sends them all again (harmless).
-    for number, batch in enumerate(batches):
-        ports.queue.send({"action": "fill", "commandId": command.command_id, "batch": number, "things": batch})
-    step = {
-        "dispatchStep": "fill",
-        "groupName": group_name,
-        "fillBatches": len(batches),
-        "jobTargets": [*group_arns, group_arn],
-    }
-    if _advance(ports, command, "expanding", progress | step):
-        _create_when_filled(ports, command.command_id)
+    return groups, individual, list(dict.fromkeys([*named, *members, *found]))
 
 
 def fill(ports: Ports, message: dict[str, Any]) -> None:
     command = ports.commands.get(message["commandId"])
     if command is None or command.status != "in_progress" or command.job_id:
         return
-    group_name = f"command-{command.command_id}"
     for thing_name in message["things"]:
-        ports.jobs.add_to_group(group_name, thing_name)
-    ports.commands.add_fill_batch(command.command_id, message["batch"])
+        if problem := ports.jobs.add_to_group(command_group(command.command_id), thing_name):
+            # A thing deleted since, or in 10 static groups already: it cannot be reached; say so and go on.
+            report = Report(
+                command_id=command.command_id,
+                thing_name=thing_name,
+                status="REMOVED",
+                at=now(),
+                source="api",
+                reason=problem,
+            )
+            transitions.apply(ports.commands, report, create_missing=False)
+    ports.commands.add_fill_batch(command.command_id, f"{message.get('generation')}|{message['batch']}")
     _create_when_filled(ports, command.command_id)
 
 
+def command_group(command_id: str) -> str:
+    return f"command-{command_id}"
+
+
 def _create_when_filled(ports: Ports, command_id: str) -> None:
-    """Moves on to `create` once every batch is in; whichever of expand and the last fill sees it first (the
-    conditional step change lets only one through). Resumes a `create` that failed before."""
+    """Moves on to `create` once every batch of the current generation is in; whichever of expand and the
+    last fill sees it first (the conditional step change lets only one through). Resumes a failed `create`."""
     command = ports.commands.get(command_id)
     if command is None:
         return
-    filled = command.dispatch_step == "fill" and len(command.fill_done) >= (command.fill_batches or 0)
+    done = {entry for entry in command.fill_done if entry.startswith(f"{command.fill_generation}|")}
+    filled = command.dispatch_step == "fill" and len(done) >= (command.fill_batches or 0)
     if (filled and _advance(ports, command, "fill", {"dispatchStep": "create"})) or command.dispatch_step == "create":
         create(ports, {"commandId": command_id})
 
@@ -122,7 +175,11 @@ def create(ports: Ports, message: dict[str, Any]) -> None:
         cancel(ports, {"commandId": command.command_id, "force": False})
         return
     template = ports.templates.get(command.template_id)
-    job_arn = ports.jobs.create_job(_job(ports, command, template))
+    try:
+        job_arn = ports.jobs.create_job(_job(ports, command, template))
+    except Conflict as conflict:
+        commands.cancel(ports, command, force=False, reason=conflict.message)
+        return
     if ports.commands.update(
         command.command_id,
         {"jobId": command.command_id, "jobArn": job_arn, "dispatchStep": "done", "updatedAt": iso(now())},
@@ -131,16 +188,21 @@ def create(ports: Ports, message: dict[str, Any]) -> None:
     ):
         metrics.add_metric(name="CommandPublished", unit="Count", value=1)
         logger.info("job created", extra={"job_arn": job_arn, "targets": len(command.job_targets)})
-    else:  # cancelled while the job was being created: cancel the job too
-        ports.jobs.cancel_job(command.command_id, force=False, reason="command cancelled while it was published")
+    else:  # cancelled while the job was being created: the cancel step, run again, cancels the job too
+        cancel(ports, {"commandId": command.command_id, "force": False})
 
 
 def cancel(ports: Ports, message: dict[str, Any]) -> None:
-    """Every pending execution CANCELED (with force, those in progress too), then the command's group removed."""
+    """For a cancelled (or deleted) command: its job cancelled (force if asked), every pending execution
+    CANCELED (with force, those in progress too), its group removed."""
     command = ports.commands.get(message["commandId"])
-    if command is None:
+    if command is None or command.status not in ("cancelled", "deleted"):
         return
+    if command.dispatch_step == "expanding" and command.lease_until and command.lease_until > now():
+        raise StepDeferred(f"command {command.command_id} is being expanded; cancel once it is done")
     force = bool(message.get("force"))
+    if command.job_id:
+        ports.jobs.cancel_job(command.job_id, force=force, reason=f"command {command.status} through the API")
     cancellable = {"SCHEDULED", "QUEUED", "SENT"} | ({"ACKNOWLEDGED", "IN_PROGRESS"} if force else set())
     at = now()
     cancelled = 0
@@ -161,7 +223,7 @@ def cancel(ports: Ports, message: dict[str, Any]) -> None:
     logger.info("pending executions cancelled", extra={"cancelled": cancelled})
 
 
-def _job(ports: Ports, command: Command, template: Any) -> dict[str, Any]:
+def _job(ports: Ports, command: Command, template: Template | None) -> dict[str, Any]:
     """CreateJob's arguments: the command's settings, else the template's."""
 
     def setting(name: str) -> Any:
@@ -174,9 +236,7 @@ def _job(ports: Ports, command: Command, template: Any) -> dict[str, Any]:
         "jobId": command.command_id,
         "targets": command.job_targets,
         "document": command.document,
-        "description": f"IoT Commands Service command {command.command_id} ({getattr(template, 'operation', '')})"[
-            :2028
-        ],
+        "description": f"{JOB_DESCRIPTION} {command.command_id} ({getattr(template, 'operation', '')})"[:2028],
         "targetSelection": command.type,
     }
     if rate := setting("rollout_maximum_per_minute"):
@@ -194,21 +254,23 @@ def _job(ports: Ports, command: Command, template: Any) -> dict[str, Any]:
     return job
 
 
-def _take_lease(ports: Ports, command: Command, *, resume: bool = False) -> bool:
-    """The right to expand: a fresh command, an expired lease, or (the reconciler resuming) a stalled fill,
-    whose batches are then all sent again."""
+JOB_DESCRIPTION = "IoT Commands Service command"  # how a job of this service is known (a retried create)
+
+
+def _take_lease(ports: Ports, command: Command, *, resume: bool = False) -> str | None:
+    """The right to expand, and the generation of this run: a fresh command, an expired lease, or (the
+    reconciler resuming) a stalled fill, whose batches are then all sent again. None if another holds it."""
     at = now()
+    lease = iso(at + LEASE)
     condition = "dispatchStep = :expand OR (dispatchStep = :expanding AND leaseUntil < :now)"
     values = {":expand": "expand", ":expanding": "expanding", ":now": iso(at)}
     if resume:
         condition += " OR (dispatchStep = :fill AND updatedAt < :stalled)"
         values |= {":fill": "fill", ":stalled": iso(at - STALLED_FILL)}
-    return ports.commands.update(
-        command.command_id,
-        {"dispatchStep": "expanding", "leaseUntil": iso(at + LEASE)},
-        condition=condition,
-        values=values,
+    taken = ports.commands.update(
+        command.command_id, {"dispatchStep": "expanding", "leaseUntil": lease}, condition=condition, values=values
     )
+    return lease if taken else None
 
 
 def _advance(ports: Ports, command: Command, step: str, changes: dict[str, Any]) -> bool:

@@ -16,8 +16,11 @@ UPLOAD_URL_SECONDS = 900
 
 def upload(ports: Ports, command_id: str, file_id: str, content: bytes, content_type: str) -> FileRef:
     command = _draft_with_file(ports, command_id, file_id)
-    ref = FileRef(bucket_name=ports.files.bucket, s3_object_key=file_key(command.command_id, file_id))
-    ports.files.put(ref.s3_object_key, content, content_type)
+    if not content:
+        raise InvalidInput("file", "is empty")
+    key = file_key(command.command_id, file_id)
+    version = ports.files.put(key, content, content_type)
+    ref = FileRef(bucket_name=ports.files.bucket, s3_object_key=key, version_id=version)
     if not ports.commands.record_file(command_id, file_id, ref, now()):
         raise InvalidInput("status", "files can only change while the command is a draft")
     return ref
@@ -28,9 +31,10 @@ def delete(ports: Ports, command_id: str, file_id: str) -> None:
     key = file_key(command_id, file_id)
     if file_id not in command.files and not ports.files.exists(key):
         raise NotFound("file", file_id)
-    ports.files.delete(key)
+    # The record first, on condition the command is still a draft: a publish racing this keeps its file.
     if not ports.commands.record_file(command_id, file_id, None, now()):
         raise InvalidInput("status", "files can only change while the command is a draft")
+    ports.files.delete(key)
 
 
 def upload_url(ports: Ports, command_id: str, file_id: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from commands_core.errors import InvalidInput
 from commands_core.models.commands import GROUP_ARN, THING_ARN, Clause, TargetQuery
 
 MAX_JOB_TARGETS = 100  # AWS IoT CreateJob takes at most 100 targets
+MAX_GROUPS = MAX_JOB_TARGETS - 1
 _LOOKUP_THREADS = 16
 
 
@@ -36,17 +37,25 @@ class Selection:
     unknown: tuple[str, ...] = field(default=())
 
 
-def parse(targets: Iterable[str]) -> Selection:
-    """Names from thing names, thing ARNs and group ARNs (already checked by the model), de-duplicated."""
+def parse(targets: Iterable[str], registry: Registry | None = None) -> Selection:
+    """Names from thing names, thing ARNs and group ARNs (already checked by the model), de-duplicated. With a
+    registry, an ARN of another account, region or partition is not taken for a local thing: it is unknown."""
     things: dict[str, None] = {}
     groups: dict[str, None] = {}
+    foreign: dict[str, None] = {}
     for target in targets:
         if match := GROUP_ARN.fullmatch(target):
-            groups[match.group(1)] = None
+            name, kind, names = match.group(1), "group", groups
+        elif match := THING_ARN.fullmatch(target):
+            name, kind, names = match.group(1), "thing", things
         else:
-            match = THING_ARN.fullmatch(target)
-            things[match.group(1) if match else target] = None
-    return Selection(tuple(things), tuple(groups))
+            things[target] = None
+            continue
+        local = registry is None or target == (
+            registry.group_arn(name) if kind == "group" else registry.thing_arn(name)
+        )
+        (names if local else foreign)[name if local else target] = None
+    return Selection(tuple(things), tuple(groups), unknown=tuple(foreign))
 
 
 # The seed's comparison operators, as fleet-indexing query syntax.
@@ -100,17 +109,24 @@ def _term(clause: Clause, operator: str, symbol: str, location: str) -> str:
         return f"{name}{symbol}{clause.value}"
     if _UNSUPPORTED.search(clause.value):
         raise InvalidInput(f"{location}.value", "may not hold any of ` @ # % \\ / ' ; , \" (AWS IoT query syntax)")
-    plain = _PLAIN_VALUE.fullmatch(clause.value) and clause.value.upper() not in _RESERVED
     if operator == "starts_with":
-        if not plain:
+        if not _plain(clause.value):
             raise InvalidInput(f"{location}.value", "may hold only letters, digits and _ . + - for startsWith")
         return f"{name}:{clause.value}*"
-    value = clause.value if plain else f'"{clause.value}"'
-    return f"{'NOT ' if operator == 'neq' else ''}{name}:{value}"
+    return f"{'NOT ' if operator == 'neq' else ''}{name}:{_value(clause.value)}"
+
+
+def _plain(value: str) -> bool:
+    return bool(_PLAIN_VALUE.fullmatch(value)) and value.upper() not in _RESERVED
+
+
+def _value(value: str) -> str:
+    """A value as a query term holds it: quoted unless plain (no syntax, no reserved word, no leading -)."""
+    return value if _plain(value) else f'"{value}"'
 
 
 def _any_of(name: str, values: list[str]) -> str:
-    alternatives = " OR ".join(f"{name}:{value}" for value in values)
+    alternatives = " OR ".join(f"{name}:{_value(value)}" for value in values)
     return alternatives if len(values) == 1 else f"({alternatives})"
 
 
@@ -125,11 +141,15 @@ def select(targets: Iterable[str], query: TargetQuery | None, registry: Registry
     InvalidInput when nothing at all resolves to a thing. Group members and query results are only sampled
     here (one each); the dispatch queue expands them fully, away from the API request.
     """
-    parsed = parse(targets)
+    parsed = parse(targets, registry)
     fleet = fleet_query(query) if query else None
     ancestor = ancestor_group(query)
-    if len(parsed.groups) > MAX_JOB_TARGETS:
-        raise InvalidInput("targets", f"may name at most {MAX_JOB_TARGETS} thing groups (an AWS IoT job's limit)")
+    if len(parsed.groups) > MAX_GROUPS:
+        raise InvalidInput(
+            "targets",
+            f"may name at most {MAX_GROUPS} thing groups (an AWS IoT job takes {MAX_JOB_TARGETS} targets, and one "
+            "is kept for the group of things named one by one)",
+        )
     if ancestor and not registry.group_exists(ancestor):
         raise InvalidInput("targetQuery.ancestorPath", f"there is no thing group '{ancestor}'")
     with ThreadPoolExecutor(max_workers=_LOOKUP_THREADS) as pool:
@@ -138,7 +158,8 @@ def select(targets: Iterable[str], query: TargetQuery | None, registry: Registry
     things = tuple(name for name, known in zip(parsed.things, things_known, strict=True) if known)
     groups = tuple(name for name, known in zip(parsed.groups, groups_known, strict=True) if known)
     unknown = tuple(
-        [f"thing/{name}" for name, known in zip(parsed.things, things_known, strict=True) if not known]
+        list(parsed.unknown)
+        + [f"thing/{name}" for name, known in zip(parsed.things, things_known, strict=True) if not known]
         + [f"thinggroup/{name}" for name, known in zip(parsed.groups, groups_known, strict=True) if not known]
     )
     samples = [registry.group_members(group, limit=1) for group in groups]
