@@ -35,6 +35,9 @@ def create(iot: Any, size: int) -> list[str]:
     return names
 
 
+BEHAVIOURS = ("succeed", "fail", "reject", "ignore", "slow")
+
+
 # How each behaviour answers a job execution: (seconds after it is taken, status) steps. IN_PROGRESS has no event
 # in AWS IoT Jobs; the reconciler finds it. An unknown behaviour is treated as "succeed".
 def _steps(behaviour: str, delay: float, slow: float) -> list[tuple[float, str]]:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from local import fleet
 from local.api import LocalRoutes
 
 
@@ -41,4 +42,22 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
             return HTTPStatus.BAD_REQUEST, {"error": "topic must be a string and payload an object"}
         return HTTPStatus.OK, {"rules": publish(topic, payload)}
 
-    return {"/_local/iot/jobs/": job, "/_local/iot/publish": publish_message}
+    def behaviour(method: str, thing_name: str, body: bytes) -> tuple[int, Any]:
+        """PUT /_local/fleet/<thing> {"simBehavior": "..."}: how a simulated thing answers from now on."""
+        if method != "PUT":
+            return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only PUT"}
+        try:
+            chosen = json.loads(body or b"{}").get("simBehavior")
+        except (ValueError, AttributeError):
+            chosen = None
+        if chosen not in fleet.BEHAVIOURS:
+            return HTTPStatus.BAD_REQUEST, {"error": f"simBehavior: one of {', '.join(fleet.BEHAVIOURS)}"}
+        try:
+            iot.update_thing(
+                thingName=thing_name, attributePayload={"attributes": {"simBehavior": chosen}, "merge": True}
+            )
+        except iot.exceptions.ResourceNotFoundException:
+            return HTTPStatus.NOT_FOUND, {"error": f"thing '{thing_name}' not found"}
+        return HTTPStatus.OK, {"thingName": thing_name, "simBehavior": chosen}
+
+    return {"/_local/iot/jobs/": job, "/_local/iot/publish": publish_message, "/_local/fleet/": behaviour}

@@ -102,6 +102,7 @@ def test_the_readme_walkthroughs_work_as_written(local_runtime: Runtime, tmp_pat
     assert "HTTP/1.1 201" in result.stdout
     assert '"jobId":"ota-42"' in result.stdout
     assert "requiredDocumentParameters: the document uses ${undeclared}" in result.stdout
+    assert '"commandId":"blink-all"' in result.stdout
     status, _, job = local_runtime.request("GET", "/_local/iot/jobs/ota-42")
     assert status == 200
     assert job["job"]["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 100}
@@ -144,3 +145,40 @@ def test_broken_request_framing_is_a_400_and_chunked_bodies_are_read(local_runti
             b"Connection: close\r\n\r\n" + chunked
         )
         assert connection.recv(200).startswith(b"HTTP/1.1 201")
+
+
+def test_the_simulated_fleet_answers_as_each_thing_is_told_and_the_command_completes(local_runtime: Runtime) -> None:
+    behaviours = {"sim-004": "fail", "sim-005": "reject", "sim-006": "ignore"}
+    for thing, behaviour in behaviours.items():
+        assert local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": behaviour})[0] == 200
+    local_runtime.request("POST", "/templates", {"templateId": "e2e-fleet", "operation": "x", "document": "{}"})
+    things = ["sim-004", "sim-005", "sim-006", "sim-007"]
+    body = {"commandId": "e2e-fleet", "templateId": "e2e-fleet", "status": "in_progress", "targets": things}
+    assert local_runtime.request("POST", "/commands", body)[0] == 201
+
+    deadline = time.monotonic() + 30
+    command: dict[str, object] = {}
+    while time.monotonic() < deadline:
+        command = local_runtime.request("GET", "/commands/e2e-fleet")[2]
+        if command["counts"] == {"FAILED": 1, "REJECTED": 1, "QUEUED": 1, "SUCCEEDED": 1}:
+            break
+        time.sleep(0.3)
+    assert command["counts"] == {"FAILED": 1, "REJECTED": 1, "QUEUED": 1, "SUCCEEDED": 1}
+    assert command["status"] == "in_progress"  # sim-006 ignores its execution: not every one has ended
+
+    assert local_runtime.request("DELETE", "/commands/e2e-fleet/executions/sim-006")[0] == 204
+    executions = local_runtime.request("GET", "/commands/e2e-fleet/executions?status=CANCELED")[2]
+    assert executions["executions"] == [{"thingName": "sim-006", "status": "CANCELED"}]
+    for thing in behaviours:
+        local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "succeed"})
+
+
+def test_a_message_published_locally_reaches_the_matching_rules(local_runtime: Runtime) -> None:
+    status, _, body = local_runtime.request(
+        "POST",
+        "/_local/iot/publish",
+        {"topic": "$aws/events/jobExecution/none/succeeded", "payload": {"eventType": "JOB_EXECUTION"}},
+    )
+    assert (status, body) == (200, {"rules": ["job_execution_events"]})
+    assert local_runtime.request("POST", "/_local/iot/publish", {"topic": "a/b", "payload": {}})[2] == {"rules": []}
+    assert local_runtime.request("POST", "/_local/iot/publish", {"topic": 3})[0] == 400
