@@ -28,7 +28,7 @@ def _seconds(command: str, cwd: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def measure(runs: int = 15) -> dict[str, Any]:
+def measure(runs: int = 21) -> dict[str, Any]:
     env = os.environ | local_aws.environment(aws_port=None) | {"PYTHONPATH": str(LAYER)}
     functions = [function.function for function in wiring_functions()]
     baseline: list[float] = []
