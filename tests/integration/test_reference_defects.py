@@ -9,7 +9,7 @@ from typing import Any
 
 from local.aws import client
 from tests.conftest import HandlerClient
-from tests.integration.conftest import group_arn, publish, thing_arn, upload
+from tests.integration.conftest import group_arn, publish, sqs_event, thing_arn, upload
 
 
 def test_the_rollout_rate_reaches_aws_iot_and_every_token_occurrence_is_replaced_escaped(
@@ -106,36 +106,11 @@ def test_deleting_a_file_works_and_a_second_delete_is_a_404(
 
 def test_a_failing_queue_message_is_reported_not_swallowed(api: HandlerClient, aws: dict[str, str]) -> None:
     """Anchor defect: a queue worker swallowed every error, so nothing ever reached the dead-letter queue."""
-    event = {
-        "Records": [
-            {
-                "messageId": "good",
-                "body": json.dumps({"action": "expand", "commandId": "absent"}),
-                "receiptHandle": "r1",
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            },
-            {
-                "messageId": "bad",
-                "body": json.dumps({"action": "unknown-step", "commandId": "x"}),
-                "receiptHandle": "r2",
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            },
-        ]
-    }
+    event = sqs_event([{"action": "expand", "commandId": "absent"}, {"action": "unknown-step", "commandId": "x"}])
 
     response = api.functions.invoke("commands_dispatch", event)
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
 
 
 def test_list_pagination_continues_exactly_where_the_last_page_ended(

@@ -10,9 +10,7 @@ from commands_core.services.targets import (
     MAX_GROUPS,
     MAX_JOB_TARGETS,
     MAX_TERMS,
-    Selection,
     ancestor_group,
-    expand,
     fleet_query,
     parse,
     query_things,
@@ -405,35 +403,3 @@ def test_select_counts_a_repeated_group_once_against_the_limit() -> None:
     selection = select([group_arn("g1")] * (MAX_JOB_TARGETS + 1), None, registry)
 
     assert selection.groups == ("g1",)
-
-
-# expand
-
-
-def test_expand_returns_named_things_then_group_members_then_query_results_once_each() -> None:
-    # Given things named directly, groups that share members, and a query that finds some of them again
-    registry = FakeRegistry(
-        things={"t1", "t2"},
-        groups={"g1": ["m1", "t1", "m2"], "g2": ["m2", "m3"]},
-        search=lambda query: ["s1", "t2", "m3", "s2"] if query == "thingTypeName:sensor" else [],
-    )
-    selection = select(["t2", "t1", group_arn("g1"), group_arn("g2")], target_query(types=["sensor"]), registry)
-
-    # When the selection is expanded
-    things = expand(selection, registry)
-
-    # Then every thing appears once, in a stable order
-    assert things == ["t2", "t1", "m1", "m2", "m3", "s1", "s2"]
-
-
-def test_expand_reads_every_group_member_and_query_result_not_just_the_first() -> None:
-    members = [f"m{index}" for index in range(250)]
-    registry = FakeRegistry(groups={"big": members}, search=lambda query: ["s1", "s2", "s3"])
-
-    things = expand(Selection(groups=("big",), query=target_query(types=["sensor"])), registry)
-
-    assert things == [*members, "s1", "s2", "s3"]
-
-
-def test_expand_without_groups_or_query_returns_the_named_things() -> None:
-    assert expand(Selection(things=("b", "a")), FakeRegistry()) == ["b", "a"]

@@ -9,10 +9,11 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from commands_core import wiring
 from commands_core.errors import InvalidInput
+from commands_core.models import ApiModel
 from commands_core.observability import logger, metrics
 from commands_core.validation import json_value, parse
 
@@ -74,6 +75,13 @@ def form_file(app: APIGatewayRestResolver, field: str) -> tuple[bytes, str]:
 def flag(app: APIGatewayRestResolver, name: str) -> bool:
     """A boolean query parameter: true/1/yes, else false."""
     return app.current_event.query_string_parameters.get(name, "").lower() in ("true", "1", "yes")
+
+
+class PageQuery(ApiModel):
+    """The query of a list route: page size and continuation token."""
+
+    max_results: int = Field(default=25, ge=1, le=100)
+    next_token: str | None = Field(default=None, min_length=1, max_length=4096)
 
 
 def body(app: APIGatewayRestResolver, model: type[M]) -> M:

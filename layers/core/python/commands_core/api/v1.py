@@ -70,6 +70,16 @@ def respond(
     return Response(status, content_type=_media_type(app), body=content, headers=headers)
 
 
+def page(
+    app: APIGatewayRestResolver, key: str, items: list[Any], next_token: str | None, max_results: int
+) -> Response[str]:
+    """A page of a list: the items under `key`, and the seed's pagination object."""
+    pagination: dict[str, Any] = {"maxResults": max_results}
+    if next_token:
+        pagination["nextToken"] = next_token
+    return respond(app, HTTPStatus.OK, {key: items, "pagination": pagination})
+
+
 def created(app: APIGatewayRestResolver, path: str, body: Any = None) -> Response[str]:
     return respond(app, HTTPStatus.CREATED, body, headers={"location": location(app, path)})
 

@@ -188,14 +188,3 @@ def query_things(query: TargetQuery, registry: Registry) -> list[str]:
         return members
     inside = set(members)
     return [name for name in dict.fromkeys(registry.search_things(fleet)) if name in inside]
-
-
-def expand(selection: Selection, registry: Registry) -> list[str]:
-    """Every thing the selection reaches, de-duplicated, in a stable order: named things, group members
-    (recursively), then query results."""
-    things: dict[str, None] = dict.fromkeys(selection.things)
-    for group in selection.groups:
-        things.update(dict.fromkeys(registry.group_members(group)))
-    if selection.query:
-        things.update(dict.fromkeys(query_things(selection.query, registry)))
-    return list(things)
