@@ -76,12 +76,16 @@ class Schedules(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: FunctionFactory) -> None:
         super().__init__(scope, construct_id)
         for schedule in wiring.SCHEDULES:
+            # One run at a time, and a failed run is not retried: the next beat is the retry.
             function = functions.build(
-                schedule, timeout=Duration.seconds(schedule.timeout_seconds), description=schedule.description
+                schedule,
+                timeout=Duration.seconds(schedule.timeout_seconds),
+                description=schedule.description,
+                concurrency=1,
             )
             events.Rule(
                 self,
                 f"{construct_name(schedule.function)}Schedule",
                 schedule=events.Schedule.rate(Duration.minutes(schedule.every_minutes)),
-                targets=[targets.LambdaFunction(function, retry_attempts=2)],
+                targets=[targets.LambdaFunction(function, retry_attempts=0)],
             )

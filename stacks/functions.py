@@ -34,7 +34,12 @@ class FunctionFactory:
         }
 
     def build(
-        self, entry: wiring.Route | wiring.Consumer | wiring.Schedule, *, timeout: Duration, description: str
+        self,
+        entry: wiring.Route | wiring.Consumer | wiring.Schedule,
+        *,
+        timeout: Duration,
+        description: str,
+        concurrency: int | None = None,
     ) -> lambda_.Function:
         name = construct_name(entry.function)
         log_group = logs.LogGroup(self._scope, f"{name}Logs", retention=LOG_RETENTION)
@@ -52,6 +57,7 @@ class FunctionFactory:
             layers=[self._layer],
             memory_size=512,
             timeout=timeout,
+            reserved_concurrent_executions=concurrency,
             role=role,
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,

@@ -363,3 +363,6 @@ def test_every_schedule_runs_its_function_at_its_rate(template: dict[str, Any], 
         function = _function_of_folder(template, cdk_out, schedule.function)
         (rule,) = [rule for rule in rules if any(_refs(target["Arn"]) == [function] for target in rule["Targets"])]
         assert rule["ScheduleExpression"] == f"rate({schedule.every_minutes} minutes)"
+        (target,) = rule["Targets"]
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
+        assert template["Resources"][function]["Properties"]["ReservedConcurrentExecutions"] == 1

@@ -20,7 +20,7 @@ from commands_core.adapters import aws as clients
 from commands_core.wiring import functions
 from local.aws import client as local_client
 from tests.conftest import HandlerClient
-from tests.integration.conftest import group_arn, upload
+from tests.integration.conftest import group_arn, job_execution_event, sqs_event, upload
 
 Grant = tuple[str, str]  # (resource of resources.py or "iot", IAM action)
 
@@ -120,6 +120,12 @@ def test_each_function_calls_only_what_its_role_will_allow(
     assert api.patch("/commands/life", {"status": "in_progress"}).status == 204
     api.drain()
     assert api.get("/commands/life").json()["jobId"] == "life"
+    assert api.get("/commands/life/executions?status=QUEUED").status == 200
+    assert api.get("/commands/life/executions/dev-001").status == 200
+    assert api.delete("/commands/life/executions/dev-001").status == 204
+    event = job_execution_event("life", "dev-002", "SUCCEEDED", 200)
+    assert api.functions.invoke("status_ingest", sqs_event([event])) == {"batchItemFailures": []}
+    assert api.functions.invoke("reconcile", {})["failed"] == 0
     assert api.patch("/commands/life?force=true", {"status": "cancelled"}).status == 204
     api.drain()
     assert api.delete("/commands/life").status == 204

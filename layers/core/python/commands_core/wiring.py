@@ -105,8 +105,10 @@ _PUBLISH = (
 )
 _CANCEL = (_ENQUEUE,)  # the dispatch queue's cancel step does the rest
 
-_READ_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
+_READ_EXECUTION = Access("commands", ("dynamodb:GetItem",))
 _RECORD_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"))
+_READ_JOB_EXECUTIONS = Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",))
+_DELETE_COMMAND_GROUPS = Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/command-*",))
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -220,7 +222,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/commands/{commandId}/executions",
         "v1",
-        (_READ_EXECUTIONS,),
+        (Access("commands", ("dynamodb:GetItem", "dynamodb:Query")),),
         description="Lists a command's executions, optionally those in one status.",
     ),
     Route(
@@ -228,7 +230,7 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/commands/{commandId}/executions/{thingName}",
         "v1",
-        (_READ_EXECUTIONS,),
+        (_READ_EXECUTION,),
         description="Returns one thing's execution of a command, with its history.",
     ),
     Route(
@@ -236,7 +238,11 @@ ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/commands/{commandId}/executions/{thingName}",
         "v1",
-        (_RECORD_EXECUTIONS, Access("iot", ("iot:CancelJobExecution",), ("job/*", "thing/*"))),
+        (
+            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+            Access("iot", ("iot:CancelJobExecution", "iot:DescribeJobExecution"), ("job/*", "thing/*")),
+            _DELETE_COMMAND_GROUPS,  # cancelling the last pending execution completes the command
+        ),
         description="Cancels one thing's execution (?force=true for one in progress).",
     ),
 )
@@ -254,11 +260,9 @@ CONSUMERS: tuple[Consumer, ...] = (
             ),
             Access("iot", ("iot:ListThingsInThingGroup",), ("thinggroup/*",)),
             Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
-            Access(
-                "iot",
-                ("iot:CreateThingGroup", "iot:DeleteThingGroup", "iot:AddThingToThingGroup"),
-                ("thinggroup/*", "thing/*"),
-            ),
+            Access("iot", ("iot:CreateThingGroup", "iot:AddThingToThingGroup"), ("thinggroup/command-*", "thing/*")),
+            _DELETE_COMMAND_GROUPS,
+            _READ_JOB_EXECUTIONS,  # cancelling: what AWS IoT could cancel
             _READ_TEMPLATE,
             # Freezing the files: a copy of the published version, to keys no upload URL reaches.
             Access("files", ("s3:GetObject", "s3:GetObjectVersion"), ("commands/*/files/*",)),
@@ -278,8 +282,8 @@ CONSUMERS: tuple[Consumer, ...] = (
         access=(
             _RECORD_EXECUTIONS,
             Access("commands", ("dynamodb:Query",)),
-            Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",)),
-            Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/*",)),
+            _READ_JOB_EXECUTIONS,
+            _DELETE_COMMAND_GROUPS,
             _ENQUEUE,
         ),
         description="Applies AWS IoT job and command execution events to executions and commands.",
@@ -300,8 +304,8 @@ SCHEDULES: tuple[Schedule, ...] = (
         timeout_seconds=300,
         access=(
             Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query")),
-            Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",)),
-            Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/*",)),
+            _READ_JOB_EXECUTIONS,
+            _DELETE_COMMAND_GROUPS,
             _ENQUEUE,
         ),
         description="Re-reads executions of active commands from AWS IoT and resumes stalled publishing.",

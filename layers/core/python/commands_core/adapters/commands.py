@@ -189,6 +189,23 @@ class CommandRepository:
             ]
             self._batch_write(requests)
 
+    def execution_statuses(self, command_id: str) -> dict[str, str]:
+        """thing name -> status of every execution of the command (one Query, two attributes per item)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
+            "ProjectionExpression": "thingName, #status",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item({":command": command_id, ":prefix": _EXECUTION}),
+        }
+        statuses: dict[str, str] = {}
+        while True:
+            response = self._client.query(**arguments)
+            statuses |= {item["thingName"]["S"]: item["status"]["S"] for item in response["Items"]}
+            if "LastEvaluatedKey" not in response:
+                return statuses
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def pending_executions(self, command_id: str) -> Iterator[Execution]:
         arguments: dict[str, Any] = {
             "TableName": self._table,
@@ -225,9 +242,10 @@ class CommandRepository:
             after = decode_token(next_token, frozenset({"thingName"}))
             arguments["ExclusiveStartKey"] = _execution_key(command_id, after["thingName"])
         found: list[Execution] = []
-        # A filter may leave a page short: read on until one more than asked is found or the command ends.
+        # A filter may leave a page short: read on (in larger steps) until one more than asked is found.
+        limit = max_results + 1 if not status else max(500, max_results + 1)
         while len(found) <= max_results:
-            response = self._client.query(**arguments, Limit=max_results + 1)
+            response = self._client.query(**arguments, Limit=limit)
             found += [Execution.model_validate(from_item(item)) for item in response["Items"]]
             if "LastEvaluatedKey" not in response:
                 break
@@ -405,6 +423,7 @@ def _command_item(command: Command) -> dict[str, Any]:
         "groupName": command.group_name,
         "fillBatches": command.fill_batches,
         "fillGeneration": command.fill_generation,
+        "jobRetries": command.job_retries,
     }
     return to_item(
         data

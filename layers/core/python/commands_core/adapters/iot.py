@@ -117,13 +117,20 @@ class IotJobs:
             if error_code(error) not in ("ResourceNotFoundException", "InvalidStateTransitionException"):
                 raise
 
-    def cancel_execution(self, job_id: str, thing_name: str, *, force: bool) -> None:
-        """Cancels one execution; one already ended or gone needs no cancelling."""
+    def cancel_execution(self, job_id: str, thing_name: str, *, force: bool) -> str | None:
+        """Cancels one execution; the status AWS IoT then has for it (CANCELED, or what kept it from being
+        cancelled: IN_PROGRESS without force, or an end), None if it has none."""
         try:
             self._client.cancel_job_execution(jobId=job_id, thingName=thing_name, force=force)
         except Exception as error:
-            if error_code(error) not in ("ResourceNotFoundException", "InvalidStateTransitionException"):
+            code = error_code(error)
+            if code == "ResourceNotFoundException":
+                return None
+            if code != "InvalidStateTransitionException":
                 raise
+            described = self._client.describe_job_execution(jobId=job_id, thingName=thing_name)
+            return str(described["execution"]["status"])
+        return "CANCELED"
 
     def executions(self, job_id: str) -> Iterator[tuple[str, str, datetime]]:
         """(thing name, status, last update) of every execution of the job, as AWS IoT has them."""
@@ -157,4 +164,9 @@ class IotJobs:
         return None
 
     def delete_group(self, group_name: str) -> None:
-        self._client.delete_thing_group(thingGroupName=group_name)
+        """Deletes the group; one already gone needs no deleting."""
+        try:
+            self._client.delete_thing_group(thingGroupName=group_name)
+        except Exception as error:
+            if error_code(error) != "ResourceNotFoundException":
+                raise

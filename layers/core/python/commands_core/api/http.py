@@ -73,8 +73,11 @@ def form_file(app: APIGatewayRestResolver, field: str) -> tuple[bytes, str]:
 
 
 def flag(app: APIGatewayRestResolver, name: str) -> bool:
-    """A boolean query parameter: true/1/yes, else false."""
-    return app.current_event.query_string_parameters.get(name, "").lower() in ("true", "1", "yes")
+    """A boolean query parameter: true or false (absent: false)."""
+    value = app.current_event.query_string_parameters.get(name, "false").lower()
+    if value not in ("true", "false"):
+        raise InvalidInput(name, "must be true or false")
+    return value == "true"
 
 
 class PageQuery(ApiModel):

@@ -138,6 +138,7 @@ class Command(CommandFields):
     # Batches done, as "<generation>|<batch>": a restarted expand starts a new generation of batches.
     fill_done: set[str] = Field(default_factory=set, exclude=True)
     fill_generation: str | None = Field(default=None, exclude=True)
+    job_retries: bool = Field(default=False, exclude=True)  # its job has a retry policy
 
     @property
     def percent_complete(self) -> float:

@@ -24,8 +24,9 @@ from commands_core.models.commands import (
     published_file_key,
 )
 from commands_core.models.templates import DOCUMENT_MAX_BYTES, Template
+from commands_core.observability import metrics
 from commands_core.pagination import Page
-from commands_core.services import rendering, targets
+from commands_core.services import rendering, targets, transitions
 from commands_core.validation import check_id as check_name
 from commands_core.validation import parse
 
@@ -256,3 +257,16 @@ def release_group(ports: Ports, command: Command) -> None:
     """Deletes the command's thing group once it has ended (a thing can be in only 10 static groups)."""
     if command.group_name:
         ports.jobs.delete_group(command.group_name)
+
+
+def complete_if_done(ports: Ports, command: Command, *, job_completed: bool = False) -> bool:
+    """A SNAPSHOT command with no pending execution becomes completed; with a retry policy, only once AWS IoT
+    says its job completed (a failed execution may still be retried). Its group goes first, so that a crash
+    in between leaves nothing behind."""
+    if not transitions.ended(command) or (command.job_retries and not job_completed):
+        return False
+    release_group(ports, command)
+    if ports.commands.set_status(command.command_id, to="completed", expected=["in_progress"], at=now()):
+        metrics.add_metric(name="CommandCompleted", unit="Count", value=1)
+        return True
+    return False

@@ -27,7 +27,7 @@ from commands_core.models.commands import Command, published_file_key
 from commands_core.models.executions import Report
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, targets, transitions
+from commands_core.services import commands, reconcile, targets, transitions
 from commands_core.services.commands import Ports
 
 FILL_BATCH = 250
@@ -175,14 +175,21 @@ def create(ports: Ports, message: dict[str, Any]) -> None:
         cancel(ports, {"commandId": command.command_id, "force": False})
         return
     template = ports.templates.get(command.template_id)
+    job = _job(ports, command, template)
     try:
-        job_arn = ports.jobs.create_job(_job(ports, command, template))
+        job_arn = ports.jobs.create_job(job)
     except Conflict as conflict:
         commands.cancel(ports, command, force=False, reason=conflict.message)
         return
     if ports.commands.update(
         command.command_id,
-        {"jobId": command.command_id, "jobArn": job_arn, "dispatchStep": "done", "updatedAt": iso(now())},
+        {
+            "jobId": command.command_id,
+            "jobArn": job_arn,
+            "jobRetries": "jobExecutionsRetryConfig" in job,
+            "dispatchStep": "done",
+            "updatedAt": iso(now()),
+        },
         condition="commandStatus = :in_progress",
         values={":in_progress": "in_progress"},
     ):
@@ -202,12 +209,16 @@ def cancel(ports: Ports, message: dict[str, Any]) -> None:
         raise StepDeferred(f"command {command.command_id} is being expanded; cancel once it is done")
     force = bool(message.get("force"))
     if command.job_id:
+        # AWS IoT decides what it could cancel (a device may have started meanwhile): apply what it says now;
+        # what it finishes cancelling later arrives as events.
         ports.jobs.cancel_job(command.job_id, force=force, reason=f"command {command.status} through the API")
-    cancellable = {"SCHEDULED", "QUEUED", "SENT"} | ({"ACKNOWLEDGED", "IN_PROGRESS"} if force else set())
+        reconcile.reconcile_job(ports, command)
+        commands.release_group(ports, command)
+        return
     at = now()
     cancelled = 0
     for execution in ports.commands.pending_executions(command.command_id):
-        if execution.status in cancellable:
+        if execution.status in ("SCHEDULED", "QUEUED", "SENT"):  # no job: nothing reached a device
             report = Report(
                 command_id=command.command_id,
                 thing_name=execution.thing_name,

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from commands_core.clock import now
-from commands_core.errors import InvalidInput, NotFound
+from commands_core.errors import Conflict, InvalidInput, NotFound
 from commands_core.models.executions import TERMINAL, Execution, Report
 from commands_core.pagination import Page
-from commands_core.services import commands, transitions
+from commands_core.services import commands, reconcile, transitions
 from commands_core.services.commands import Ports
 from commands_core.validation import check_thing_name
 
@@ -30,24 +30,35 @@ def get(ports: Ports, command_id: str, thing_name: str) -> Execution:
 
 
 def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> None:
-    """Cancels one thing's execution: in AWS IoT (force for one in progress), then in the table."""
+    """Cancels one thing's execution: in AWS IoT (force for one in progress), then in the table as AWS IoT
+    has it afterwards (a device may have started it meanwhile)."""
     command = commands.get(ports, command_id)
     execution = get(ports, command_id, thing_name)
     if execution.status in TERMINAL:
         raise InvalidInput("thingName", f"the execution of {thing_name} has already ended ({execution.status})")
     if execution.status == "IN_PROGRESS" and not force:
         raise InvalidInput("force", f"the execution of {thing_name} is IN_PROGRESS: cancel it with force=true")
+    if command.status == "in_progress" and command.dispatch_step != "done":
+        raise Conflict(f"command '{command_id}' is still being published; cancel this execution once it has a job")
+    status: str | None = "CANCELED"
     if command.job_id:
-        ports.jobs.cancel_execution(command.job_id, thing_name, force=force)
-    report = Report(
-        command_id=command_id,
-        thing_name=thing_name,
-        status="CANCELED",
-        at=now(),
-        source="api",
-        reason="cancelled through the API",
-    )
-    transitions.apply(ports.commands, report, create_missing=False)
+        status = ports.jobs.cancel_execution(command.job_id, thing_name, force=force)
+    if status in reconcile.JOB_STATUSES:
+        report = Report(
+            command_id=command_id,
+            thing_name=thing_name,
+            status=reconcile.JOB_STATUSES[status],
+            at=now(),
+            source="api",
+            reason="cancelled through the API" if status == "CANCELED" else None,
+        )
+        transitions.apply(ports.commands, report, create_missing=False)
+    if status != "CANCELED":
+        field = "force" if status == "IN_PROGRESS" else "thingName"
+        raise InvalidInput(field, f"AWS IoT could not cancel it: it is {status or 'unknown to AWS IoT'}")
+    refreshed = ports.commands.get(command_id)
+    if refreshed:
+        commands.complete_if_done(ports, refreshed)
 
 
 def to_api(execution: Execution) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """AWS IoT events, as the topic rules deliver them, turned into execution reports and command changes.
 
 Events arrive at least once and in any order; everything here goes through transitions.apply or conditional
-command updates, so a duplicate or a stale event changes nothing. Events of jobs and commands this service did
-not create are ignored.
+command updates, so a duplicate or a stale event changes nothing. Events of jobs this service did not create
+for the command of that id are ignored.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from commands_core.models.executions import ExecutionStatus, Report
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, transitions
 from commands_core.services.commands import Ports
+from commands_core.services.reconcile import JOB_STATUSES, reconcile_job
 
 # IoT Commands execution statuses in the unified names (DESIGN.md section 3).
 _COMMAND_STATUS: dict[str, ExecutionStatus] = {
@@ -23,10 +24,6 @@ _COMMAND_STATUS: dict[str, ExecutionStatus] = {
     "FAILED": "FAILED",
     "REJECTED": "REJECTED",
     "TIMED_OUT": "TIMED_OUT",
-}
-_JOB_STATUS: dict[str, ExecutionStatus] = {
-    name: name  # IoT Jobs' names are the unified ones
-    for name in ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "CANCELED", "REMOVED")
 }
 _NO_RESPONSE = "$NO_RESPONSE_FROM_DEVICE"
 
@@ -41,16 +38,24 @@ def handle(ports: Ports, event: dict[str, Any]) -> None:
         _command_execution(ports, event)
     else:
         logger.warning("not an AWS IoT job or command event; dropped", extra={"event_type": kind})
+    metrics.add_metric(name="StatusEventsIngested", unit="Count", value=1)
 
 
 def _job_execution(ports: Ports, event: dict[str, Any]) -> None:
-    status = _JOB_STATUS.get(str(event.get("status", "")).upper())
+    # An execution deleted in AWS IoT will never report again: for the command it is REMOVED.
+    raw = "REMOVED" if str(event.get("operation", "")).lower() == "deleted" else str(event.get("status", ""))
+    status = JOB_STATUSES.get(raw.upper())
     if status is None:
         logger.warning("job execution event without a known status; dropped", extra={"status": event.get("status")})
         return
+    job_id = str(event.get("jobId"))
+    command = ports.commands.get(job_id)  # a command's job id is its command id
+    if command is None or command.job_id != job_id:
+        logger.info("event of a job this service did not create; dropped", extra={"job_id": job_id})
+        return
     details = event.get("statusDetails") or None
     report = Report(
-        command_id=event["jobId"],  # a command's job id is its command id
+        command_id=job_id,
         thing_name=event["thingArn"].rsplit("/", 1)[-1],
         status=status,
         at=_moment(event.get("timestamp")),
@@ -82,37 +87,21 @@ def _command_execution(ports: Ports, event: dict[str, Any]) -> None:
 def _apply(ports: Ports, report: Report) -> None:
     if transitions.apply(ports.commands, report) and report.status != "IN_PROGRESS":
         command = ports.commands.get(report.command_id)
-        if command and transitions.complete_if_done(ports.commands, command):
-            commands.release_group(ports, command)
-    metrics.add_metric(name="StatusEventsIngested", unit="Count", value=1)
+        if command:
+            commands.complete_if_done(ports, command)
 
 
 def _job(ports: Ports, event: dict[str, Any]) -> None:
-    command = ports.commands.get(str(event.get("jobId")))
-    if command is None or command.status != "in_progress":
+    job_id = str(event.get("jobId"))
+    command = ports.commands.get(job_id)
+    if command is None or command.job_id != job_id or command.status != "in_progress":
         return
     operation = str(event.get("operation") or event.get("status") or "").lower()
     if operation == "completed":
         # AWS IoT says every execution has ended: read them all, in case an event was lost.
-        reconcile_job(ports, command.command_id)
+        reconcile_job(ports, command, job_completed=True)
     elif operation in ("canceled", "cancellation_in_progress", "deleted", "deletion_in_progress"):
-        commands.cancel(ports, command, force=False)
-
-
-def reconcile_job(ports: Ports, command_id: str) -> int:
-    """Applies every execution status AWS IoT holds for the command's job; the number that changed."""
-    command = ports.commands.get(command_id)
-    if command is None or not command.job_id:
-        return 0
-    changed = 0
-    for thing_name, iot_status, at in ports.jobs.executions(command.job_id):
-        if status := _JOB_STATUS.get(iot_status):
-            report = Report(command_id=command_id, thing_name=thing_name, status=status, at=at, source="reconciler")
-            changed += transitions.apply(ports.commands, report)
-    refreshed = ports.commands.get(command_id)
-    if refreshed and transitions.complete_if_done(ports.commands, refreshed):
-        commands.release_group(ports, refreshed)
-    return changed
+        commands.cancel(ports, command, force=False, reason=f"its AWS IoT job was {operation.replace('_', ' ')}")
 
 
 def _moment(timestamp: Any) -> datetime:

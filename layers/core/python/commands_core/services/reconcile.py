@@ -1,36 +1,89 @@
-"""The scheduled reconciler: what events alone cannot guarantee.
+"""Reconciling the table with AWS IoT: what events alone cannot guarantee.
 
-AWS IoT publishes no event for IN_PROGRESS and may lose one; a dispatch message may be lost. Every round,
-for every command in progress: publishing that stalled is resumed, and the job's executions are re-read from
-AWS IoT and applied (through the one transition function, so nothing moves backwards).
+AWS IoT publishes no event for IN_PROGRESS and may lose one; a dispatch message may be lost. Every round of
+the scheduled reconciler, for every command in progress: publishing that stalled is resumed, and the job's
+executions are re-read from AWS IoT and applied through the one transition function (nothing moves backwards).
+A job `completed` event and a command's cancellation reconcile that one job at once.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from commands_core.clock import now
 from commands_core.models.commands import Command
+from commands_core.models.executions import PENDING, ExecutionStatus, Report
 from commands_core.observability import logger, metrics
-from commands_core.services import ingest
+from commands_core.services import commands, transitions
 from commands_core.services.commands import Ports
 
 STALLED = timedelta(minutes=10)  # a dispatch step this old without progress is resumed
+BUDGET_SECONDS = 240.0  # of the function's 300: a round stops starting commands after this
+
+JOB_STATUSES: dict[str, ExecutionStatus] = {
+    name: name  # IoT Jobs' names are the unified ones
+    for name in ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "CANCELED", "REMOVED")
+}
 
 
-def run(ports: Ports) -> dict[str, int]:
-    figures = {"commands": 0, "executions_changed": 0, "dispatch_resumed": 0}
+def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
+    figures = {"commands": 0, "executions_changed": 0, "dispatch_resumed": 0, "failed": 0, "deferred": 0}
+    deadline = time.monotonic() + budget_seconds
     for command in ports.commands.in_status("in_progress"):
+        if time.monotonic() > deadline:
+            figures["deferred"] += 1  # the next round, five minutes on, starts with these again
+            continue
         figures["commands"] += 1
-        if command.dispatch_step == "done":
-            figures["executions_changed"] += ingest.reconcile_job(ports, command.command_id)
-        elif _stalled(command):
-            ports.queue.send({"action": "expand", "commandId": command.command_id, "resume": True})
-            figures["dispatch_resumed"] += 1
+        try:
+            if command.dispatch_step == "done":
+                figures["executions_changed"] += reconcile_job(ports, command)
+            elif _stalled(command):
+                ports.queue.send({"action": "expand", "commandId": command.command_id, "resume": True})
+                figures["dispatch_resumed"] += 1
+        except Exception:  # one command's trouble (its job deleted, throttling) must not stop the round
+            figures["failed"] += 1
+            logger.exception("could not reconcile", extra={"command_id": command.command_id})
     for name, value in figures.items():
         metrics.add_metric(name=f"Reconciled{name.title().replace('_', '')}", unit="Count", value=value)
     logger.info("reconciled", extra=figures)
     return figures
+
+
+def reconcile_job(ports: Ports, command: Command, *, job_completed: bool = False) -> int:
+    """Applies what AWS IoT holds for the command's job where the table differs; the number that changed.
+
+    Once the job has completed, an execution AWS IoT does not list (its thing left the group, or it was
+    deleted) will never come: it is REMOVED, so the command can complete.
+    """
+    if not command.job_id:
+        return 0
+    table = ports.commands.execution_statuses(command.command_id)
+    changed = 0
+    listed = set()
+    for thing_name, iot_status, at in ports.jobs.executions(command.job_id):
+        listed.add(thing_name)
+        status = JOB_STATUSES.get(iot_status)
+        if status and table.get(thing_name) != status:
+            report = Report(
+                command_id=command.command_id, thing_name=thing_name, status=status, at=at, source="reconciler"
+            )
+            changed += transitions.apply(ports.commands, report)
+    if job_completed:
+        for thing_name in [name for name, status in table.items() if status in PENDING and name not in listed]:
+            report = Report(
+                command_id=command.command_id,
+                thing_name=thing_name,
+                status="REMOVED",
+                at=now(),
+                source="reconciler",
+                reason="AWS IoT's completed job has no execution for this thing",
+            )
+            changed += transitions.apply(ports.commands, report, create_missing=False)
+    refreshed = ports.commands.get(command.command_id)
+    if refreshed:
+        commands.complete_if_done(ports, refreshed, job_completed=job_completed)
+    return changed
 
 
 def _stalled(command: Command) -> bool:

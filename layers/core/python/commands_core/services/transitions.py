@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from commands_core.clock import now
-from commands_core.models.executions import PENDING, TERMINAL, Report
+from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
 from commands_core.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
 _RANK = {"SCHEDULED": 0, "QUEUED": 1, "SENT": 2, "ACKNOWLEDGED": 3, "IN_PROGRESS": 4}
 _DEVICE_FINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
 _ATTEMPTS = 8
+_RETRYABLE = frozenset({"FAILED", "TIMED_OUT"})
 
 
 def allowed(current: str, new: str, *, cloud_timeout: bool = False) -> bool:
@@ -50,10 +50,12 @@ def apply(store: CommandRepository, report: Report, *, create_missing: bool = Tr
         if execution is None:
             if not create_missing or store.get(report.command_id) is None:
                 return False
-        elif not allowed(execution.status, report.status, cloud_timeout=execution.timed_out_by == "cloud"):
+        elif execution.reported_at and report.at <= execution.reported_at and execution.status == report.status:
+            return False  # a duplicate, or an older IN_PROGRESS than the one applied
+        elif not allowed(
+            execution.status, report.status, cloud_timeout=execution.timed_out_by == "cloud"
+        ) and not _retried(store, execution, report):
             return False
-        elif execution.status == report.status and execution.reported_at and report.at <= execution.reported_at:
-            return False  # an older IN_PROGRESS than the one applied
         if store.record(execution, report):
             if report.status in TERMINAL:
                 metrics.add_metric(name=f"Execution{report.status.title().replace('_', '')}", unit="Count", value=1)
@@ -62,13 +64,17 @@ def apply(store: CommandRepository, report: Report, *, create_missing: bool = Tr
     raise ExecutionChurn(f"execution {report.command_id}/{report.thing_name} kept changing")
 
 
-def complete_if_done(store: CommandRepository, command: Command) -> bool:
-    """A SNAPSHOT command whose job exists and whose every execution is terminal becomes completed."""
+def _retried(store: CommandRepository, execution: Execution, report: Report) -> bool:
+    """A FAILED or TIMED_OUT execution of a job with a retry policy may start again: AWS IoT queues a new
+    attempt. A later report of it replaces the failure; an older one (of the failed attempt) does not."""
+    if execution.status not in _RETRYABLE or (execution.reported_at and report.at <= execution.reported_at):
+        return False
+    command = store.get(report.command_id)
+    return bool(command and command.job_retries)
+
+
+def ended(command: Command) -> bool:
+    """Whether a SNAPSHOT command, its job created, has no execution left pending."""
     if command.status != "in_progress" or command.type != "SNAPSHOT" or command.dispatch_step != "done":
         return False
-    if any(command.counts.get(status, 0) > 0 for status in PENDING) or not command.counts:
-        return False
-    if store.set_status(command.command_id, to="completed", expected=["in_progress"], at=now()):
-        metrics.add_metric(name="CommandCompleted", unit="Count", value=1)
-        return True
-    return False
+    return bool(command.counts) and not any(command.counts.get(status, 0) > 0 for status in PENDING)

@@ -1,0 +1,162 @@
+"""Cancelling, retries and completion where AWS IoT and the table could disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from moto.iot.models import iot_backends
+
+from tests.conftest import HandlerClient
+from tests.integration.conftest import job_execution_event, sqs_event
+
+
+def iot_execution(job_id: str, thing: str) -> Any:
+    return iot_backends["123456789012"]["us-east-1"].job_executions[(job_id, thing)]
+
+
+def statuses(api: HandlerClient, command_id: str) -> dict[str, str]:
+    body = api.get(f"/commands/{command_id}/executions").json()
+    return {item["thingName"]: item["status"] for item in body["executions"]}
+
+
+def test_cancelling_an_execution_a_device_started_unseen_needs_force_and_records_what_aws_iot_has(
+    api: HandlerClient, published: Callable[..., str]
+) -> None:
+    command_id = published("started", ["s-1"])
+    iot_execution(command_id, "s-1").status = "IN_PROGRESS"  # Jobs publishes no event for this
+
+    reply = api.delete(f"/commands/{command_id}/executions/s-1")
+
+    assert reply.status == 400
+    assert reply.json()["error"].startswith("force:")
+    assert statuses(api, command_id) == {"s-1": "IN_PROGRESS"}
+    assert api.delete(f"/commands/{command_id}/executions/s-1?force=true").status == 204
+    assert statuses(api, command_id) == {"s-1": "CANCELED"}
+    assert api.get(f"/commands/{command_id}").json()["status"] == "completed"  # its last pending execution
+
+
+def test_cancelling_a_command_keeps_what_a_device_started(api: HandlerClient, published: Callable[..., str]) -> None:
+    command_id = published("half-started", ["h-1", "h-2"])
+    iot_execution(command_id, "h-1").status = "IN_PROGRESS"
+
+    assert api.patch(f"/commands/{command_id}", {"status": "cancelled"}).status == 204
+    api.drain()
+
+    assert statuses(api, command_id) == {"h-1": "IN_PROGRESS", "h-2": "CANCELED"}
+
+
+def test_an_execution_cannot_be_cancelled_before_its_job_exists(
+    api: HandlerClient, published: Callable[..., str]
+) -> None:
+    from commands_core import dependencies
+
+    command_id = published("pending", ["p-1"])
+    # As between writing the executions and creating the job (a fill still under way).
+    dependencies.command_repository().update(command_id, {"dispatchStep": "fill"})
+
+    reply = api.delete(f"/commands/{command_id}/executions/p-1")
+
+    assert reply.status == 409
+    assert statuses(api, command_id) == {"p-1": "QUEUED"}
+
+
+def test_a_retried_execution_is_not_final_when_it_fails_and_the_command_waits_for_the_job(
+    api: HandlerClient, published: Callable[..., str]
+) -> None:
+    retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]}
+    command_id = published("retried", ["t-1"], jobExecutionsRetryConfig=retry)
+
+    def ingest(events: list[dict[str, Any]]) -> None:
+        api.functions.invoke("status_ingest", sqs_event(events))
+
+    ingest([job_execution_event(command_id, "t-1", "FAILED", 200)])
+    assert api.get(f"/commands/{command_id}").json()["status"] == "in_progress"  # AWS IoT may retry it
+
+    ingest(
+        [
+            job_execution_event(command_id, "t-1", "IN_PROGRESS", 300),
+            job_execution_event(command_id, "t-1", "SUCCEEDED", 400),
+        ]
+    )
+    ingest([job_execution_event(command_id, "t-1", "FAILED", 200)])  # the first attempt's event, again: stale
+    assert statuses(api, command_id) == {"t-1": "SUCCEEDED"}
+
+    iot_execution(command_id, "t-1").status = "SUCCEEDED"
+    ingest([{"eventType": "JOB", "operation": "completed", "jobId": command_id, "timestamp": 500}])
+    command = api.get(f"/commands/{command_id}").json()
+    assert (command["status"], command["counts"]) == ("completed", {"SUCCEEDED": 1})
+
+
+def test_a_completed_job_without_an_execution_for_a_thing_removes_it_so_the_command_completes(
+    api: HandlerClient, published: Callable[..., str]
+) -> None:
+    command_id = published("partial", ["x-1", "x-2"])
+    backend = iot_backends["123456789012"]["us-east-1"]
+    backend.job_executions[(command_id, "x-1")].status = "SUCCEEDED"
+    del backend.job_executions[(command_id, "x-2")]  # its thing left the group, or it was deleted
+
+    api.functions.invoke(
+        "status_ingest", sqs_event([{"eventType": "JOB", "operation": "completed", "jobId": command_id}])
+    )
+
+    assert statuses(api, command_id) == {"x-1": "SUCCEEDED", "x-2": "REMOVED"}
+    assert api.get(f"/commands/{command_id}").json()["status"] == "completed"
+
+
+def test_one_command_the_reconciler_cannot_read_does_not_stop_the_round(
+    api: HandlerClient, published: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from commands_core import dependencies
+
+    broken = published("broken", ["b-1"])
+    healthy = published("healthy", ["b-2"])
+    iot_execution(healthy, "b-2").status = "IN_PROGRESS"
+    jobs = dependencies.ports().jobs
+    read = jobs.executions
+
+    def executions(job_id: str) -> Any:
+        if job_id == broken:
+            raise ConnectionError("its job was deleted, or AWS IoT throttled")
+        return read(job_id)
+
+    monkeypatch.setattr(jobs, "executions", executions)
+
+    figures = api.functions.invoke("reconcile", {})
+
+    assert figures["failed"] == 1
+    assert statuses(api, healthy) == {"b-2": "IN_PROGRESS"}
+
+
+def test_a_completed_command_leaves_no_thing_group(api: HandlerClient, published: Callable[..., str], iot: Any) -> None:
+    names = [f"g-{number:03d}" for number in range(101)]
+    command_id = published("grouped", names)
+    assert iot.describe_thing_group(thingGroupName=f"command-{command_id}")
+
+    events = [job_execution_event(command_id, name, "SUCCEEDED", 200) for name in names]
+    for start in range(0, len(events), 10):
+        api.functions.invoke("status_ingest", sqs_event(events[start : start + 10]))
+
+    assert api.get(f"/commands/{command_id}").json()["status"] == "completed"
+    assert f"command-{command_id}" not in [group["groupName"] for group in iot.list_thing_groups()["thingGroups"]]
+
+
+def test_events_of_a_job_this_service_did_not_create_for_the_command_change_nothing(
+    api: HandlerClient, published: Callable[..., str], iot: Any
+) -> None:
+    published("warmup", ["w-9"])
+    assert api.post("/commands", {"commandId": "a-draft", "templateId": "plain", "targets": ["w-9"]}).status == 201
+
+    api.functions.invoke("status_ingest", sqs_event([job_execution_event("a-draft", "stranger", "SUCCEEDED", 200)]))
+
+    assert statuses(api, "a-draft") == {}
+
+
+def test_a_force_flag_that_is_not_true_or_false_is_a_400(api: HandlerClient, published: Callable[..., str]) -> None:
+    command_id = published("flagged", ["f-9"])
+
+    reply = api.delete(f"/commands/{command_id}/executions/f-9?force=maybe")
+
+    assert reply.status == 400
+    assert reply.json()["error"].startswith("force:")
