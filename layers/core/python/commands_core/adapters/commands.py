@@ -161,7 +161,6 @@ class CommandRepository:
 
     def live_commands_of_template(self, template_id: str) -> list[str]:
         """Ids of the draft and in-progress commands built from the template."""
-        live: list[str] = []
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": "byTemplate",
@@ -171,12 +170,7 @@ class CommandRepository:
                 {":template": template_id, ":draft": "draft", ":in_progress": "in_progress"}
             ),
         }
-        while True:
-            response = self._client.query(**arguments)
-            live += [item["commandId"]["S"] for item in response["Items"]]
-            if "LastEvaluatedKey" not in response:
-                return live
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [item["commandId"]["S"] for item in self._all(arguments)]
 
     # Executions
 
@@ -191,53 +185,27 @@ class CommandRepository:
 
     def execution_statuses(self, command_id: str) -> dict[str, str]:
         """thing name -> status of every execution of the command (one Query, two attributes per item)."""
-        arguments: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
-            "ProjectionExpression": "thingName, #status",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": to_item({":command": command_id, ":prefix": _EXECUTION}),
-        }
-        statuses: dict[str, str] = {}
-        while True:
-            response = self._client.query(**arguments)
-            statuses |= {item["thingName"]["S"]: item["status"]["S"] for item in response["Items"]}
-            if "LastEvaluatedKey" not in response:
-                return statuses
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        arguments = self._executions_query(command_id)
+        arguments |= {"ProjectionExpression": "thingName, #status", "ExpressionAttributeNames": {"#status": "status"}}
+        return {item["thingName"]["S"]: item["status"]["S"] for item in self._all(arguments)}
 
     def pending_executions(self, command_id: str) -> Iterator[Execution]:
-        arguments: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
-            "FilterExpression": "#status IN (" + ", ".join(f":s{i}" for i in range(len(PENDING))) + ")",
+        statuses = {f":s{index}": status for index, status in enumerate(sorted(PENDING))}
+        arguments = self._executions_query(command_id, statuses)
+        arguments |= {
+            "FilterExpression": f"#status IN ({', '.join(statuses)})",
             "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": to_item(
-                {":command": command_id, ":prefix": _EXECUTION}
-                | {f":s{i}": status for i, status in enumerate(sorted(PENDING))}
-            ),
         }
-        while True:
-            response = self._client.query(**arguments)
-            for item in response["Items"]:
-                yield Execution.model_validate(from_item(item))
-            if "LastEvaluatedKey" not in response:
-                return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in self._all(arguments):
+            yield Execution.model_validate(from_item(item))
 
     def executions(
         self, command_id: str, status: str | None, max_results: int, next_token: str | None
     ) -> Page[Execution]:
         """A command's executions in thing-name order; with `status`, only those in it."""
-        arguments: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
-            "ExpressionAttributeValues": to_item({":command": command_id, ":prefix": _EXECUTION}),
-        }
+        arguments = self._executions_query(command_id, {":status": status} if status else None)
         if status:
-            arguments["FilterExpression"] = "#status = :status"
-            arguments["ExpressionAttributeNames"] = {"#status": "status"}
-            arguments["ExpressionAttributeValues"][":status"] = {"S": status}
+            arguments |= {"FilterExpression": "#status = :status", "ExpressionAttributeNames": {"#status": "status"}}
         if next_token:
             after = decode_token(next_token, frozenset({"thingName"}))
             arguments["ExclusiveStartKey"] = _execution_key(command_id, after["thingName"])
@@ -262,13 +230,8 @@ class CommandRepository:
             "KeyConditionExpression": "commandStatus = :status",
             "ExpressionAttributeValues": {":status": {"S": status}},
         }
-        while True:
-            response = self._client.query(**arguments)
-            for item in response["Items"]:
-                yield _command(item)
-            if "LastEvaluatedKey" not in response:
-                return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        for item in self._all(arguments):
+            yield _command(item)
 
     def get_execution(self, command_id: str, thing_name: str) -> Execution | None:
         response = self._client.get_item(
@@ -366,20 +329,27 @@ class CommandRepository:
 
     def delete_executions(self, command_id: str) -> None:
         """Removes every execution item of the command (only before its job exists: a restarted expand)."""
-        arguments: dict[str, Any] = {
+        arguments = self._executions_query(command_id) | {"ProjectionExpression": "commandId, itemKey"}
+        keys = list(self._all(arguments))
+        for start in range(0, len(keys), _BATCH):
+            self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys[start : start + _BATCH]])
+
+    def _executions_query(self, command_id: str, values: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Query arguments for the execution items of a command (the items sharing its partition)."""
+        return {
             "TableName": self._table,
             "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
-            "ExpressionAttributeValues": to_item({":command": command_id, ":prefix": _EXECUTION}),
-            "ProjectionExpression": "commandId, itemKey",
+            "ExpressionAttributeValues": to_item({":command": command_id, ":prefix": _EXECUTION} | (values or {})),
         }
+
+    def _all(self, arguments: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every item a Query finds, page after page."""
         while True:
             response = self._client.query(**arguments)
-            keys = response["Items"]
-            for start in range(0, len(keys), _BATCH):
-                self._batch_write([{"DeleteRequest": {"Key": key}} for key in keys[start : start + _BATCH]])
+            yield from response["Items"]
             if "LastEvaluatedKey" not in response:
                 return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            arguments = arguments | {"ExclusiveStartKey": response["LastEvaluatedKey"]}
 
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
         """BatchWriteItem until DynamoDB has taken every item (unprocessed ones are retried with backoff)."""
