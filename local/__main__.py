@@ -11,6 +11,7 @@ from types import FrameType
 from commands_core.wiring import CONSUMERS, ROUTES, functions
 from local import aws, fleet, queues, schedules, views
 from local.api import Api, serve
+from local.iot_commands import IotCommands
 from local.lambdas import Functions
 from local.rules import Broker
 
@@ -24,7 +25,9 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
-    endpoint = aws.start_endpoint(aws_port)
+    broker: Broker | None = None
+    iot_commands = aws.iot_commands(lambda topic, payload: broker.publish(topic, payload) if broker else [])
+    endpoint = aws.start_endpoint(aws_port, iot_commands)
     aws.create_resources(env)
     iot = aws.client("iot", env)
     things = fleet.create(iot, fleet_size)
@@ -33,7 +36,7 @@ def main() -> None:
     stop = threading.Event()
     queues.start(CONSUMERS, env, handlers, stop)
     schedules.start(handlers, stop, every_seconds=float(os.environ.get("SCHEDULE_SECONDS", "30")))
-    broker = Broker(env)
+    broker = Broker(env, iot_commands)
     simulator = fleet.Simulator(
         iot,
         broker.publish,
@@ -41,7 +44,9 @@ def main() -> None:
         delay=float(os.environ.get("SIM_DELAY_SECONDS", "0.5")),
         slow=float(os.environ.get("SIM_SLOW_SECONDS", "10")),
     )
+    iot_commands.on_start(simulator.command_requested)
     threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
+    threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
     server = serve(port, Api(ROUTES, handlers, views.routes(iot, broker.publish)))
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
     print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
@@ -59,8 +64,14 @@ def main() -> None:
     finally:
         stop.set()
         server.server_close()
-        endpoint.stop()
+        endpoint.shutdown()
         print("stopped", file=sys.stderr)
+
+
+def _expire(iot_commands: IotCommands, stop: threading.Event) -> None:
+    """AWS IoT Commands times executions out on its own clock; the emulator does it once a second."""
+    while not stop.wait(1):
+        iot_commands.expire()
 
 
 if __name__ == "__main__":

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commands_core import resources
+
+if TYPE_CHECKING:
+    from local.iot_commands import IotCommands
 
 REGION = "us-east-1"
 PREFIX = "iot-commands-local"
@@ -39,16 +44,37 @@ def environment(aws_port: int | None) -> dict[str, str]:
     return env
 
 
-def start_endpoint(port: int) -> Any:
-    from moto.server import ThreadedMotoServer
+def start_endpoint(port: int, iot_commands: IotCommands) -> Any:
+    """moto in server mode, with the IoT Commands emulator in front of it; a server to shut down."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
 
     from local import moto_iot
 
     moto_iot.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    app = iot_commands.wsgi(DomainDispatcherApplication(create_backend_app))
+    server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="aws-endpoint").start()
     return server
+
+
+def iot_commands(
+    publish: Callable[[str, dict[str, Any]], object], clock: Callable[[], float] = time.time
+) -> IotCommands:
+    """The IoT Commands emulator (local/iot_commands.py), knowing the things of moto's registry."""
+    from moto.iot.models import iot_backends
+
+    from local.iot_commands import IotCommands
+
+    prefix = f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/"
+    return IotCommands(
+        account=ACCOUNT,
+        region=REGION,
+        clock=clock,
+        thing_exists=lambda name: prefix + name in iot_backends[ACCOUNT][REGION].things,  # keyed by ARN
+        publish=publish,
+    )
 
 
 _lock = threading.Lock()

@@ -51,9 +51,13 @@ def _steps(behaviour: str, delay: float, slow: float) -> list[tuple[float, str]]
 
 
 class Simulator:
-    """The simulated things: each takes its job executions from the embedded AWS IoT and answers as its
-    simBehavior attribute says (read again for every execution), moving the execution in AWS IoT as the
-    device's UpdateJobExecution would, and publishing the events AWS IoT would through the rules."""
+    """The simulated things: each answers as its simBehavior attribute says (read again for every execution).
+
+    Job executions it takes from the embedded AWS IoT, moves them there as the device's UpdateJobExecution
+    would, and publishes the events AWS IoT would through the rules. Command executions (AWS IoT Commands)
+    reach it as the request AWS IoT publishes to the device; it answers on the execution's response topic,
+    and the IoT Commands emulator publishes the events.
+    """
 
     def __init__(self, iot: Any, publish: Any, names: list[str], *, delay: float = 0.5, slow: float = 10.0) -> None:
         self._iot = iot
@@ -63,15 +67,47 @@ class Simulator:
         self._slow = slow
         self._taken: set[tuple[str, str]] = set()
         self._due: list[tuple[float, str, str, str]] = []
+        self._lock = threading.Lock()  # command requests arrive on the AWS endpoint's threads
+        self._answers: list[tuple[float, str, str, str]] = []
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(0.2):
             try:
                 self._take_new()
                 self._answer_due()
+                self._answer_commands()
             except Exception as error:  # the endpoint is going away at shutdown, or a passing fault
                 if not stop.is_set():
                     print(f"simulated fleet: {error!r}")
+
+    def command_requested(self, thing_name: str, request: dict[str, Any]) -> None:
+        """AWS IoT Commands' request to a device (its request topic): a simulated thing schedules its answers."""
+        if thing_name not in self._names:
+            return
+        started = time.monotonic()
+        steps = _steps(self._behaviour(thing_name), self._delay, self._slow)
+        with self._lock:
+            for after, status in steps:
+                heapq.heappush(self._answers, (started + after, thing_name, request["executionId"], status))
+
+    def _answer_commands(self) -> None:
+        while True:
+            with self._lock:
+                if not self._answers or self._answers[0][0] > time.monotonic():
+                    return
+                _, thing_name, execution_id, status = heapq.heappop(self._answers)
+            answer: dict[str, Any] = {"status": status}
+            if status in ("FAILED", "REJECTED"):
+                answer["statusReason"] = {"reasonCode": "SIMULATED", "reasonDescription": f"simBehavior {status}"}
+            if status == "SUCCEEDED":
+                answer["result"] = {"simulated": {"b": True}, "thing": {"s": thing_name}}
+            self._publish(f"$aws/commands/things/{thing_name}/executions/{execution_id}/response/json", answer)
+
+    def _behaviour(self, thing_name: str) -> str:
+        from local.aws import ACCOUNT, REGION
+
+        thing = self._backend().things.get(f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/{thing_name}")
+        return str(getattr(thing, "attributes", {}).get("simBehavior", "succeed"))
 
     def _backend(self) -> Any:
         from moto.iot.models import iot_backends

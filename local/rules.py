@@ -9,6 +9,7 @@ from typing import Any
 from commands_core import resources
 from commands_core.wiring import RULES, Rule
 from local import aws as local_aws
+from local.iot_commands import RESPONSE_TOPIC, IotCommands
 
 
 def matches(topic_filter: str, topic: str) -> bool:
@@ -28,12 +29,18 @@ def selected(rule: Rule, topic: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 class Broker:
-    def __init__(self, env: dict[str, str]) -> None:
+    """The message broker: rules, and the topics AWS IoT Commands itself listens on (a device's response)."""
+
+    def __init__(self, env: dict[str, str], iot_commands: IotCommands | None = None) -> None:
         self._sqs = local_aws.client("sqs", env)
         self._queues = {queue.name: env[queue.env] for queue in resources.QUEUES}
+        self.iot_commands = iot_commands
 
     def publish(self, topic: str, payload: dict[str, Any]) -> list[str]:
         """Delivers the message to every matching rule; the names of the rules it reached."""
+        if self.iot_commands and matches(RESPONSE_TOPIC, topic):
+            levels = topic.split("/")
+            self.iot_commands.device_response(levels[3], levels[5], payload)
         reached = []
         for rule in RULES:
             if matches(rule.topic_filter, topic):

@@ -29,6 +29,25 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
             ],
         }
 
+    def command(method: str, command_id: str, _: bytes) -> tuple[int, Any]:
+        """GET /_local/iot/commands/<commandId>: the AWS IoT command (delivery command) and its executions."""
+        if method != "GET":
+            return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only GET"}
+        try:
+            described = iot.get_command(commandId=command_id)
+        except iot.exceptions.ResourceNotFoundException:
+            return HTTPStatus.NOT_FOUND, {"error": f"AWS IoT command '{command_id}' not found"}
+        described.pop("ResponseMetadata", None)
+        described["payload"]["content"] = described["payload"]["content"].decode()
+        executions = iot.list_command_executions(commandArn=described["commandArn"], maxResults=100)
+        return HTTPStatus.OK, {
+            "command": described,
+            "executions": [
+                {"targetArn": item["targetArn"], "executionId": item["executionId"], "status": item["status"]}
+                for item in executions["commandExecutions"]
+            ],
+        }
+
     def publish_message(method: str, _: str, body: bytes) -> tuple[int, Any]:
         """POST /_local/iot/publish {"topic", "payload"}: the message reaches every matching rule, as in AWS IoT."""
         if method != "POST":
@@ -60,4 +79,9 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
             return HTTPStatus.NOT_FOUND, {"error": f"thing '{thing_name}' not found"}
         return HTTPStatus.OK, {"thingName": thing_name, "simBehavior": chosen}
 
-    return {"/_local/iot/jobs/": job, "/_local/iot/publish": publish_message, "/_local/fleet/": behaviour}
+    return {
+        "/_local/iot/jobs/": job,
+        "/_local/iot/commands/": command,
+        "/_local/iot/publish": publish_message,
+        "/_local/fleet/": behaviour,
+    }

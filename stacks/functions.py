@@ -93,7 +93,10 @@ class FunctionFactory:
                 iam.PolicyStatement(actions=list(access.actions), resources=[storage.roles[access.resource].role_arn])
             )
         elif access.resource == "iot":
-            arns = [f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:{scope}" for scope in access.scope]
+            arns = [
+                "*" if scope == "*" else f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:{scope}"
+                for scope in access.scope
+            ]
             role.add_to_policy(iam.PolicyStatement(actions=list(access.actions), resources=arns))
         else:
             raise ValueError(f"{access.resource} is not a resource of the stack")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,11 +12,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from commands_core import dependencies
+from commands_core.adapters import aws as clients
 from commands_core.wiring import CONSUMERS, ROUTES, functions
 from local import aws as local_aws
 from local import moto_iot, queues
 from local.api import Api, proxy_event
+from local.iot_commands import IotCommands
 from local.lambdas import Functions
+from local.simulated_time import SimulatedTime
 
 
 @dataclass
@@ -69,9 +73,32 @@ class HandlerClient:
         return self.request("DELETE", target, **kwargs)
 
 
+@dataclass
+class EmulatedCommands:
+    """The IoT Commands emulator the service talks to in tests, its clock, and the events it published."""
+
+    emulator: IotCommands
+    clock: SimulatedTime  # AWS IoT's; tests move it (and, with the dispatcher's queue, run on it)
+    events: list[dict[str, Any]]
+
+    def take_events(self) -> list[dict[str, Any]]:
+        """The events published since last asked, as the topic rule delivers them (with their topic)."""
+        taken, self.events[:] = list(self.events), []
+        return taken
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """moto's in-process mock with the service's tables and bucket, and the settings that name them."""
+def iot_commands() -> EmulatedCommands:
+    clock = SimulatedTime(time.time())
+    events: list[dict[str, Any]] = []
+    emulator = local_aws.iot_commands(lambda topic, payload: events.append(payload | {"topic": topic}), clock)
+    return EmulatedCommands(emulator, clock, events)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch, iot_commands: EmulatedCommands) -> Iterator[dict[str, str]]:
+    """moto's in-process mock with the service's tables and bucket, and the settings that name them; the IoT
+    Commands emulator answers the service's clients (what moto lacks)."""
     from moto import mock_aws
 
     env = local_aws.environment(aws_port=None) | {"POWERTOOLS_METRICS_DISABLED": "true"}
@@ -80,11 +107,20 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     moto_iot.install()
-    with mock_aws():
+    # Registered before the service's clients are made (they copy the session's handlers), ahead of moto's.
+    events = clients.session().events
+    events.register_first("before-send", iot_commands.emulator.botocore_hook, unique_id=_EMULATOR)
+    try:
+        with mock_aws():
+            dependencies.reset()
+            local_aws.create_resources(env)
+            yield env
+    finally:
+        events.unregister("before-send", unique_id=_EMULATOR)
         dependencies.reset()
-        local_aws.create_resources(env)
-        yield env
-    dependencies.reset()
+
+
+_EMULATOR = "iot-commands-emulator"
 
 
 @pytest.fixture

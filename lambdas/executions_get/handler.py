@@ -1,4 +1,5 @@
-"""GET /commands/{commandId}/executions/{thingName}: one thing's execution, with details and history."""
+"""GET /commands/{commandId}/executions/{thingName}: one thing's execution, with details, history and (delivery
+command) the device's result."""
 
 from aws_lambda_powertools.event_handler import Response
 
@@ -11,8 +12,7 @@ app = v1.resolver()
 
 @http.route(app, "executions_get")
 def get_execution(commandId: str, thingName: str) -> Response[str]:
-    execution = executions.get(ports(), commandId, thingName)
-    return v1.respond(app, 200, {"executions": [executions.to_api(execution)]})
+    return v1.respond(app, 200, {"executions": [executions.describe(ports(), commandId, thingName)]})
 
 
 lambda_handler = http.entrypoint(app)

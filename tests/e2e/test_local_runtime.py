@@ -182,3 +182,29 @@ def test_a_message_published_locally_reaches_the_matching_rules(local_runtime: R
     assert (status, body) == (200, {"rules": ["job_execution_events"]})
     assert local_runtime.request("POST", "/_local/iot/publish", {"topic": "a/b", "payload": {}})[2] == {"rules": []}
     assert local_runtime.request("POST", "/_local/iot/publish", {"topic": 3})[0] == 400
+
+
+def test_the_simulated_fleet_answers_commands_delivered_by_aws_iot_commands(local_runtime: Runtime) -> None:
+    behaviours = {"sim-008": "fail", "sim-009": "ignore", "sim-010": "reject"}
+    for thing, behaviour in behaviours.items():
+        assert local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": behaviour})[0] == 200
+    template = {"templateId": "e2e-direct", "operation": "x", "document": "{}", "delivery": "command"}
+    assert local_runtime.request("POST", "/templates", template | {"executionTimeoutSeconds": 2})[0] == 201
+    things = ["sim-007", "sim-008", "sim-009", "sim-010"]
+    body = {"commandId": "e2e-direct", "templateId": "e2e-direct", "status": "in_progress", "targets": things}
+    assert local_runtime.request("POST", "/commands", body)[0] == 201
+
+    deadline = time.monotonic() + 30
+    command: dict[str, object] = {}
+    while time.monotonic() < deadline and command.get("status") != "completed":
+        command = local_runtime.request("GET", "/commands/e2e-direct")[2]
+        time.sleep(0.3)
+    # sim-009 never answers: AWS IoT Commands times it out after 2 s
+    assert command["counts"] == {"SUCCEEDED": 1, "FAILED": 1, "TIMED_OUT": 1, "REJECTED": 1}
+    assert command["status"] == "completed"
+    (execution,) = local_runtime.request("GET", "/commands/e2e-direct/executions/sim-007")[2]["executions"]
+    assert execution["result"] == {"simulated": {"B": True}, "thing": {"S": "sim-007"}}
+    in_aws = local_runtime.request("GET", "/_local/iot/commands/e2e-direct")[2]["executions"]
+    assert execution["executionId"] in {item["executionId"] for item in in_aws}
+    for thing in behaviours:
+        local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "succeed"})

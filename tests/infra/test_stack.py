@@ -204,7 +204,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 # Account-level actions with no resource to narrow them to.
-ACCOUNT_LEVEL_ACTIONS = {"iot:UpdateEventConfigurations"}
+ACCOUNT_LEVEL_ACTIONS = {"iot:UpdateEventConfigurations", "iot:DescribeEndpoint"}
 
 
 def test_no_wildcard_actions_or_resources_on_data(template: dict[str, Any]) -> None:

@@ -19,8 +19,8 @@ from commands_core import resources
 from commands_core.adapters import aws as clients
 from commands_core.wiring import functions
 from local.aws import client as local_client
-from tests.conftest import HandlerClient
-from tests.integration.conftest import group_arn, job_execution_event, sqs_event, upload
+from tests.conftest import EmulatedCommands, HandlerClient
+from tests.integration.conftest import group_arn, job_execution_event, sqs_event, thing_arn, upload
 
 Grant = tuple[str, str]  # (resource of resources.py or "iot", IAM action)
 
@@ -30,6 +30,8 @@ def _grants(call: str, params: dict[str, Any], names: dict[str, str]) -> set[Gra
     service, operation = call.split(":")
     if service == "sts":
         return set()  # GetCallerIdentity needs no permission
+    if service == "iot-jobs-data":
+        return {("iot", f"iot:{operation}")}  # the data plane's actions are in the iot namespace
     if service == "dynamodb":
         if operation == "TransactWriteItems":  # authorized as the item writes it holds
             return {
@@ -74,8 +76,8 @@ def recorded(api: HandlerClient, aws: dict[str, str], monkeypatch: pytest.Monkey
 
     created = clients.client
 
-    def client(service: str) -> Any:
-        made = created(service)
+    def client(service: str, endpoint_url: str | None = None) -> Any:
+        made = created(service, endpoint_url)
         made.meta.events.register("provide-client-params.*.*", record, unique_id="permissions-test")
         return made
 
@@ -91,6 +93,7 @@ def test_each_function_calls_only_what_its_role_will_allow(
     template: Callable[..., dict[str, Any]],
     things: Callable[..., list[str]],
     iot: Any,
+    iot_commands: EmulatedCommands,
 ) -> None:
     # A whole life: templates, a command of 150 targets (its group filled), files, publish, cancel, delete.
     template()
@@ -130,6 +133,21 @@ def test_each_function_calls_only_what_its_role_will_allow(
     api.drain()
     assert api.delete("/commands/life").status == 204
     assert api.delete("/templates/ota").status == 204
+    # Delivery command: published, started, answered, read with its result, reconciled, cancelled, deleted.
+    template(
+        "direct", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[], delivery="command"
+    )
+    body = {"commandId": "direct", "templateId": "direct", "status": "in_progress", "targets": names[:3]}
+    assert api.post("/commands", body).status == 201
+    api.drain()
+    (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(names[0]))["commandExecutions"]
+    iot_commands.emulator.device_response(names[0], execution["executionId"], {"status": "SUCCEEDED"})
+    assert api.functions.invoke("status_ingest", sqs_event(iot_commands.take_events())) == {"batchItemFailures": []}
+    assert api.get(f"/commands/direct/executions/{names[0]}").status == 200
+    assert api.functions.invoke("reconcile", {})["failed"] == 0
+    assert api.patch("/commands/direct", {"status": "cancelled"}).status == 204
+    api.drain()
+    assert api.delete("/commands/direct").status == 202
 
     declared = {
         entry.function: {(access.resource, action) for access in entry.access for action in access.actions}

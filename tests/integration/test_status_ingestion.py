@@ -95,41 +95,6 @@ def test_a_record_that_fails_in_a_batch_comes_back_and_is_applied_once(
     assert (command["counts"], command["status"]) == ({"SUCCEEDED": 3}, "completed")
 
 
-def test_a_cloud_timeout_gives_way_to_a_late_device_answer_but_a_terminal_status_to_nothing(
-    api: HandlerClient, published: Callable[..., str]
-) -> None:
-    command_id = published("late", ["late-1", "late-2"])
-
-    def command_event(thing: str, status: str, reason: str | None, millis: int) -> dict[str, Any]:
-        return {
-            "eventType": "COMMAND_EXECUTION",
-            "executionId": f"x-{thing}",
-            "status": status,
-            "statusReason": {"reasonCode": reason} if reason else {},
-            "commandArn": f"arn:aws:iot:us-east-1:123456789012:command/{command_id}",
-            "targetArn": f"arn:aws:iot:us-east-1:123456789012:thing/{thing}",
-            "timestamp": millis,
-        }
-
-    ingest(
-        api,
-        [
-            command_event("late-1", "TIMED_OUT", "$NO_RESPONSE_FROM_DEVICE", 1_700_000_000_000),
-            command_event("late-2", "TIMED_OUT", "DEVICE_GAVE_UP", 1_700_000_000_000),
-        ],
-    )
-    ingest(
-        api,
-        [
-            command_event("late-1", "SUCCEEDED", None, 1_700_000_005_000),
-            command_event("late-2", "SUCCEEDED", None, 1_700_000_005_000),
-        ],
-    )
-
-    assert statuses(api, command_id) == {"late-1": "SUCCEEDED", "late-2": "TIMED_OUT"}
-    assert api.get(f"/commands/{command_id}").json()["counts"] == {"SUCCEEDED": 1, "TIMED_OUT": 1}
-
-
 def test_events_of_jobs_the_service_did_not_create_are_ignored(
     api: HandlerClient, published: Callable[..., str]
 ) -> None:

@@ -36,6 +36,7 @@ def ports() -> Ports:
     """The adapters of the command services."""
     from commands_core.adapters.files import FileStore
     from commands_core.adapters.iot import IotJobs, IotRegistry
+    from commands_core.adapters.iot_commands import IotCommands
     from commands_core.adapters.queue import DispatchQueue
     from commands_core.services.commands import Ports
 
@@ -46,6 +47,7 @@ def ports() -> Ports:
         files=FileStore(aws.client("s3"), config.files_bucket),
         registry=IotRegistry(aws.client("iot")),
         jobs=IotJobs(aws.client("iot")),
+        iot_commands=IotCommands(aws.client("iot")),
         queue=DispatchQueue(aws.client("sqs"), config.dispatch_queue_url),
         presign_role_arn=config.presign_role_arn,
     )

@@ -20,7 +20,8 @@ ResourceName = Literal["templates", "commands", "files", "dispatch", "presign", 
 class Access:
     """What one function may do to one resource of `resources.py` (or to AWS IoT): the IAM actions, no wider.
 
-    `scope` narrows the resource: for "iot", the resource types (`thing/*`, `job/*`); for a bucket, the keys.
+    `scope` narrows the resource: for "iot", the resource types (`thing/*`, `job/*`), or `*` for an action
+    that has none (DescribeEndpoint); for a bucket, the keys.
     """
 
     resource: ResourceName
@@ -109,6 +110,9 @@ _READ_EXECUTION = Access("commands", ("dynamodb:GetItem",))
 _RECORD_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"))
 _READ_JOB_EXECUTIONS = Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",))
 _DELETE_COMMAND_GROUPS = Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/command-*",))
+# Delivery command: executions are AWS IoT Commands' of a command on a thing.
+_COMMAND_EXECUTIONS = ("command/*", "thing/*")
+_READ_COMMAND_EXECUTIONS = Access("iot", ("iot:ListCommandExecutions",), _COMMAND_EXECUTIONS)
 
 ROUTES: tuple[Route, ...] = (
     Route(
@@ -180,6 +184,7 @@ ROUTES: tuple[Route, ...] = (
             Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")),
             _READ_TEMPLATE,  # a draft's files are the template's required files
             Access("files", ("s3:DeleteObject",), ("commands/*",)),
+            Access("iot", ("iot:UpdateCommand", "iot:DeleteCommand"), ("command/*",)),
             *_CANCEL,
         ),
         description="Deletes a draft command; cancels a published one and marks it deleted.",
@@ -230,8 +235,8 @@ ROUTES: tuple[Route, ...] = (
         "GET",
         "/commands/{commandId}/executions/{thingName}",
         "v1",
-        (_READ_EXECUTION,),
-        description="Returns one thing's execution of a command, with its history.",
+        (_READ_EXECUTION, Access("iot", ("iot:GetCommandExecution",), _COMMAND_EXECUTIONS)),
+        description="Returns one thing's execution of a command, with its history (and the device's result).",
     ),
     Route(
         "executions_cancel",
@@ -270,9 +275,15 @@ CONSUMERS: tuple[Consumer, ...] = (
             # DescribeJob: a retried create finds the job it made before.
             Access("iot", ("iot:CreateJob", "iot:CancelJob", "iot:DescribeJob"), ("job/*", "thing/*", "thinggroup/*")),
             Access("presign", ("iam:PassRole",)),
+            # Delivery command. GetObject: the URLs of published files this role presigns for devices.
+            Access("files", ("s3:GetObject",), ("commands/*/published/*",)),
+            Access("iot", ("iot:CreateCommand", "iot:GetCommand", "iot:UpdateCommand"), ("command/*",)),
+            Access("iot", ("iot:StartCommandExecution",), _COMMAND_EXECUTIONS),
+            Access("iot", ("iot:DescribeEndpoint",), ("*",)),  # the iot:Jobs data endpoint
+            _READ_COMMAND_EXECUTIONS,  # cancelling: which executions started
             _ENQUEUE,
         ),
-        description="Expands a published command's targets, fills its group and creates its job.",
+        description="Expands a published command's targets and delivers it: a job, an AWS IoT command, an inbox.",
     ),
     Consumer(
         "status_ingest",
@@ -305,10 +316,12 @@ SCHEDULES: tuple[Schedule, ...] = (
         access=(
             Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query")),
             _READ_JOB_EXECUTIONS,
+            _READ_COMMAND_EXECUTIONS,
             _DELETE_COMMAND_GROUPS,
             _ENQUEUE,
         ),
-        description="Re-reads executions of active commands from AWS IoT and resumes stalled publishing.",
+        description="Re-reads executions of active commands from AWS IoT, times out unanswered ones and resumes "
+        "stalled publishing.",
     ),
 )
 

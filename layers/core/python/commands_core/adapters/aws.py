@@ -12,10 +12,11 @@ from functools import cache
 from typing import Any
 
 _lock = threading.Lock()
+RETRIES = 5  # after the first attempt, botocore's standard mode: throttling and transient errors, with backoff
 
 
 @cache
-def _session() -> Any:
+def session() -> Any:
     """One session, so that clients share its parsed service models and endpoint data."""
     import boto3
 
@@ -23,12 +24,18 @@ def _session() -> Any:
 
 
 @cache
-def client(service: str) -> Any:
+def client(service: str, endpoint_url: str | None = None) -> Any:
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+    # Pool as many connections as the dispatcher has threads starting executions.
+    config = Config(
+        retries={"mode": "standard", "max_attempts": RETRIES},
+        connect_timeout=3,
+        read_timeout=10,
+        max_pool_connections=16,
+    )
     with _lock:  # clients are thread-safe, creating them from one session is not
-        return _session().client(service, config=config)
+        return session().client(service, config=config, endpoint_url=endpoint_url)
 
 
 def error_code(error: Exception) -> str | None:

@@ -174,11 +174,11 @@ class CommandRepository:
 
     # Executions
 
-    def write_executions(self, command_id: str, thing_names: Sequence[str], at: datetime) -> None:
-        """One QUEUED execution per thing, in batches. Only used before the job exists, so plain puts are safe."""
+    def write_executions(self, command_id: str, thing_names: Sequence[str], at: datetime, status: str) -> None:
+        """One execution per thing, in batches. Only used before anything is delivered, so plain puts are safe."""
         for start in range(0, len(thing_names), _BATCH):
             requests = [
-                {"PutRequest": {"Item": _execution_item(command_id, name, at)}}
+                {"PutRequest": {"Item": _execution_item(command_id, name, at, status=status)}}
                 for name in thing_names[start : start + _BATCH]
             ]
             self._batch_write(requests)
@@ -222,6 +222,16 @@ class CommandRepository:
         token = encode_token({"thingName": page[-1].thing_name}) if len(found) > max_results else None
         return Page(page, token)
 
+    def executions_after(self, command_id: str, thing_name: str, limit: int) -> tuple[list[Execution], bool]:
+        """Up to `limit` executions of the command following `thing_name` ("": from the first) in thing-name
+        order, and whether more follow."""
+        arguments = self._executions_query(command_id) | {"Limit": limit}
+        if thing_name:
+            arguments["ExclusiveStartKey"] = _execution_key(command_id, thing_name)
+        response = self._client.query(**arguments)
+        found = [Execution.model_validate(from_item(item)) for item in response["Items"]]
+        return found, "LastEvaluatedKey" in response
+
     def in_status(self, status: str) -> Iterator[Command]:
         """Every command in `status` (the reconciler's round)."""
         arguments: dict[str, Any] = {
@@ -253,6 +263,8 @@ class CommandRepository:
         }
         if execution is None:
             item = _execution_item(report.command_id, report.thing_name, report.at, status=report.status, entry=entry)
+            if report.execution_id:
+                item["executionId"] = {"S": report.execution_id}
             write: dict[str, Any] = {
                 "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(itemKey)"}
             }
@@ -287,6 +299,9 @@ class CommandRepository:
             ":entry": [{key: value for key, value in entry.items() if value is not None}],
             ":empty": [],
         }
+        if report.execution_id is not None:
+            sets.append("executionId = :execution")
+            values[":execution"] = report.execution_id
         if report.details is not None:
             sets.append("statusDetails = :details")
             values[":details"] = report.details
@@ -394,6 +409,10 @@ def _command_item(command: Command) -> dict[str, Any]:
         "fillBatches": command.fill_batches,
         "fillGeneration": command.fill_generation,
         "jobRetries": command.job_retries,
+        "delivery": command.delivery,
+        "iotCommandArn": command.iot_command_arn,
+        "dispatchCursor": command.dispatch_cursor,
+        "dispatchLog": [entry.model_dump(mode="json") for entry in command.dispatch_log],
     }
     return to_item(
         data
@@ -409,7 +428,7 @@ def _command(item: dict[str, Any]) -> Command:
 
 
 def _execution_item(
-    command_id: str, thing_name: str, at: datetime, *, status: str = "QUEUED", entry: dict[str, Any] | None = None
+    command_id: str, thing_name: str, at: datetime, *, status: str, entry: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     moment = iso(at)
     history = [entry or {"at": moment, "to": status, "source": "publish"}]

@@ -42,8 +42,11 @@ class FileStore:
         self._client.copy_object(Bucket=self.bucket, Key=key, CopySource=source)
 
     def upload_url(self, key: str, expires_in: int) -> str:
-        return str(
-            self._client.generate_presigned_url(
-                "put_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
-            )
-        )
+        return self._presign("put_object", key, expires_in)
+
+    def download_url(self, key: str, expires_in: int) -> str:
+        return self._presign("get_object", key, expires_in)
+
+    def _presign(self, operation: str, key: str, expires_in: int) -> str:
+        params = {"Bucket": self.bucket, "Key": key}
+        return str(self._client.generate_presigned_url(operation, Params=params, ExpiresIn=expires_in))

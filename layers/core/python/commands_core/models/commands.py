@@ -11,6 +11,7 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
 from commands_core.models import ID_PATTERN, ApiModel
 from commands_core.models.executions import TERMINAL
 from commands_core.models.jobs import JobSettings
+from commands_core.models.templates import Delivery
 
 CommandStatus = Literal["draft", "in_progress", "cancelled", "deleted", "completed"]
 LIVE_STATUSES: frozenset[str] = frozenset({"draft", "in_progress"})
@@ -109,6 +110,13 @@ def published_file_key(command_id: str, file_id: str) -> str:
     return f"commands/{command_id}/published/{file_id}"
 
 
+class Started(ApiModel):
+    """A batch of executions the dispatcher started: when the last one started, and how many."""
+
+    at: datetime
+    count: int
+
+
 class Command(CommandFields):
     """A stored command, as returned by the API (plus internal dispatch state that is not returned)."""
 
@@ -128,9 +136,10 @@ class Command(CommandFields):
     version: int = Field(default=1, exclude=True)
     # Set on publish: what devices receive, and how far the dispatch queue has taken it.
     document: str | None = Field(default=None, exclude=True)
-    dispatch_step: Literal["expand", "expanding", "fill", "create", "done", "stopped"] | None = Field(
+    dispatch_step: Literal["expand", "expanding", "fill", "create", "start", "done", "stopped"] | None = Field(
         default=None, exclude=True
     )
+    delivery: Delivery | None = Field(default=None, exclude=True)  # the template's, frozen on publish
     lease_until: datetime | None = Field(default=None, exclude=True)
     job_targets: list[str] = Field(default_factory=list, exclude=True)
     group_name: str | None = Field(default=None, exclude=True)
@@ -139,6 +148,11 @@ class Command(CommandFields):
     fill_done: set[str] = Field(default_factory=set, exclude=True)
     fill_generation: str | None = Field(default=None, exclude=True)
     job_retries: bool = Field(default=False, exclude=True)  # its job has a retry policy
+    # Delivery command: its AWS IoT command, the last target started (targets start in thing-name order), and
+    # the batches started in the last minute (the rate limit).
+    iot_command_arn: str | None = Field(default=None, exclude=True)
+    dispatch_cursor: str | None = Field(default=None, exclude=True)
+    dispatch_log: list[Started] = Field(default_factory=list, exclude=True)
 
     @property
     def percent_complete(self) -> float:

@@ -44,6 +44,7 @@ class Execution(ApiModel):
     started_at: datetime | None = None
     status_details: dict[str, str] | None = None
     status_reason: str | None = None
+    execution_id: str | None = None  # AWS IoT Commands' id of the execution (delivery command)
     history: list[Transition] = Field(default_factory=list)
     # When the last applied report happened (its own time, not ours): a repeated IN_PROGRESS must be newer.
     reported_at: datetime | None = Field(default=None, exclude=True)
@@ -66,3 +67,4 @@ class Report(ApiModel):
     reason: str | None = None
     details: dict[str, str] | None = None
     cloud_timeout: bool = False
+    execution_id: str | None = None

@@ -23,6 +23,7 @@ from commands_core.models.commands import (
     file_key,
     published_file_key,
 )
+from commands_core.models.jobs import check_delivery
 from commands_core.models.templates import DOCUMENT_MAX_BYTES, Template
 from commands_core.observability import metrics
 from commands_core.pagination import Page
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from commands_core.adapters.commands import CommandRepository
     from commands_core.adapters.files import FileStore
     from commands_core.adapters.iot import IotJobs
+    from commands_core.adapters.iot_commands import IotCommands
     from commands_core.adapters.queue import DispatchQueue
     from commands_core.services.templates import TemplateStore
 
@@ -49,6 +51,7 @@ class Ports:
     files: FileStore
     registry: targets.Registry
     jobs: IotJobs
+    iot_commands: IotCommands
     queue: DispatchQueue
     presign_role_arn: str
 
@@ -143,13 +146,15 @@ def cancel(ports: Ports, command: Command, *, force: bool, to: str = "cancelled"
     return command.model_copy(update={"status": to, "updated_at": at, "status_reason": reason or command.status_reason})
 
 
-def delete(ports: Ports, command_id: str, *, force: bool = False) -> None:
-    """A draft is deleted with its files; a published command is cancelled and marked deleted. Deleting an
-    absent command succeeds, so that a retried DELETE gets the same answer."""
+def delete(ports: Ports, command_id: str, *, force: bool = False) -> bool:
+    """A draft is deleted with its files; a published command is cancelled and marked deleted, and its AWS IoT
+    command (delivery command) deprecated and deleted. True while AWS IoT holds that deletion pending (it
+    deletes a command deprecated less than 12 hours ago only then). Deleting an absent command succeeds, so
+    that a retried DELETE gets the same answer."""
     check_id(command_id)
     command = ports.commands.get(command_id)
     if command is None:
-        return
+        return False
     if command.status == "draft":
         if not ports.commands.delete_draft(command_id):
             raise Conflict(f"command '{command_id}' was published meanwhile; retry")
@@ -157,8 +162,13 @@ def delete(ports: Ports, command_id: str, *, force: bool = False) -> None:
         # Every file it may have, also those put with an upload URL (deleting an absent key is harmless).
         for file_id in set(command.files) | set(template.required_files if template else ()):
             ports.files.delete(file_key(command_id, file_id))
-        return
+        return False
     cancel(ports, command, force=force, to="deleted")
+    if not command.iot_command_arn:
+        return False
+    # Deprecated first: AWS IoT then starts none of its executions, whatever the cancel step has got to.
+    ports.iot_commands.deprecate(command_id)
+    return ports.iot_commands.delete(command_id)
 
 
 def check_id(command_id: str) -> None:
@@ -180,7 +190,19 @@ def _fields(ports: Ports, data: Mapping[str, Any]) -> CommandFields:
         )
     if fields.target_query:
         targets.fleet_query(fields.target_query)  # a query that cannot be translated is a 400 now, not at publish
+    _check_delivery(fields, template)
     return fields
+
+
+def _check_delivery(fields: CommandFields, template: Template) -> None:
+    """The command's settings suit its template's delivery (checked again on publish: templates change)."""
+    check_delivery(fields, template.delivery)
+    if fields.type == "CONTINUOUS" and template.delivery != "job":
+        raise InvalidInput(
+            "type",
+            f"CONTINUOUS needs delivery job; template '{template.template_id}' delivers by {template.delivery}, "
+            "which reaches only the things targeted when the command is published",
+        )
 
 
 def _edit(ports: Ports, command: Command, changes: Mapping[str, Any]) -> Command:
@@ -200,6 +222,7 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
     template = ports.templates.get(command.template_id)
     if template is None:
         raise InvalidInput("templateId", f"template '{command.template_id}' no longer exists")
+    _check_delivery(command, template)
     files = _uploaded_files(ports, command, template)
     missing_parameters = sorted(set(template.required_document_parameters) - set(command.document_parameters))
     missing_files = sorted(set(template.required_files) - set(files))
@@ -214,14 +237,20 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
     if not command.targets and not command.target_query:
         raise InvalidInput("targets", "give targets or a targetQuery to publish")
     selection = targets.select(command.targets, command.target_query, ports.registry)
-    return {
+    publication = {
         "document": document,
         "files": files,
         "unknown_targets": list(selection.unknown),
         "published_at": now(),
         "dispatch_step": "expand",
         "counts": {},
+        "delivery": template.delivery,
     }
+    if template.delivery != "job":
+        # The dispatcher and the reconciler read these on every batch and round: frozen, as the template was.
+        for name in ("rollout_maximum_per_minute", "execution_timeout_seconds"):
+            publication[name] = getattr(command, name) or getattr(template, name)
+    return publication
 
 
 def _uploaded_files(ports: Ports, command: Command, template: Template) -> dict[str, FileRef]:

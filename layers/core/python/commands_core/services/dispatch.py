@@ -1,4 +1,6 @@
-"""The dispatch queue's steps for a published command (job delivery), each safe to run twice.
+"""The dispatch queue's steps for a published command, each safe to run twice. The job delivery's are here;
+the command delivery's `start` step, and what the command and inbox deliveries do instead of a job, are in
+services/delivery.py.
 
 expand: every target expanded to things, one QUEUED execution per thing, the files frozen (copied, at the
   version publishing recorded, to keys no upload URL reaches), the job's targets decided. Up to 100 targets the
@@ -6,6 +8,8 @@ expand: every target expanded to things, one QUEUED execution per thing, the fil
   `fill` messages of 250 things each, and the job targets that group.
 fill:   adds one batch of things to the command's group; the last batch to finish moves on to `create`.
 create: creates the AWS IoT job and records its id.
+(The command and inbox deliveries have no group and no job: expand writes their executions, SCHEDULED to be
+  started or QUEUED for the device to fetch, and the command delivery goes on to create its AWS IoT command.)
 cancel: cancels the job of a cancelled command, marks its pending executions CANCELED, removes its group.
 
 A lease on the command item keeps a duplicate `expand` message from running alongside the first; a step that
@@ -27,7 +31,7 @@ from commands_core.models.commands import Command, published_file_key
 from commands_core.models.executions import Report
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, reconcile, targets, transitions
+from commands_core.services import commands, delivery, reconcile, targets, transitions
 from commands_core.services.commands import Ports
 
 FILL_BATCH = 250
@@ -45,6 +49,7 @@ def handle(ports: Ports, message: dict[str, Any]) -> None:
         "fill": fill,
         "create": create,
         "cancel": cancel,
+        "start": delivery.start,
     }
     logger.append_keys(command_id=message["commandId"], step=message["action"])
     steps[message["action"]](ports, message)
@@ -60,6 +65,9 @@ def expand(ports: Ports, message: dict[str, Any]) -> None:
     if command.dispatch_step in ("expanding", "fill"):  # taking over a run that crashed: start over
         ports.commands.delete_executions(command.command_id)
     groups, individual, everyone = _resolve(ports, command)
+    if command.delivery in ("command", "inbox"):
+        _expand_direct(ports, command, everyone)
+        return
     if not everyone and not groups:
         if _advance(ports, command, "expanding", {"dispatchStep": "stopped", "leaseUntil": None}):
             commands.cancel(ports, command, force=False, reason="no thing matched the targets when it was published")
@@ -68,9 +76,8 @@ def expand(ports: Ports, message: dict[str, Any]) -> None:
     at = now()
     # Counts first: a cancel that reads the executions finds counts to move.
     ports.commands.update(command.command_id, {"counts": {"QUEUED": len(everyone)}, "updatedAt": iso(at)})
-    ports.commands.write_executions(command.command_id, everyone, at)
-    for file_id, ref in command.files.items():
-        ports.files.copy(ref.s3_object_key, ref.version_id, published_file_key(command.command_id, file_id))
+    ports.commands.write_executions(command.command_id, everyone, at, "QUEUED")
+    _freeze_files(ports, command)
     group_arns = [ports.registry.group_arn(group) for group in groups]
     done_expanding: dict[str, Any] = {"leaseUntil": None, "updatedAt": iso(now())}
     if len(individual) + len(group_arns) <= targets.MAX_JOB_TARGETS:
@@ -103,6 +110,40 @@ def expand(ports: Ports, message: dict[str, Any]) -> None:
     }
     if _advance(ports, command, "expanding", done_expanding | step):
         _create_when_filled(ports, command.command_id)
+
+
+def _expand_direct(ports: Ports, command: Command, everyone: list[str]) -> None:
+    """Expand for the command and inbox deliveries: no group or job, the executions and the files are all."""
+    if not everyone:
+        if _advance(ports, command, "expanding", {"dispatchStep": "stopped", "leaseUntil": None}):
+            commands.cancel(ports, command, force=False, reason="no thing matched the targets when it was published")
+        return
+    status = "SCHEDULED" if command.delivery == "command" else "QUEUED"
+    ports.commands.update(command.command_id, {"counts": {status: len(everyone)}, "updatedAt": iso(now())})
+    ports.commands.write_executions(command.command_id, everyone, now(), status)
+    _freeze_files(ports, command)
+    done: dict[str, Any] = {"leaseUntil": None, "updatedAt": iso(now())}
+    if command.delivery == "inbox":
+        if _advance(ports, command, "expanding", done | {"dispatchStep": "done"}):
+            metrics.add_metric(name="CommandPublished", unit="Count", value=1)
+        return
+    try:
+        arn = delivery.create(ports, command)
+    except Conflict as conflict:
+        _advance(ports, command, "expanding", {"dispatchStep": "stopped", "leaseUntil": None})
+        commands.cancel(ports, command, force=False, reason=conflict.message)
+        return
+    step = {"dispatchStep": "start", "iotCommandArn": arn, "dispatchCursor": ""}
+    if not _advance(ports, command, "expanding", done | step):
+        ports.iot_commands.deprecate(command.command_id)  # cancelled meanwhile: it must never start
+        return
+    metrics.add_metric(name="CommandPublished", unit="Count", value=1)
+    delivery.start(ports, {"commandId": command.command_id, "cursor": ""})
+
+
+def _freeze_files(ports: Ports, command: Command) -> None:
+    for file_id, ref in command.files.items():
+        ports.files.copy(ref.s3_object_key, ref.version_id, published_file_key(command.command_id, file_id))
 
 
 def _past_expanding(ports: Ports, command: Command, message: dict[str, Any]) -> bool:
@@ -208,6 +249,12 @@ def cancel(ports: Ports, message: dict[str, Any]) -> None:
     if command.dispatch_step == "expanding" and command.lease_until and command.lease_until > now():
         raise StepDeferred(f"command {command.command_id} is being expanded; cancel once it is done")
     force = bool(message.get("force"))
+    if command.delivery in ("command", "inbox"):
+        cancelled = delivery.cancel(ports, command, force=force)
+        if command.dispatch_step != "done":
+            ports.commands.update(command.command_id, {"dispatchStep": "stopped"})
+        logger.info("pending executions cancelled", extra={"cancelled": cancelled})
+        return
     if command.job_id:
         # AWS IoT decides what it could cancel (a device may have started meanwhile): apply what it says now;
         # what it finishes cancelling later arrives as events.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from commands_core.clock import now
@@ -38,6 +39,8 @@ def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> No
         raise InvalidInput("thingName", f"the execution of {thing_name} has already ended ({execution.status})")
     if execution.status == "IN_PROGRESS" and not force:
         raise InvalidInput("force", f"the execution of {thing_name} is IN_PROGRESS: cancel it with force=true")
+    if command.delivery == "command" and execution.status != "SCHEDULED":
+        raise InvalidInput("thingName", "AWS IoT Commands cannot cancel an execution it has started")
     if command.status == "in_progress" and command.dispatch_step != "done":
         raise Conflict(f"command '{command_id}' is still being published; cancel this execution once it has a job")
     status: str | None = "CANCELED"
@@ -59,6 +62,25 @@ def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> No
     refreshed = ports.commands.get(command_id)
     if refreshed:
         commands.complete_if_done(ports, refreshed)
+
+
+def describe(ports: Ports, command_id: str, thing_name: str) -> dict[str, Any]:
+    """One execution as the API shows it; for the command delivery with the device's `result`, which AWS IoT
+    keeps (its events do not carry it)."""
+    execution = get(ports, command_id, thing_name)
+    data = to_api(execution)
+    if execution.execution_id:
+        found = ports.iot_commands.result(execution.execution_id, ports.registry.thing_arn(thing_name))
+        if found and found.get("result"):
+            data["result"] = {name: _result_value(value) for name, value in found["result"].items()}
+    return data
+
+
+def _result_value(value: dict[str, Any]) -> Any:
+    """A result value of AWS IoT ({"S": ...} | {"B": ...} | {"BIN": bytes}) as JSON: binary in base64."""
+    if "BIN" in value:
+        return {"BIN": base64.b64encode(value["BIN"]).decode()}
+    return dict(value)
 
 
 def to_api(execution: Execution) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """AWS IoT events, as the topic rules deliver them, turned into execution reports and command changes.
 
 Events arrive at least once and in any order; everything here goes through transitions.apply or conditional
-command updates, so a duplicate or a stale event changes nothing. Events of jobs this service did not create
-for the command of that id are ignored.
+command updates, so a duplicate or a stale event changes nothing. Events of jobs and AWS IoT commands this
+service did not create for the command of that id are ignored.
 """
 
 from __future__ import annotations
@@ -10,21 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from commands_core.models.executions import ExecutionStatus, Report
+from commands_core.models.executions import Report
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, transitions
+from commands_core.services import commands, delivery, transitions
 from commands_core.services.commands import Ports
 from commands_core.services.reconcile import JOB_STATUSES, reconcile_job
 
-# IoT Commands execution statuses in the unified names (DESIGN.md section 3).
-_COMMAND_STATUS: dict[str, ExecutionStatus] = {
-    "CREATED": "SENT",
-    "IN_PROGRESS": "IN_PROGRESS",
-    "SUCCEEDED": "SUCCEEDED",
-    "FAILED": "FAILED",
-    "REJECTED": "REJECTED",
-    "TIMED_OUT": "TIMED_OUT",
-}
 _NO_RESPONSE = "$NO_RESPONSE_FROM_DEVICE"
 
 
@@ -66,13 +57,18 @@ def _job_execution(ports: Ports, event: dict[str, Any]) -> None:
 
 
 def _command_execution(ports: Ports, event: dict[str, Any]) -> None:
-    status = _COMMAND_STATUS.get(str(event.get("status", "")).upper())
+    status = delivery.STATUSES.get(str(event.get("status", "")).upper())
     if status is None:
         logger.warning("command execution event without a known status; dropped", extra={"status": event.get("status")})
         return
+    command_arn = str(event.get("commandArn"))
+    command = ports.commands.get(command_arn.rsplit("/", 1)[-1])  # a command's IoT command id is its command id
+    if command is None or command.iot_command_arn != command_arn:
+        logger.info("event of an AWS IoT command this service did not create; dropped", extra={"arn": command_arn})
+        return
     reason = event.get("statusReason") or {}
     report = Report(
-        command_id=event["commandArn"].rsplit("/", 1)[-1],
+        command_id=command.command_id,
         thing_name=event["targetArn"].rsplit("/", 1)[-1],
         status=status,
         at=_moment(event.get("timestamp")),
@@ -80,6 +76,7 @@ def _command_execution(ports: Ports, event: dict[str, Any]) -> None:
         reason=" ".join(str(part) for part in (reason.get("reasonCode"), reason.get("reasonDescription")) if part)
         or None,
         cloud_timeout=status == "TIMED_OUT" and reason.get("reasonCode") == _NO_RESPONSE,
+        execution_id=str(event["executionId"]) if event.get("executionId") else None,
     )
     _apply(ports, report)
 

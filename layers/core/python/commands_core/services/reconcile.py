@@ -1,8 +1,9 @@
 """Reconciling the table with AWS IoT: what events alone cannot guarantee.
 
 AWS IoT publishes no event for IN_PROGRESS and may lose one; a dispatch message may be lost. Every round of
-the scheduled reconciler, for every command in progress: publishing that stalled is resumed, and the job's
-executions are re-read from AWS IoT and applied through the one transition function (nothing moves backwards).
+the scheduled reconciler, for every command in progress: publishing that stalled is resumed, the executions of
+its job (or AWS IoT command) are re-read from AWS IoT and applied through the one transition function (nothing
+moves backwards), and executions of the command and inbox deliveries past their timeout become TIMED_OUT.
 A job `completed` event and a command's cancellation reconcile that one job at once.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 from commands_core.clock import now
 from commands_core.models.commands import Command
 from commands_core.models.executions import PENDING, ExecutionStatus, Report
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, transitions
+from commands_core.services import commands, delivery, transitions
 from commands_core.services.commands import Ports
 
 STALLED = timedelta(minutes=10)  # a dispatch step this old without progress is resumed
@@ -36,11 +38,15 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
             continue
         figures["commands"] += 1
         try:
-            if command.dispatch_step == "done":
+            if command.delivery in ("command", "inbox"):
+                figures["executions_changed"] += delivery.reconcile(ports, command)
+            elif command.dispatch_step == "done":
                 figures["executions_changed"] += reconcile_job(ports, command)
-            elif _stalled(command):
-                ports.queue.send({"action": "expand", "commandId": command.command_id, "resume": True})
+            if command.dispatch_step not in ("done", "stopped") and _stalled(command):
+                _resume(ports, command)
                 figures["dispatch_resumed"] += 1
+            if command.delivery in ("command", "inbox") and (refreshed := ports.commands.get(command.command_id)):
+                commands.complete_if_done(ports, refreshed)
         except Exception:  # one command's trouble (its job deleted, throttling) must not stop the round
             figures["failed"] += 1
             logger.exception("could not reconcile", extra={"command_id": command.command_id})
@@ -84,6 +90,16 @@ def reconcile_job(ports: Ports, command: Command, *, job_completed: bool = False
     if refreshed:
         commands.complete_if_done(ports, refreshed, job_completed=job_completed)
     return changed
+
+
+def _resume(ports: Ports, command: Command) -> None:
+    """Sends the lost message of a stalled step again (a copy of one still under way changes nothing)."""
+    message: dict[str, Any]
+    if command.dispatch_step == "start":
+        message = {"action": "start", "commandId": command.command_id, "cursor": command.dispatch_cursor or ""}
+    else:
+        message = {"action": "expand", "commandId": command.command_id, "resume": True}
+    ports.queue.send(message)
 
 
 def _stalled(command: Command) -> bool:

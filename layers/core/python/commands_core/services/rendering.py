@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from commands_core.errors import InvalidInput
@@ -71,3 +72,12 @@ def render(document: str, parameters: dict[str, str], file_urls: dict[str, str])
 def iot_presigned_placeholder(bucket: str, key: str) -> str:
     """AWS IoT replaces this with a presigned URL when a device fetches the job document."""
     return f"${{aws:iot:s3-presigned-url:https://s3.amazonaws.com/{bucket}/{key}}}"
+
+
+def presign_files(document: str, bucket: str, key_prefix: str, presign: Callable[[str], str]) -> str:
+    """The document with the placeholders of the command's own files (keys under `key_prefix` in `bucket`)
+    replaced by URLs the service presigned: the command and inbox deliveries have no AWS IoT to resolve them."""
+    placeholder = re.compile(
+        re.escape(f"${{aws:iot:s3-presigned-url:https://s3.amazonaws.com/{bucket}/{key_prefix}") + r"([^}]+)\}"
+    )
+    return placeholder.sub(lambda match: json.dumps(presign(key_prefix + match.group(1)))[1:-1], document)

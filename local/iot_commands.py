@@ -1,0 +1,798 @@
+"""An in-process emulator of the AWS IoT Commands operations the service uses (moto has none of them).
+
+It speaks the REST-JSON wire protocol, so boto3 runs unchanged against it (as a botocore "before-send" hook or
+as a WSGI app in front of moto's server), and it checks every request, and can check any response, against
+botocore's service models for `iot` and `iot-jobs-data`. Emulated: CreateCommand, GetCommand, UpdateCommand,
+DeleteCommand (202 pending deletion / 204 after 12 h deprecated), ListCommands, StartCommandExecution
+(clientToken idempotency), GetCommandExecution, ListCommandExecutions, DeleteCommandExecution; the device's
+response topic (`device_response`), the cloud-side execution timeout and the `$aws/events/commandExecution/...`
+events.
+
+Not emulated: the AWS-IoT-FleetWise namespace's rules (its commands are stored as given); payloadTemplate and
+preprocessor rendering and parameter valueConditions (a template command's request carries the template
+unrendered); MQTT request topics other than the `on_start` listener, the response accepted/rejected topics and
+CBOR; tags (accepted, not stored); the six-month retention (executions stay, no timeToLive); IAM, quotas and
+throttling.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import json
+import re
+import sys
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache, partial
+from http import HTTPStatus
+from io import BytesIO
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+RESPONSE_TOPIC = "$aws/commands/things/+/executions/+/response/json"
+
+_OPERATIONS = {
+    "iot": (
+        "CreateCommand",
+        "GetCommand",
+        "UpdateCommand",
+        "DeleteCommand",
+        "ListCommands",
+        "GetCommandExecution",
+        "ListCommandExecutions",
+        "DeleteCommandExecution",
+    ),
+    "iot-jobs-data": ("StartCommandExecution",),
+}
+_FINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
+_DEVICE_STATUSES = _FINAL | {"IN_PROGRESS", "TIMED_OUT"}
+_RESULT_KEYS = {"s": "S", "b": "B", "bin": "BIN"}  # the device's spelling -> CommandExecutionResult's members
+_PARAMETER_KEYS = {
+    "STRING": "S",
+    "BOOLEAN": "B",
+    "INTEGER": "I",
+    "LONG": "L",
+    "DOUBLE": "D",
+    "BINARY": "BIN",
+    "UNSIGNEDLONG": "UL",
+}
+_DELETION_DELAY = 12 * 3600.0  # deprecated this long, a command is deleted at once
+_MAX_TIMEOUT = 12 * 3600  # executionTimeoutSeconds' documented ceiling (the model only has min 1)
+_MAX_PAYLOAD = 32 * 1024
+_NO_RESPONSE = {"reasonCode": "$NO_RESPONSE_FROM_DEVICE", "reasonDescription": "The device did not answer in time"}
+_ANSWERED = "http://answered.iot-commands.invalid"
+_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+
+Effect = Callable[[], object]
+
+
+class _ApiError(Exception):
+    def __init__(self, code: str, message: str, **extra: str) -> None:
+        super().__init__(message)
+        self.code, self.body = code, {"message": message, **extra}
+
+
+def _invalid(message: str) -> _ApiError:
+    return _ApiError("ValidationException", message)
+
+
+@cache
+def _model(service: str) -> Any:
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model(service)
+
+
+@cache
+def _routes() -> list[tuple[str, str, re.Pattern[str], Any]]:
+    """(service, method, path pattern, operation model), from the models' request URIs."""
+    routes = []
+    for service, names in _OPERATIONS.items():
+        for name in names:
+            operation = _model(service).operation_model(name)
+            path = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", operation.http["requestUri"])
+            routes.append((service, operation.http["method"], re.compile(path), operation))
+    return routes
+
+
+# --- validation against the model ---------------------------------------------------------------------------
+
+
+@cache
+def _category_ranges(category: str) -> str:
+    """The code point ranges of a Unicode general category (C, L, Nd...), as character class content: Python's
+    re has no \\p{...}, and the models use it only inside [...]."""
+    ranges, start = [], None
+    for code in range(sys.maxunicode + 2):
+        inside = code <= sys.maxunicode and unicodedata.category(chr(code)).startswith(category)
+        if inside and start is None:
+            start = code
+        elif not inside and start is not None:
+            ranges.append(f"\\U{start:08x}-\\U{code - 1:08x}")
+            start = None
+    return "".join(ranges)
+
+
+@cache
+def _pattern(pattern: str) -> re.Pattern[str]:
+    pattern = pattern.removeprefix("^")
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1]
+    return re.compile(re.sub(r"\\p\{(\w+)\}", lambda match: _category_ranges(match.group(1)), pattern))
+
+
+def _show(value: Any) -> str:
+    return "null" if value is None else repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+
+
+class _Checker:
+    """Checks a value against a botocore shape, collecting AWS-style messages that name the member path; returns
+    the value with blobs decoded (JSON carries them as base64) and unknown structure members dropped."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def message(self) -> str:
+        count = len(self.problems)
+        return f"{count} validation error{'s' if count > 1 else ''} detected: {'; '.join(self.problems)}"
+
+    def fail(self, path: str, value: Any, constraint: str) -> None:
+        self.problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member {constraint}")
+
+    def check(self, shape: Any, value: Any, path: str) -> Any:
+        kind = shape.type_name
+        if kind in ("structure", "list", "map", "blob"):
+            return getattr(self, f"_{kind}")(shape, value, path)
+        if not _SCALARS[kind](value):
+            self.fail(path, value, f"must be of type {kind}")
+        elif kind == "string":
+            self._string(shape, value, path)
+        elif kind not in ("boolean", "timestamp"):
+            self._bounds(shape, value, value, path, "value")
+        return value
+
+    def _list(self, shape: Any, value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            self.fail(path, value, "must be of type list")
+            return value
+        self._bounds(shape, value, len(value), path, "length")
+        return [self.check(shape.member, item, f"{path}.{index + 1}") for index, item in enumerate(value)]
+
+    def _map(self, shape: Any, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            self.fail(path, value, "must be of type map")
+            return value
+        self._bounds(shape, value, len(value), path, "length")
+        return {
+            self.check(shape.key, key, f"{path}.{key}(key)"): self.check(shape.value, item, f"{path}.{key}")
+            for key, item in value.items()
+        }
+
+    def _structure(self, shape: Any, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            self.fail(path, value, "must be of type structure")
+            return value
+        checked = {}
+        for name, member in shape.members.items():
+            member_path = f"{path}.{name}" if path else name
+            if value.get(name) is not None:
+                checked[name] = self.check(member, value[name], member_path)
+            elif name in shape.required_members:
+                self.fail(member_path, None, "must not be null")
+        return checked
+
+    def _string(self, shape: Any, value: str, path: str) -> None:
+        self._bounds(shape, value, len(value), path, "length")
+        if shape.enum and value not in shape.enum:
+            self.fail(path, value, f"must satisfy enum value set: [{', '.join(shape.enum)}]")
+        pattern = shape.metadata.get("pattern")
+        if pattern is not None and not _pattern(pattern).fullmatch(value):
+            self.fail(path, value, f"must satisfy regular expression pattern: {pattern}")
+
+    def _blob(self, shape: Any, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            try:
+                value = base64.b64decode(value, validate=True)
+            except binascii.Error:
+                self.fail(path, value, "must be base64-encoded")
+                return value
+        if not isinstance(value, bytes):
+            self.fail(path, value, "must be of type blob")
+            return value
+        self._bounds(shape, value, len(value), path, "length")
+        return value
+
+    def _bounds(self, shape: Any, value: Any, measure: float, path: str, what: str) -> None:
+        low, high = shape.metadata.get("min"), shape.metadata.get("max")
+        if low is not None and measure < low:
+            self.fail(path, value, f"must have {what} greater than or equal to {low}")
+        if high is not None and measure > high:
+            self.fail(path, value, f"must have {what} less than or equal to {high}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_SCALARS: dict[str, Callable[[Any], bool]] = {
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "long": lambda value: isinstance(value, int) and not isinstance(value, bool),
+    "double": _is_number,
+    "float": _is_number,
+    # Epoch seconds on the wire, datetime once botocore has parsed a response.
+    "timestamp": lambda value: isinstance(value, datetime) or _is_number(value),
+}
+
+
+def check_output(service: str, operation: str, response: Mapping[str, Any]) -> list[str]:
+    """What is wrong with a response (wire JSON or as botocore parsed it) for the operation's output shape."""
+    checker = _Checker()
+    checker.check(_model(service).operation_model(operation).output_shape, dict(response), "")
+    return checker.problems
+
+
+def _query_value(shape: Any, text: str) -> Any:
+    """A querystring value as its member's type; one that does not convert stays text, for the checker to name."""
+    if shape.type_name in ("integer", "long") and re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if shape.type_name == "boolean" and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def _read_input(operation: Any, labels: Mapping[str, str], query: str, body: bytes) -> dict[str, Any]:
+    """The operation's input from the URI labels, the querystring and the JSON body, checked against the model."""
+    try:
+        document = json.loads(body) if body else {}
+    except ValueError:
+        raise _invalid("The request body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise _invalid("The request body must be a JSON object")
+    parameters = parse_qs(query, keep_blank_values=True)
+    raw: dict[str, Any] = {}
+    for name, member in operation.input_shape.members.items():
+        location, wire = member.serialization.get("location"), member.serialization.get("name", name)
+        if location == "uri" and wire in labels:
+            raw[name] = unquote(labels[wire])
+        elif location == "querystring" and wire in parameters:
+            raw[name] = _query_value(member, parameters[wire][-1])
+        elif location is None and wire in document:
+            raw[name] = document[wire]
+    checker = _Checker()
+    checked: dict[str, Any] = checker.check(operation.input_shape, raw, "")
+    if checker.problems:
+        raise _invalid(checker.message())
+    return checked
+
+
+def _serialize(shape: Any, value: Any) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        return {
+            member.serialization.get("name", name): _serialize(member, value[name])
+            for name, member in shape.members.items()
+            if value.get(name) is not None and "location" not in member.serialization
+        }
+    if kind == "list":
+        return [_serialize(shape.member, item) for item in value]
+    if kind == "map":
+        return {key: _serialize(shape.value, item) for key, item in value.items()}
+    if kind == "blob":
+        return base64.b64encode(value).decode()
+    if kind == "timestamp":
+        return round(value, 3)  # epoch seconds, as the rest-json protocol's default timestamp format
+    return value
+
+
+def _write_output(operation: Any, output: Mapping[str, Any]) -> tuple[int, bytes]:
+    shape = operation.output_shape
+    status = next(
+        (output[name] for name, m in shape.members.items() if m.serialization.get("location") == "statusCode"), 200
+    )
+    return int(status), b"" if status == HTTPStatus.NO_CONTENT else json.dumps(_serialize(shape, output)).encode()
+
+
+def _error_status(service: str, code: str) -> int:
+    try:
+        return int(_model(service).shape_for(code).metadata["error"]["httpStatusCode"])
+    except (LookupError, AttributeError):
+        return 400
+
+
+# --- state ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Command:
+    spec: dict[str, Any]  # what CreateCommand was given (tags aside), with commandArn and namespace
+    created_at: float
+    last_updated_at: float
+    deprecated_at: float | None = None
+    pending_deletion: bool = False
+
+    def view(self) -> dict[str, Any]:
+        return self.spec | {
+            "createdAt": self.created_at,
+            "lastUpdatedAt": self.last_updated_at,
+            "deprecated": self.deprecated_at is not None,
+            "pendingDeletion": self.pending_deletion,
+        }
+
+
+@dataclass
+class _Execution:
+    execution_id: str
+    command_id: str
+    command_arn: str
+    target_arn: str
+    namespace: str
+    parameters: dict[str, Any] | None
+    timeout: int
+    created_at: float
+    last_updated_at: float
+    status: str = "CREATED"
+    status_reason: dict[str, str] | None = None
+    result: dict[str, Any] | None = None
+    started_at: float | None = None
+    completed_at: float | None = None
+    timed_out_by_cloud: bool = False
+
+    @property
+    def device(self) -> str:
+        """The thing name or MQTT client id after the target ARN's resource type (a client id may hold "/")."""
+        return self.target_arn.split("/", 1)[1]
+
+    @property
+    def final(self) -> bool:
+        return self.status in _FINAL or (self.status == "TIMED_OUT" and not self.timed_out_by_cloud)
+
+    def view(self) -> dict[str, Any]:
+        """GetCommandExecution's members (a superset of CommandExecutionSummary's)."""
+        return {
+            "executionId": self.execution_id,
+            "commandArn": self.command_arn,
+            "targetArn": self.target_arn,
+            "status": self.status,
+            "statusReason": self.status_reason,
+            "result": self.result,
+            "parameters": self.parameters,
+            "executionTimeoutSeconds": self.timeout,
+            "createdAt": self.created_at,
+            "lastUpdatedAt": self.last_updated_at,
+            "startedAt": self.started_at,
+            "completedAt": self.completed_at,
+        }
+
+
+class IotCommands:
+    """The emulated IoT Commands of one account and region."""
+
+    RESPONSE_TOPIC = RESPONSE_TOPIC
+
+    def __init__(
+        self,
+        *,
+        account: str = "123456789012",
+        region: str = "us-east-1",
+        clock: Callable[[], float] = time.time,
+        thing_exists: Callable[[str], bool] = lambda name: True,
+        publish: Callable[[str, dict[str, Any]], object] = lambda topic, payload: None,
+    ) -> None:
+        self._prefix = f"arn:aws:iot:{region}:{account}:"
+        self._clock, self._thing_exists, self._publish = clock, thing_exists, publish
+        self._lock = threading.Lock()
+        self._commands: dict[str, _Command] = {}
+        self._executions: dict[str, _Execution] = {}
+        self._deadlines: list[tuple[float, str]] = []  # (created + timeout, execution id) of every execution
+        self._tokens: dict[tuple[str, str, str], tuple[str, Any]] = {}
+        self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        self._operations: dict[str, Callable[[dict[str, Any], list[Effect]], dict[str, Any]]] = {
+            "CreateCommand": self._create_command,
+            "GetCommand": self._get_command,
+            "UpdateCommand": self._update_command,
+            "DeleteCommand": self._delete_command,
+            "ListCommands": self._list_commands,
+            "StartCommandExecution": self._start_command_execution,
+            "GetCommandExecution": self._get_command_execution,
+            "ListCommandExecutions": self._list_command_executions,
+            "DeleteCommandExecution": self._delete_command_execution,
+        }
+
+    # --- transport ---
+
+    def handle(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
+    ) -> tuple[int, dict[str, str], bytes] | None:
+        """The answer to an HTTP request, or None when it is not an IoT Commands request."""
+        route = self._route(method, url, headers)
+        return None if route is None else self._answer(*route, url, body or b"")
+
+    def botocore_hook(self, request: Any, **kwargs: Any) -> Any:
+        """A botocore "before-send" handler (register it first): answers our requests in process, leaves the
+        others (None)."""
+        route = self._route(request.method, request.url, request.headers)
+        if route is None:
+            return None
+        from botocore.awsrequest import AWSResponse
+
+        body = request.body.read() if hasattr(request.body, "read") else request.body
+        url = request.url
+        status, headers, payload = self._answer(*route, url, body.encode() if isinstance(body, str) else body or b"")
+        # botocore calls every before-send handler and keeps the first answer; under moto's in-process mock the
+        # next one is moto's, which fails on operations it lacks: it must not recognise the request as AWS's.
+        request.url = _ANSWERED + urlsplit(url).path
+        return AWSResponse(url, status, headers, _RawResponse(payload))
+
+    def wsgi(self, fallback: Callable[..., Any]) -> Callable[..., Any]:
+        """A WSGI app answering our requests and passing the others, body unread, to `fallback`."""
+        from wsgiref.util import request_uri
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            url = request_uri(environ)
+            headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+            route = self._route(environ["REQUEST_METHOD"], url, headers)
+            if route is None:
+                return fallback(environ, start_response)
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            status, response_headers, payload = self._answer(*route, url, environ["wsgi.input"].read(length))
+            start_response(f"{status} {HTTPStatus(status).phrase}", list(response_headers.items()))
+            return [payload]
+
+        return app
+
+    def _route(self, method: str, url: str, headers: Mapping[str, str]) -> tuple[Any, dict[str, str]] | None:
+        lowered = {name.lower(): value for name, value in headers.items()}
+        authorization = lowered.get("authorization", "")
+        scope = _CREDENTIAL_SCOPE.search(authorization.decode() if isinstance(authorization, bytes) else authorization)
+        parts = urlsplit(url)
+        service = scope.group(1) if scope else "iot-jobs-data" if parts.netloc.startswith("data.jobs.iot.") else None
+        for route_service, route_method, pattern, operation in _routes():
+            match = pattern.fullmatch(parts.path)
+            if route_service == service and route_method == method.upper() and match:
+                return operation, match.groupdict()
+        return None
+
+    def _answer(
+        self, operation: Any, labels: dict[str, str], url: str, body: bytes
+    ) -> tuple[int, dict[str, str], bytes]:
+        effects: list[Effect] = []
+        headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
+        try:
+            request = _read_input(operation, labels, urlsplit(url).query, body)
+            status, payload = _write_output(operation, self._operations[operation.name](request, effects))
+        except _ApiError as error:
+            status, payload = (
+                _error_status(operation.service_model.service_name, error.code),
+                json.dumps(error.body).encode(),
+            )
+            headers["x-amzn-ErrorType"] = error.code
+        _run(effects)
+        return status, headers, payload
+
+    # --- devices and time ---
+
+    def on_start(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        """Calls listener(thing name or client id, request) when an execution starts: AWS's MQTT request."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def device_response(self, thing_name: str, execution_id: str, message: dict[str, Any]) -> None:
+        """A device's message on its execution's response topic; one AWS would reject is ignored."""
+        effects: list[Effect] = []
+        with self._locked(effects) as now:
+            execution = self._executions.get(execution_id)
+            update = _device_update(message)
+            if execution is not None and execution.device == thing_name and update and _accepts(execution, update[0]):
+                status, reason, result = update
+                execution.status, execution.status_reason, execution.timed_out_by_cloud = status, reason, False
+                execution.result = result if result is not None else execution.result
+                execution.last_updated_at = now
+                if status == "IN_PROGRESS" and execution.started_at is None:
+                    execution.started_at = now
+                if execution.final:
+                    execution.completed_at = now
+                effects.append(self._event(execution, now))
+        _run(effects)
+
+    def expire(self) -> int:
+        """Times out the executions whose timeout has passed, publishing their events; how many."""
+        effects: list[Effect] = []
+        with self._lock:
+            count = self._sweep(self._clock(), effects)
+        _run(effects)
+        return count
+
+    @contextmanager
+    def _locked(self, effects: list[Effect]) -> Iterator[float]:
+        """The state, with timeouts and due deletions applied first (lazily, as reads must see them); now."""
+        with self._lock:
+            now = self._clock()
+            self._sweep(now, effects)
+            yield now
+
+    def _sweep(self, now: float, effects: list[Effect]) -> int:
+        for command_id, command in list(self._commands.items()):
+            deprecated_at = command.deprecated_at
+            if command.pending_deletion and deprecated_at is not None and now - deprecated_at >= _DELETION_DELAY:
+                del self._commands[command_id]
+        count = 0
+        while self._deadlines and self._deadlines[0][0] <= now:  # a heap: a sweep costs only what is due
+            deadline, execution_id = heapq.heappop(self._deadlines)
+            execution = self._executions.get(execution_id)
+            if execution is not None and execution.status in ("CREATED", "IN_PROGRESS"):
+                execution.status, execution.status_reason = "TIMED_OUT", dict(_NO_RESPONSE)
+                execution.timed_out_by_cloud, execution.last_updated_at = True, deadline
+                effects.append(self._event(execution, deadline))
+                count += 1
+        return count
+
+    def _event(self, execution: _Execution, at: float) -> Effect:
+        payload: dict[str, Any] = {"executionId": execution.execution_id, "status": execution.status}
+        if execution.status_reason:
+            payload["statusReason"] = dict(execution.status_reason)
+        payload |= {
+            "eventType": "COMMAND_EXECUTION",
+            "commandArn": execution.command_arn,
+            "targetArn": execution.target_arn,
+            "timestamp": int(at * 1000),
+        }
+        return partial(
+            self._publish, f"$aws/events/commandExecution/{execution.command_id}/{execution.status}", payload
+        )
+
+    # --- commands ---
+
+    def _command(self, command_id: str) -> _Command:
+        command = self._commands.get(command_id)
+        if command is None:
+            raise _ApiError("ResourceNotFoundException", f"Command {command_id} not found")
+        return command
+
+    def _create_command(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        command_id, namespace = request["commandId"], request.get("namespace", "AWS-IoT")
+        if namespace == "AWS-IoT":
+            # Static or dynamic: the two are alternatives (both at once is refused, an assumption).
+            if ("payload" in request) == ("payloadTemplate" in request):
+                raise _invalid("An AWS-IoT command needs either payload or payloadTemplate")
+            if "roleArn" in request:
+                raise _invalid("roleArn is only for the AWS-IoT-FleetWise namespace")
+        if len(request.get("payload", {}).get("content", b"")) > _MAX_PAYLOAD:
+            raise _invalid(f"payload.content is larger than {_MAX_PAYLOAD} bytes")
+        arn = f"{self._prefix}command/{command_id}"
+        with self._locked(effects) as now:
+            if command_id in self._commands:
+                raise _ApiError("ConflictException", f"Command {command_id} already exists", resourceId=command_id)
+            spec = {name: value for name, value in request.items() if name != "tags"}
+            self._commands[command_id] = _Command(spec | {"commandArn": arn, "namespace": namespace}, now, now)
+        return {"commandId": command_id, "commandArn": arn}
+
+    def _get_command(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        with self._locked(effects):
+            return self._command(request["commandId"]).view()
+
+    def _update_command(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        with self._locked(effects) as now:
+            command = self._command(request["commandId"])
+            command.spec |= {name: request[name] for name in ("displayName", "description") if name in request}
+            if request.get("deprecated") is True and command.deprecated_at is None:
+                command.deprecated_at = now
+            elif request.get("deprecated") is False:
+                command.deprecated_at = None
+            command.last_updated_at = now
+            return command.view()
+
+    def _delete_command(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        with self._locked(effects) as now:
+            command = self._commands.get(request["commandId"])
+            # A missing command is already deleted: 204, idempotent (the model lists no ResourceNotFoundException).
+            if command is None:
+                return {"statusCode": HTTPStatus.NO_CONTENT}
+            if command.deprecated_at is not None and now - command.deprecated_at > _DELETION_DELAY:
+                del self._commands[request["commandId"]]
+                return {"statusCode": HTTPStatus.NO_CONTENT}
+            command.pending_deletion = True
+            return {"statusCode": HTTPStatus.ACCEPTED}
+
+    def _list_commands(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        namespace, parameter = request.get("namespace"), request.get("commandParameterName")
+        with self._locked(effects):
+            commands = [
+                command.view()
+                for command in self._commands.values()
+                if namespace in (None, command.spec["namespace"])
+                and (parameter is None or parameter in {p["name"] for p in command.spec.get("mandatoryParameters", [])})
+            ]
+        commands.sort(key=lambda c: (c["createdAt"], c["commandId"]), reverse=request.get("sortOrder") != "ASCENDING")
+        page, token = _page("ListCommands", commands, request)
+        return {"commands": page, "nextToken": token}
+
+    # --- executions ---
+
+    def _start_command_execution(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        target = re.fullmatch(re.escape(self._prefix) + r"(thing|client)/(.+)", request["targetArn"])
+        if target is None:
+            raise _invalid(f"targetArn must be {self._prefix}thing/<name> or {self._prefix}client/<clientId>")
+        # Asked before taking the lock: the callback may well call AWS (moto) itself.
+        if target.group(1) == "thing" and not self._thing_exists(target.group(2)):
+            raise _ApiError("ResourceNotFoundException", f"Thing {target.group(2)} not found")
+        timeout, parameters = request.get("executionTimeoutSeconds", 10), request.get("parameters")
+        if timeout > _MAX_TIMEOUT:
+            raise _invalid(f"executionTimeoutSeconds must be at most {_MAX_TIMEOUT}")
+        key = (request["commandArn"], request["targetArn"], request.get("clientToken", ""))
+        with self._locked(effects) as now:
+            command = self._command_by_arn(request["commandArn"])
+            replayed = self._tokens.get(key) if key[2] else None
+            if replayed is not None and replayed[1] != (parameters, timeout):
+                raise _ApiError("ConflictException", "The clientToken was used for a different request")
+            if replayed is not None and replayed[0] in self._executions:
+                return {"executionId": replayed[0]}
+            _check_startable(command, parameters or {})
+            execution = _Execution(
+                execution_id=str(uuid.uuid4()),
+                command_id=command.spec["commandId"],
+                command_arn=command.spec["commandArn"],
+                target_arn=request["targetArn"],
+                namespace=command.spec["namespace"],
+                parameters=parameters,
+                timeout=timeout,
+                created_at=now,
+                last_updated_at=now,
+            )
+            self._executions[execution.execution_id] = execution
+            heapq.heappush(self._deadlines, (execution.created_at + execution.timeout, execution.execution_id))
+            if key[2]:
+                self._tokens[key] = (execution.execution_id, (parameters, timeout))
+            effects.append(self._event(execution, now))
+            started = {
+                "executionId": execution.execution_id,
+                "commandId": execution.command_id,
+                # A template is handed over unrendered: preprocessing is not emulated.
+                "payload": command.spec.get("payload", {}).get("content")
+                or command.spec.get("payloadTemplate", "").encode(),
+                "contentType": command.spec.get("payload", {}).get("contentType"),
+            }
+            effects.extend(partial(listener, execution.device, started) for listener in self._listeners)
+        return {"executionId": execution.execution_id}
+
+    def _command_by_arn(self, arn: str) -> _Command:
+        command = self._commands.get(arn.removeprefix(f"{self._prefix}command/"))
+        if command is None or command.spec["commandArn"] != arn:
+            raise _ApiError("ResourceNotFoundException", f"Command {arn} not found")
+        return command
+
+    def _execution(self, request: dict[str, Any]) -> _Execution:
+        execution = self._executions.get(request["executionId"])
+        if execution is None or execution.target_arn != request["targetArn"]:
+            raise _ApiError("ResourceNotFoundException", f"Command execution {request['executionId']} not found")
+        return execution
+
+    def _get_command_execution(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        with self._locked(effects):
+            view = self._execution(request).view()
+        return view if request.get("includeResult") else view | {"result": None}
+
+    def _list_command_executions(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        if ("commandArn" in request) == ("targetArn" in request):
+            raise _invalid("Give exactly one of commandArn and targetArn")
+        moments = {"startedTimeFilter": "startedAt", "completedTimeFilter": "completedAt"}
+        filters = [name for name in moments if name in request]
+        if len(filters) > 1:
+            raise _invalid("Give at most one of startedTimeFilter and completedTimeFilter")
+        # Sorted by the filtered time when there is a filter, by creation otherwise (as the docs say).
+        moment = moments[filters[0]] if filters else "createdAt"
+        after, before = _time_filter(request, filters[0]) if filters else (None, None)
+        wanted = {name: request[name] for name in ("commandArn", "targetArn", "status", "namespace") if name in request}
+        with self._locked(effects):
+            views = [execution.view() | {"namespace": execution.namespace} for execution in self._executions.values()]
+        views = [
+            view
+            for view in views
+            if all(view[name] == value for name, value in wanted.items())
+            and (not filters or view[moment] is not None)
+            and (after is None or view[moment] > after)
+            and (before is None or view[moment] < before)
+        ]
+        views.sort(key=lambda v: (v[moment], v["executionId"]), reverse=request.get("sortOrder") != "ASCENDING")
+        page, token = _page("ListCommandExecutions", views, request)
+        return {"commandExecutions": page, "nextToken": token}
+
+    def _delete_command_execution(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
+        with self._locked(effects):
+            execution = self._execution(request)
+            if not execution.final:
+                raise _ApiError("ConflictException", f"Command execution {execution.execution_id} is not terminal")
+            del self._executions[execution.execution_id]
+        return {}
+
+
+class _RawResponse(BytesIO):
+    """The raw stream botocore's AWSResponse reads (as moto's botocore stubber provides)."""
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        contents = self.read()
+        while contents:
+            yield contents
+            contents = self.read()
+
+
+def _run(effects: list[Effect]) -> None:
+    for effect in effects:
+        effect()
+
+
+def _accepts(execution: _Execution, status: str) -> bool:
+    # A cloud-set TIMED_OUT still takes the device's late final answer; anything else final stays.
+    return status in _FINAL if execution.timed_out_by_cloud else not execution.final
+
+
+def _device_update(message: Mapping[str, Any]) -> tuple[str, dict[str, str] | None, dict[str, Any] | None] | None:
+    """(status, statusReason, result) of a device's response, result in the model's spelling; None if invalid."""
+    status, reason, result = message.get("status"), message.get("statusReason"), message.get("result")
+    if status not in _DEVICE_STATUSES:
+        return None
+    if result is not None:
+        if not isinstance(result, dict) or not all(
+            isinstance(v, dict) and set(v) <= set(_RESULT_KEYS) for v in result.values()
+        ):
+            return None
+        result = {name: {_RESULT_KEYS[key]: v for key, v in value.items()} for name, value in result.items()}
+    checker, iot = _Checker(), _model("iot")
+    reason = None if reason is None else checker.check(iot.shape_for("StatusReason"), reason, "statusReason")
+    result = None if result is None else checker.check(iot.shape_for("CommandExecutionResultMap"), result, "result")
+    return None if checker.problems else (status, reason, result)
+
+
+def _check_startable(command: _Command, parameters: Mapping[str, Mapping[str, Any]]) -> None:
+    command_id = command.spec["commandId"]
+    if command.deprecated_at is not None or command.pending_deletion:
+        raise _invalid(f"Command {command_id} is deprecated or being deleted")
+    declared = {parameter["name"]: parameter for parameter in command.spec.get("mandatoryParameters", [])}
+    for name, value in parameters.items():
+        if name not in declared:
+            raise _invalid(f"parameters.{name} is not among command {command_id}'s mandatoryParameters")
+        expected = _PARAMETER_KEYS.get(declared[name].get("type", ""))
+        if len(value) != 1 or (expected is not None and set(value) != {expected}):
+            raise _invalid(f"parameters.{name} must have exactly one value, of the parameter's type")
+    for name, parameter in declared.items():
+        if name not in parameters and "value" not in parameter and "defaultValue" not in parameter:
+            raise _invalid(f"parameters.{name} is mandatory and has no default value")
+
+
+def _time_filter(request: Mapping[str, Any], name: str) -> tuple[float | None, float | None]:
+    """The (after, before) bounds of a time filter, given as yyyy-MM-dd'T'HH:mm (UTC unless an offset is given)."""
+    bounds = []
+    for side in ("after", "before"):
+        text = request[name].get(side)
+        try:
+            moment = None if text is None else datetime.fromisoformat(text)
+        except ValueError:
+            raise _invalid(f"{name}.{side} must use the format yyyy-MM-dd'T'HH:mm") from None
+        bounds.append(None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    return bounds[0], bounds[1]
+
+
+def _page(operation: str, items: list[dict[str, Any]], request: Mapping[str, Any]) -> tuple[list[Any], str | None]:
+    """One page of items and the opaque token of the next (None on the last)."""
+    start = 0
+    if "nextToken" in request:
+        try:
+            name, offset = base64.urlsafe_b64decode(request["nextToken"]).decode().split(":")
+            start = int(offset)
+            valid = name == operation and start >= 0
+        except (ValueError, binascii.Error):
+            valid = False
+        if not valid:
+            raise _invalid("The nextToken is not valid")
+    end = start + request.get("maxResults", 25)
+    token = base64.urlsafe_b64encode(f"{operation}:{end}".encode()).decode() if end < len(items) else None
+    return items[start:end], token

@@ -1,0 +1,509 @@
+"""Delivery `command` (AWS IoT Commands) and `inbox`, end to end through the real handlers, against moto and the
+IoT Commands emulator (local/iot_commands.py)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from commands_core import clock
+from commands_core.adapters import aws as clients
+from commands_core.adapters.iot_commands import IotCommands
+from commands_core.adapters.queue import DispatchQueue
+from commands_core.services import delivery, dispatch
+from local.simulated_time import SimulatedTime
+from tests.conftest import EmulatedCommands, HandlerClient
+from tests.integration.conftest import group_arn, sqs_event, thing_arn, upload
+
+ARN_PREFIX = "arn:aws:iot:us-east-1:123456789012:"
+
+
+@pytest.fixture
+def fleet(things: Callable[..., list[str]], iot: Any) -> Callable[[int], list[str]]:
+    """Things dev-000... in the thing group `site`; their names."""
+
+    def create(size: int) -> list[str]:
+        iot.create_thing_group(thingGroupName="site")
+        return things(*[f"dev-{number:03d}" for number in range(size)], group="site")
+
+    return create
+
+
+@pytest.fixture
+def command_template(template: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """A template `plain` of the given delivery with no parameter or file."""
+
+    def register(delivery_name: str = "command", **overrides: Any) -> dict[str, Any]:
+        fields = {"document": json.dumps({"op": "reboot"}), "requiredDocumentParameters": [], "requiredFiles": []}
+        return template("plain", **fields | {"delivery": delivery_name} | overrides)
+
+    return register
+
+
+def publish(api: HandlerClient, command_id: str, targets: list[str], **fields: Any) -> None:
+    body = {"commandId": command_id, "templateId": "plain", "status": "in_progress", "targets": targets} | fields
+    reply = api.post("/commands", body)
+    assert reply.status == 201, reply.body
+
+
+def ingest(api: HandlerClient, iot_commands: EmulatedCommands) -> None:
+    """The events AWS IoT published so far, through the topic rule's queue into the status consumer."""
+    if events := iot_commands.take_events():
+        assert api.functions.invoke("status_ingest", sqs_event(events)) == {"batchItemFailures": []}
+
+
+def statuses(api: HandlerClient, command_id: str) -> dict[str, str]:
+    reply = api.get(f"/commands/{command_id}/executions?maxResults=250")
+    return {item["thingName"]: item["status"] for item in reply.json()["executions"]}
+
+
+def iot_executions(command_id: str) -> list[dict[str, Any]]:
+    """The executions AWS IoT Commands holds for the command."""
+    iot = clients.client("iot")
+    found: list[dict[str, Any]] = []
+    arguments: dict[str, Any] = {"commandArn": f"{ARN_PREFIX}command/{command_id}", "maxResults": 100}
+    while True:
+        page = iot.list_command_executions(**arguments)
+        found += page["commandExecutions"]
+        if not page.get("nextToken"):
+            return found
+        arguments["nextToken"] = page["nextToken"]
+
+
+def answer(iot_commands: EmulatedCommands, thing: str, status: str, **fields: Any) -> None:
+    """The thing's device answers its one execution on the response topic."""
+    (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(thing))["commandExecutions"]
+    iot_commands.emulator.device_response(thing, execution["executionId"], {"status": status} | fields)
+
+
+def test_publishing_creates_one_aws_iot_command_and_starts_each_thing_once(
+    api: HandlerClient,
+    template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+) -> None:
+    template(delivery="command", executionTimeoutSeconds=300)
+    names = fleet(3)
+    started: list[str] = []
+    iot_commands.emulator.on_start(lambda thing, request: started.append(thing))
+    body = {"commandId": "reboot", "templateId": "ota", "targets": [group_arn("site")]}
+    assert api.post("/commands", body | {"documentParameters": {"version": 'v2", "evil": "x'}}).status == 201
+    assert upload(api, "reboot") == 201
+    assert api.patch("/commands/reboot", {"status": "in_progress"}).status == 204
+
+    api.drain()
+
+    command = clients.client("iot").get_command(commandId="reboot")
+    payload = json.loads(command["payload"]["content"])
+    assert payload["version"] == payload["again"] == 'v2", "evil": "x'  # one string, whatever it holds
+    assert "commands/reboot/published/firmware" in payload["url"]
+    assert "Signature" in payload["url"]
+    assert (command["namespace"], command["payload"]["contentType"]) == ("AWS-IoT", "application/json")
+    assert sorted(started) == names
+    assert {item["targetArn"] for item in iot_executions("reboot")} == {thing_arn(name) for name in names}
+    assert api.get("/commands/reboot").json()["counts"] == {"SCHEDULED": 3}
+
+    ingest(api, iot_commands)  # the CREATED events
+
+    assert statuses(api, "reboot") == dict.fromkeys(names, "SENT")
+    execution = api.get("/commands/reboot/executions/dev-001").json()["executions"][0]
+    assert execution["executionId"] in {item["executionId"] for item in iot_executions("reboot")}
+
+
+def test_device_answers_complete_the_command_and_their_result_is_returned(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+) -> None:
+    command_template()
+    names = fleet(2)
+    publish(api, "ping", names)
+    api.drain()
+    ingest(api, iot_commands)
+
+    answer(iot_commands, "dev-000", "IN_PROGRESS")
+    answer(iot_commands, "dev-000", "SUCCEEDED", result={"rebooted": {"b": True}, "took": {"s": "3s"}})
+    answer(iot_commands, "dev-001", "FAILED", statusReason={"reasonCode": "LOW_BATTERY", "reasonDescription": "12%"})
+    ingest(api, iot_commands)
+
+    assert statuses(api, "ping") == {"dev-000": "SUCCEEDED", "dev-001": "FAILED"}
+    succeeded = api.get("/commands/ping/executions/dev-000").json()["executions"][0]
+    assert succeeded["result"] == {"rebooted": {"B": True}, "took": {"S": "3s"}}
+    assert [step["to"] for step in succeeded["history"]] == ["SCHEDULED", "SENT", "IN_PROGRESS", "SUCCEEDED"]
+    failed = api.get("/commands/ping/executions/dev-001").json()["executions"][0]
+    assert failed["statusReason"] == "LOW_BATTERY 12%"
+    command = api.get("/commands/ping").json()
+    assert (command["status"], command["counts"]) == ("completed", {"SUCCEEDED": 1, "FAILED": 1})
+
+
+@pytest.fixture
+def queue_without_delays(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The dispatch queue's delays, recorded; the messages sent at once, so that a drain sees them."""
+    delays: list[int] = []
+    send = DispatchQueue.send
+
+    def undelayed(self: DispatchQueue, message: dict[str, Any], delay_seconds: int = 0) -> None:
+        delays.append(delay_seconds)
+        send(self, message, 0)
+
+    monkeypatch.setattr(DispatchQueue, "send", undelayed)
+    return delays
+
+
+def test_throttling_in_a_batch_loses_nothing_and_starts_nothing_twice(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+    queue_without_delays: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(clients, "RETRIES", 0)  # botocore's own retries would hide the throttling
+    command_template()
+    names = fleet(40)
+    throttled = Counter({"dev-007": 2, "dev-023": 1})  # refusals left per thing
+    asked: Counter[str] = Counter()
+    hook = iot_commands.emulator.botocore_hook
+
+    def throttling(request: Any, **kwargs: Any) -> Any:
+        if request.url.endswith("/command-executions") and ".jobs.iot." in request.url:  # the data plane
+            thing = json.loads(request.body)["targetArn"].rsplit("/", 1)[-1]
+            asked[thing] += 1
+            if throttled[thing] > 0:
+                throttled[thing] -= 1
+                return _error_response(request.url, 429, "ThrottlingException")
+        return hook(request, **kwargs)
+
+    monkeypatch.setattr(iot_commands.emulator, "botocore_hook", throttling)
+    _reregister(iot_commands.emulator.botocore_hook)
+    started: list[str] = []
+    iot_commands.emulator.on_start(lambda thing, request: started.append(thing))
+
+    publish(api, "throttled", names)
+    api.drain()
+
+    assert sorted(started) == names  # every thing started, none twice
+    assert len(iot_executions("throttled")) == 40
+    assert asked["dev-007"] == 3
+    assert asked["dev-023"] >= 2
+    assert [delay for delay in queue_without_delays if delay] == [2, 4]  # backing off while throttled
+    ingest(api, iot_commands)
+    assert set(statuses(api, "throttled").values()) == {"SENT"}
+
+
+def _error_response(url: str, status: int, code: str) -> Any:
+    from botocore.awsrequest import AWSResponse
+
+    class Raw:
+        def __init__(self, body: bytes) -> None:
+            self._body = body
+
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield self._body
+
+        def read(self, *_: Any) -> bytes:
+            body, self._body = self._body, b""
+            return body
+
+    body = json.dumps({"message": "Rate exceeded"}).encode()
+    return AWSResponse(url, status, {"x-amzn-ErrorType": code, "Content-Type": "application/json"}, Raw(body))
+
+
+def _reregister(hook: Any) -> None:
+    """Replaces the emulator's hook on the service's session (clients made afterwards use the new one)."""
+    events = clients.session().events
+    events.unregister("before-send", unique_id="iot-commands-emulator")
+    events.register_first("before-send", hook, unique_id="iot-commands-emulator")
+    from commands_core import dependencies
+
+    dependencies.reset()
+
+
+def test_a_step_that_fails_comes_back_and_its_retry_completes_the_rollout(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    command_template()
+    names = fleet(3)
+    publish(api, "flaky", names)
+    started: list[str] = []
+    iot_commands.emulator.on_start(lambda thing, request: started.append(thing))
+    start = IotCommands.start
+    failures = [RuntimeError("the function ran out of memory")]
+
+    def failing_once(self: IotCommands, *args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return start(self, *args)
+
+    monkeypatch.setattr(IotCommands, "start", failing_once)
+    expand = sqs_event([{"action": "expand", "commandId": "flaky"}])
+    again = sqs_event([{"action": "start", "commandId": "flaky", "cursor": ""}])
+
+    with pytest.raises(BatchProcessingError):  # the message comes back after its visibility timeout
+        api.functions.invoke("commands_dispatch", expand)
+    assert len(started) < 3  # the others of the batch may have started meanwhile
+    assert api.functions.invoke("commands_dispatch", again) == {"batchItemFailures": []}
+    assert sorted(started) == names  # each once
+
+
+def _max_in_a_minute(times: list[float]) -> int:
+    times = sorted(times)
+    return max(sum(1 for other in times[index:] if other < start + 60) for index, start in enumerate(times))
+
+
+@pytest.fixture
+def simulated(iot_commands: EmulatedCommands, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedTime]:
+    """Simulated time for the dispatcher and AWS IoT; its queue stands in for the dispatch queue's delays."""
+    clock = iot_commands.clock
+    monkeypatch.setattr(
+        DispatchQueue, "send", lambda self, message, delay_seconds=0: clock.send(message, delay_seconds)
+    )
+    with clock.installed(delivery, dispatch):
+        yield clock
+
+
+def test_the_rollout_rate_holds_in_every_60_second_window(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+    simulated: SimulatedTime,
+) -> None:
+    command_template()
+    names = fleet(130)
+    publish(api, "paced", names, rolloutMaximumPerMinute=60)
+    handled = simulated.run(lambda message: api.functions.invoke("commands_dispatch", sqs_event([message])))
+
+    created = [item["createdAt"].timestamp() for item in iot_executions("paced")]
+    assert len(created) == 130
+    assert handled == 3  # the expand, then the step back twice, a minute apart
+    assert _max_in_a_minute(created) == 60
+    assert max(created) - min(created) >= 120  # 130 at 60 a minute: the third minute's batches
+    assert api.get("/commands/paced").json()["counts"] == {"SCHEDULED": 130}
+
+
+def test_cancelling_mid_rollout_stops_the_targets_not_yet_started(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+    simulated: SimulatedTime,
+) -> None:
+    command_template()
+    names = fleet(30)
+    publish(api, "halted", names, rolloutMaximumPerMinute=12)
+    invoke = lambda message: api.functions.invoke("commands_dispatch", sqs_event([message]))  # noqa: E731
+    simulated.run(invoke, limit=1)  # the expand: starts the first minute's 12, then waits
+
+    assert len(iot_executions("halted")) == 12
+    assert api.patch("/commands/halted", {"status": "cancelled"}).status == 204
+    simulated.run(invoke)
+
+    ingest(api, iot_commands)
+    found = statuses(api, "halted")
+    assert Counter(found.values()) == {"SENT": 12, "CANCELED": 18}
+    assert len(iot_executions("halted")) == 12  # the waiting step, when it came back, started nothing
+    assert clients.client("iot").get_command(commandId="halted")["deprecated"] is True
+    started = next(name for name, status in found.items() if status == "SENT")
+    answer(iot_commands, started, "SUCCEEDED")
+    ingest(api, iot_commands)
+    assert statuses(api, "halted")[started] == "SUCCEEDED"  # what was running still reports
+
+
+def test_deleting_holds_the_aws_iot_command_pending_until_it_was_deprecated_12_hours(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+) -> None:
+    command_template()
+    publish(api, "gone", fleet(1))
+    api.drain()
+
+    first = api.delete("/commands/gone")
+
+    assert (first.status, first.json()["status"]) == (202, "deleted")
+    assert clients.client("iot").get_command(commandId="gone")["pendingDeletion"] is True
+    iot_commands.clock.advance(13 * 3600)
+    assert api.delete("/commands/gone").status == 204
+    with pytest.raises(clients.client("iot").exceptions.ResourceNotFoundException):
+        clients.client("iot").get_command(commandId="gone")
+
+
+def test_a_cloud_timeout_gives_way_to_a_late_device_answer_but_a_device_timeout_does_not(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+) -> None:
+    command_template(executionTimeoutSeconds=60)
+    names = fleet(2)
+    publish(api, "late", names)
+    api.drain()
+    answer(iot_commands, "dev-001", "TIMED_OUT", statusReason={"reasonCode": "DEVICE_GAVE_UP"})
+    iot_commands.clock.advance(61)
+    assert iot_commands.emulator.expire() == 1
+    ingest(api, iot_commands)
+    assert statuses(api, "late") == {"dev-000": "TIMED_OUT", "dev-001": "TIMED_OUT"}
+
+    for thing in names:
+        answer(iot_commands, thing, "SUCCEEDED")
+    ingest(api, iot_commands)
+
+    assert statuses(api, "late") == {"dev-000": "SUCCEEDED", "dev-001": "TIMED_OUT"}
+    assert api.get("/commands/late").json()["counts"] == {"SUCCEEDED": 1, "TIMED_OUT": 1}
+
+
+def test_the_reconciler_finds_what_lost_events_did_not_say_and_times_out_the_silent(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    command_template(executionTimeoutSeconds=60)
+    names = fleet(3)
+    publish(api, "lossy", names)
+    api.drain()
+    answer(iot_commands, "dev-000", "SUCCEEDED")
+    iot_commands.take_events()  # every event lost
+
+    assert api.functions.invoke("reconcile", {})["executions_changed"] == 3
+    assert statuses(api, "lossy") == {"dev-000": "SUCCEEDED", "dev-001": "SENT", "dev-002": "SENT"}
+
+    # AWS IoT's own timeout lost too: the reconciler's clock, past timeout and grace, times them out.
+    later = clock.now() + timedelta(seconds=60) + delivery.TIMEOUT_GRACE + timedelta(seconds=1)
+    monkeypatch.setattr(delivery, "now", lambda: later)
+    api.functions.invoke("reconcile", {})
+
+    assert statuses(api, "lossy") == {"dev-000": "SUCCEEDED", "dev-001": "TIMED_OUT", "dev-002": "TIMED_OUT"}
+    assert api.get("/commands/lossy").json()["status"] == "completed"
+    answer(iot_commands, "dev-002", "SUCCEEDED")  # the device answers after all
+    ingest(api, iot_commands)
+    assert statuses(api, "lossy")["dev-002"] == "SUCCEEDED"
+
+
+def test_inbox_executions_wait_queued_and_time_out(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    command_template("inbox", executionTimeoutSeconds=30)
+    names = fleet(2)
+    publish(api, "mailed", names)
+    api.drain()
+
+    assert statuses(api, "mailed") == dict.fromkeys(names, "QUEUED")
+    assert clients.client("iot").list_command_executions(targetArn=thing_arn("dev-000"))["commandExecutions"] == []
+    assert iot_commands.events == []  # nothing pushed
+    api.functions.invoke("reconcile", {})
+    assert statuses(api, "mailed") == dict.fromkeys(names, "QUEUED")
+
+    later = clock.now() + timedelta(seconds=31)
+    monkeypatch.setattr(delivery, "now", lambda: later)
+    api.functions.invoke("reconcile", {})
+
+    assert statuses(api, "mailed") == dict.fromkeys(names, "TIMED_OUT")
+    assert api.get("/commands/mailed").json()["status"] == "completed"
+
+
+def test_cancelling_an_inbox_command_cancels_what_no_device_fetched(
+    api: HandlerClient, command_template: Callable[..., dict[str, Any]], fleet: Callable[[int], list[str]]
+) -> None:
+    command_template("inbox")
+    publish(api, "unsent", fleet(2))
+    api.drain()
+
+    assert api.patch("/commands/unsent", {"status": "cancelled"}).status == 204
+    api.drain()
+
+    assert statuses(api, "unsent") == {"dev-000": "CANCELED", "dev-001": "CANCELED"}
+
+
+@pytest.mark.parametrize(
+    ("delivery_name", "field", "value"),
+    [
+        ("job", "executionTimeoutSeconds", 60),
+        (
+            "command",
+            "abortConfig",
+            {"criteriaList": [{"failureType": "ALL", "thresholdPercentage": 10, "minNumberOfExecutedThings": 1}]},
+        ),
+        ("command", "timeoutConfig", {"inProgressTimeoutInMinutes": 5}),
+        ("inbox", "rolloutMaximumPerMinute", 10),
+    ],
+)
+def test_a_setting_for_another_delivery_is_a_400_naming_it(
+    api: HandlerClient,
+    template: Callable[..., dict[str, Any]],
+    command_template: Callable[..., dict[str, Any]],
+    delivery_name: str,
+    field: str,
+    value: Any,
+) -> None:
+    body = {"templateId": "other", "operation": "x", "document": "{}", "delivery": delivery_name, field: value}
+    reply = api.post("/templates", body)
+    assert (reply.status, reply.json()["error"].split(":")[0]) == (400, field)
+    command_template(delivery_name)
+    reply = api.post("/commands", {"templateId": "plain", field: value})
+    assert (reply.status, reply.json()["error"].split(":")[0]) == (400, field)
+
+
+def test_continuous_needs_the_job_delivery(api: HandlerClient, command_template: Callable[..., dict[str, Any]]) -> None:
+    command_template()
+
+    reply = api.post("/commands", {"templateId": "plain", "type": "CONTINUOUS"})
+
+    assert reply.status == 400
+    assert reply.json()["error"].startswith("type: CONTINUOUS needs delivery job")
+
+
+def test_a_started_execution_cannot_be_cancelled_alone(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+) -> None:
+    command_template()
+    publish(api, "running", fleet(1))
+    api.drain()
+    ingest(api, iot_commands)
+
+    reply = api.delete("/commands/running/executions/dev-000")
+
+    assert reply.status == 400
+    assert "cannot cancel an execution it has started" in reply.json()["error"]
+
+
+def test_events_of_aws_iot_commands_the_service_did_not_create_are_ignored(
+    api: HandlerClient, command_template: Callable[..., dict[str, Any]], fleet: Callable[[int], list[str]]
+) -> None:
+    command_template()
+    publish(api, "mine", fleet(1))
+    api.drain()
+    event = {
+        "eventType": "COMMAND_EXECUTION",
+        "executionId": "x",
+        "status": "SUCCEEDED",
+        "commandArn": f"{ARN_PREFIX}command/someone-elses",
+        "targetArn": thing_arn("dev-000"),
+        "timestamp": 1_900_000_000_000,
+    }
+    foreign_of_same_id = event | {"commandArn": "arn:aws:iot:eu-west-1:999999999999:command/mine"}
+
+    assert api.functions.invoke("status_ingest", sqs_event([event, foreign_of_same_id])) == {"batchItemFailures": []}
+    assert statuses(api, "mine") == {"dev-000": "SCHEDULED"}
