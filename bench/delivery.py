@@ -32,7 +32,7 @@ from local import aws as local_aws
 from local import moto_iot, queues
 from local.api import Api, proxy_event
 from local.lambdas import Functions
-from local.simulated_time import SimulatedTime
+from local.simulated_time import SimulatedTime, most_in_a_window
 
 GROUP = "bench-fleet"
 
@@ -87,21 +87,6 @@ def _publish(functions: Functions, command: dict[str, Any]) -> None:
             raise RuntimeError(f"{method} {path}: {response['statusCode']} {response.get('body')}")
 
 
-def _executions(iot: Any, command_id: str) -> list[dict[str, Any]]:
-    """The executions AWS IoT Commands holds for the command."""
-    arguments: dict[str, Any] = {
-        "commandArn": f"arn:aws:iot:{local_aws.REGION}:{local_aws.ACCOUNT}:command/{command_id}",
-        "maxResults": 100,
-    }
-    found: list[dict[str, Any]] = []
-    while True:
-        page = iot.list_command_executions(**arguments)
-        found += page["commandExecutions"]
-        if not page.get("nextToken"):
-            return found
-        arguments["nextToken"] = page["nextToken"]
-
-
 def _counting() -> Counter[str]:
     """AWS calls of the service's clients (each attempt, retries included), by operation."""
     calls: Counter[str] = Counter()
@@ -131,7 +116,7 @@ def fanout_10k(things: int = 10_000) -> dict[str, Any]:
             )
             queues.drain(sqs, dispatching, env, functions)
             seconds = time.perf_counter() - started
-            executions = len(_executions(local_aws.client("iot", env), "fanout"))  # a client that is not counted
+            executions = len(iot_commands.executions("fanout"))
     finally:
         server.shutdown()
         clients.session().events.unregister("before-send", unique_id="bench-calls")
@@ -186,29 +171,19 @@ def rate_accuracy(things: int = 2_000, per_minute: int = 600) -> dict[str, Any]:
             )
             steps = clock.run(lambda message: functions.invoke("commands_dispatch", _sqs_event(message)))
             wall = time.perf_counter() - wall
-            starts = sorted(item["createdAt"].timestamp() for item in _executions(clients.client("iot"), "paced"))
+            starts = sorted(execution["createdAt"] for execution in iot_commands.executions("paced"))
     finally:
         events.unregister("before-send", unique_id="bench-iot-commands")
     return {
         "things": things,
         "rollout_maximum_per_minute": per_minute,
         "executions_started": len(starts),
-        "max_started_in_any_60_seconds": _most_in_a_minute(starts),
+        "max_started_in_any_60_seconds": most_in_a_window(starts),
         "rollout_seconds": round(starts[-1] - began, 1),
         "ideal_seconds": 60 * math.ceil(things / per_minute - 1),
         "dispatch_steps": steps,
         "wall_seconds": round(wall, 1),
     }
-
-
-def _most_in_a_minute(starts: list[float]) -> int:
-    """The most starts in any 60-second window [t, t + 60) (sorted input; two pointers)."""
-    most, first = 0, 0
-    for last, at in enumerate(starts):
-        while starts[first] <= at - 60:
-            first += 1
-        most = max(most, last - first + 1)
-    return most
 
 
 def _sqs_event(message: dict[str, Any]) -> dict[str, Any]:

@@ -318,7 +318,11 @@ class _Command:
     created_at: float
     last_updated_at: float
     deprecated_at: float | None = None
-    pending_deletion: bool = False
+    delete_after: float | None = None  # set by a DeleteCommand AWS IoT holds pending
+
+    @property
+    def pending_deletion(self) -> bool:
+        return self.delete_after is not None
 
     def view(self) -> dict[str, Any]:
         return self.spec | {
@@ -504,6 +508,12 @@ class IotCommands:
                 effects.append(self._event(execution, now))
         _run(effects)
 
+    def executions(self, command_id: str) -> list[dict[str, Any]]:
+        """The command's executions, as GetCommandExecution shows them (times in epoch seconds): a look inside
+        for tests and benchmarks, not an AWS operation."""
+        with self._lock:
+            return [execution.view() for execution in self._executions.values() if execution.command_id == command_id]
+
     def expire(self) -> int:
         """Times out the executions whose timeout has passed, publishing their events; how many."""
         effects: list[Effect] = []
@@ -522,8 +532,7 @@ class IotCommands:
 
     def _sweep(self, now: float, effects: list[Effect]) -> int:
         for command_id, command in list(self._commands.items()):
-            deprecated_at = command.deprecated_at
-            if command.pending_deletion and deprecated_at is not None and now - deprecated_at >= _DELETION_DELAY:
+            if command.delete_after is not None and now >= command.delete_after:
                 del self._commands[command_id]
         count = 0
         while self._deadlines and self._deadlines[0][0] <= now:  # a heap: a sweep costs only what is due
@@ -600,7 +609,8 @@ class IotCommands:
             if command.deprecated_at is not None and now - command.deprecated_at > _DELETION_DELAY:
                 del self._commands[request["commandId"]]
                 return {"statusCode": HTTPStatus.NO_CONTENT}
-            command.pending_deletion = True
+            # Deleted once the 12-hour timeout has passed: from the deprecation, or from now if never deprecated.
+            command.delete_after = (command.deprecated_at or now) + _DELETION_DELAY
             return {"statusCode": HTTPStatus.ACCEPTED}
 
     def _list_commands(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:

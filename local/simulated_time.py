@@ -54,3 +54,14 @@ class SimulatedTime:
             for module in modules:
                 stack.enter_context(mock.patch.object(module, "now", self.now))
             yield self
+
+
+def most_in_a_window(times: list[Any], window: Any = 60.0) -> int:
+    """The most of `times` in any window [t, t + window): how a rollout rate is judged."""
+    ordered = sorted(times)
+    most, first = 0, 0
+    for last, at in enumerate(ordered):
+        while ordered[first] <= at - window:
+            first += 1
+        most = max(most, last - first + 1)
+    return most

@@ -10,16 +10,12 @@ from hypothesis import strategies as st
 
 from commands_core.models.commands import Started
 from commands_core.services.delivery import rate_wait
+from local.simulated_time import most_in_a_window
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 MINUTE = 60_000_000  # in microseconds, the dispatcher's resolution: no float rounding at the window's edge
-
-
-def _most_in_a_window(starts: list[int]) -> int:
-    starts = sorted(starts)
-    return max(sum(1 for later in starts[index:] if later < first + MINUTE) for index, first in enumerate(starts))
 
 
 @settings(max_examples=300, deadline=None)
@@ -52,7 +48,7 @@ def test_no_60_second_window_starts_more_than_the_limit(limit: int, batches: lis
         log.append(Started(at=at, count=size))
         at += timedelta(seconds=pause)
 
-    assert _most_in_a_window(starts) <= limit
+    assert most_in_a_window(starts, MINUTE) <= limit
 
 
 def test_a_full_minute_waits_until_the_oldest_batch_is_a_minute_old() -> None:

@@ -413,6 +413,7 @@ def _command_item(command: Command) -> dict[str, Any]:
         "iotCommandArn": command.iot_command_arn,
         "dispatchCursor": command.dispatch_cursor,
         "dispatchLog": [entry.model_dump(mode="json") for entry in command.dispatch_log],
+        "dispatchBatches": command.dispatch_batches,
     }
     return to_item(
         data

@@ -44,6 +44,8 @@ class IotCommands:
             )
             return str(response["commandArn"])
         except Exception as error:
+            if error_code(error) == "ValidationException":  # a document AWS IoT will not take: not worth retrying
+                raise Conflict(f"AWS IoT refused the command: {_message(error)}") from None
             if error_code(error) != "ConflictException":
                 raise
         existing = self._client.get_command(commandId=command_id)
@@ -81,13 +83,14 @@ class IotCommands:
         try:
             response = self._data_plane.start_command_execution(**arguments)
         except Exception as error:
-            code = error_code(error)
-            message = str(getattr(error, "response", {}).get("Error", {}).get("Message") or error)
+            from botocore.exceptions import BotoCoreError
+
+            code, message = error_code(error), _message(error)
             if code == "ResourceNotFoundException":
                 return Start("gone", reason=message)
             if code in ("ValidationException", "ConflictException"):
                 return Start("refused", reason=message)
-            if code in _RETRYABLE or code is None:  # None: a connection error, after botocore's own retries
+            if code in _RETRYABLE or isinstance(error, BotoCoreError):  # throttled, AWS trouble, a timeout
                 return Start("retry", reason=message)
             raise
         return Start("started", execution_id=str(response["executionId"]))
@@ -126,3 +129,7 @@ class IotCommands:
             return aws.client("iot-jobs-data")
         address = self._client.describe_endpoint(endpointType="iot:Jobs")["endpointAddress"]
         return aws.client("iot-jobs-data", endpoint_url=f"https://{address}")
+
+
+def _message(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Message") or error)

@@ -153,6 +153,7 @@ class Command(CommandFields):
     iot_command_arn: str | None = Field(default=None, exclude=True)
     dispatch_cursor: str | None = Field(default=None, exclude=True)
     dispatch_log: list[Started] = Field(default_factory=list, exclude=True)
+    dispatch_batches: int = Field(default=0, exclude=True)
 
     @property
     def percent_complete(self) -> float:

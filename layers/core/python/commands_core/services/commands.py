@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from commands_core.services.templates import TemplateStore
 
 _STATUS_CHANGES = {"in_progress", "cancelled"}
+PRESIGNED_URL_BYTES = 2048  # room for one URL the service presigns (an STS session token makes it ~1.5 KB)
 
 
 @dataclass(frozen=True)
@@ -164,8 +165,9 @@ def delete(ports: Ports, command_id: str, *, force: bool = False) -> bool:
             ports.files.delete(file_key(command_id, file_id))
         return False
     cancel(ports, command, force=force, to="deleted")
-    if not command.iot_command_arn:
+    if command.delivery != "command":
         return False
+    # By id, also when its ARN is not recorded yet (the expand under way then finds the command deleted).
     # Deprecated first: AWS IoT then starts none of its executions, whatever the cancel step has got to.
     ports.iot_commands.deprecate(command_id)
     return ports.iot_commands.delete(command_id)
@@ -273,7 +275,10 @@ def _render(ports: Ports, command: Command, template: Template) -> str:
     }
     document = rendering.render(template.document, command.document_parameters, urls)
     json.loads(document)  # rendering keeps a valid document valid; this guards that promise
-    if len(document.encode()) > DOCUMENT_MAX_BYTES:
+    size = len(document.encode())
+    if template.delivery != "job":  # the service puts presigned URLs in, longer than AWS IoT's placeholders
+        size += sum(max(0, PRESIGNED_URL_BYTES - len(url)) for url in urls.values())
+    if size > DOCUMENT_MAX_BYTES:
         raise InvalidInput("documentParameters", f"the rendered document exceeds AWS IoT's {DOCUMENT_MAX_BYTES} bytes")
     return document
 

@@ -15,6 +15,7 @@ device answer may still replace (IoT Commands semantics).
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -74,7 +75,7 @@ def start(ports: Ports, message: dict[str, Any]) -> None:
         cursor, retry = progress
         attempt = attempt + 1 if retry else 0
         if retry or time.monotonic() > deadline:
-            _again(ports, command_id, cursor, attempt, min(2**attempt, MAX_BACKOFF_SECONDS) if retry else 0)
+            send_start(ports, command_id, cursor, attempt, min(2**attempt, MAX_BACKOFF_SECONDS) if retry else 0)
             return
 
 
@@ -89,7 +90,7 @@ def _batch(ports: Ports, command_id: str, cursor: str, attempt: int) -> tuple[st
     limit = command.rollout_maximum_per_minute
     size = min(BATCH, max(1, limit // 6)) if limit else BATCH
     if (wait := rate_wait(command.dispatch_log, now(), size, limit)) > 0:
-        _again(ports, command_id, cursor, attempt, wait)
+        send_start(ports, command_id, cursor, attempt, wait)
         return None
     batch, more = ports.commands.executions_after(command_id, cursor, size)
     outcome = _start_batch(ports, command, batch)
@@ -103,13 +104,16 @@ def _batch(ports: Ports, command_id: str, cursor: str, attempt: int) -> tuple[st
     changes: dict[str, Any] = {
         "dispatchCursor": handled,
         "dispatchLog": [entry.model_dump(mode="json") for entry in log],
+        "dispatchBatches": command.dispatch_batches + 1,
         "updatedAt": iso(at),
     } | ({"dispatchStep": "done"} if done else {})
+    # The batch count, not the cursor, says nothing moved since the read: a batch that moved nothing (throttled
+    # at its first thing) must not be written over either, or its starts would leave the rate's log.
     if not ports.commands.update(
         command_id,
         changes,
-        condition="dispatchStep = :start AND dispatchCursor = :cursor AND commandStatus = :in_progress",
-        values={":start": "start", ":cursor": cursor, ":in_progress": "in_progress"},
+        condition="dispatchStep = :start AND dispatchBatches = :batches AND commandStatus = :in_progress",
+        values={":start": "start", ":batches": command.dispatch_batches, ":in_progress": "in_progress"},
     ):
         return None  # cancelled meanwhile, or another run of this step got there first
     metrics.add_metric(name="ExecutionsStarted", unit="Count", value=started)
@@ -144,21 +148,29 @@ def rate_wait(log: Sequence[Started], at: datetime, size: int, limit: int | None
 
 
 def _start_batch(ports: Ports, command: Command, batch: list[Execution]) -> tuple[int, str, bool] | None:
-    """Starts the batch's SCHEDULED executions in parallel: how many started, the last thing of the longest
-    prefix dealt with (the next cursor), and whether some must be tried again; None if the command was
+    """Starts the batch's SCHEDULED executions in parallel: how many may have started, the last thing of the
+    longest prefix dealt with (the next cursor), and whether some must be tried again; None if the command was
     cancelled meanwhile (AWS IoT refuses to start a deprecated command)."""
     scheduled = [execution.thing_name for execution in batch if execution.status == "SCHEDULED"]
     arns = {name: ports.registry.thing_arn(name) for name in scheduled}
     command_arn = command.iot_command_arn or ""
     timeout = command.execution_timeout_seconds
+    throttled = threading.Event()
+    not_asked = Start("retry", reason="not asked: AWS IoT was refusing this batch")
 
     def start_one(name: str) -> Start:
-        return ports.iot_commands.start(command_arn, arns[name], timeout)
+        if throttled.is_set():  # back off: the rest of the batch waits for the step's next try
+            return not_asked
+        result = ports.iot_commands.start(command_arn, arns[name], timeout)
+        if result.outcome == "retry":
+            throttled.set()
+        return result
 
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         results = dict(zip(scheduled, pool.map(start_one, scheduled), strict=True))
-    # Every start counts against the rate, also those past a failure (they are asked again, harmlessly).
-    started = sum(result.outcome == "started" for result in results.values())
+    # Every call counts against the rate: those past a failure (asked again later, harmlessly), and those that
+    # failed, which AWS IoT may have carried out all the same (a timeout).
+    started = sum(result.outcome in ("started", "retry") and result is not not_asked for result in results.values())
     handled = command.dispatch_cursor or ""
     for execution in batch:
         result = results.get(execution.thing_name)
@@ -175,7 +187,8 @@ def _start_batch(ports: Ports, command: Command, batch: list[Execution]) -> tupl
     return started, handled, False
 
 
-def _again(ports: Ports, command_id: str, cursor: str, attempt: int, delay: float) -> None:
+def send_start(ports: Ports, command_id: str, cursor: str, attempt: int = 0, delay: float = 0) -> None:
+    """Sends the `start` step for the batches after `cursor`, `delay` seconds on."""
     message = {"action": "start", "commandId": command_id, "cursor": cursor, "attempt": attempt}
     ports.queue.send(message, delay_seconds=min(900, math.ceil(delay)))  # SQS delays a message 15 min at most
 

@@ -133,12 +133,17 @@ def _expand_direct(ports: Ports, command: Command, everyone: list[str]) -> None:
         _advance(ports, command, "expanding", {"dispatchStep": "stopped", "leaseUntil": None})
         commands.cancel(ports, command, force=False, reason=conflict.message)
         return
-    step = {"dispatchStep": "start", "iotCommandArn": arn, "dispatchCursor": ""}
+    step = {"dispatchStep": "start", "iotCommandArn": arn, "dispatchCursor": "", "dispatchBatches": 0}
     if not _advance(ports, command, "expanding", done | step):
-        ports.iot_commands.deprecate(command.command_id)  # cancelled meanwhile: it must never start
+        # Cancelled or deleted meanwhile: the AWS IoT command must never start anything.
+        ports.iot_commands.deprecate(command.command_id)
+        if (current := ports.commands.get(command.command_id)) and current.status == "deleted":
+            ports.iot_commands.delete(command.command_id)
         return
     metrics.add_metric(name="CommandPublished", unit="Count", value=1)
-    delivery.start(ports, {"commandId": command.command_id, "cursor": ""})
+    # A step of its own (its own time budget); a lost message is sent again by a repeated expand (below) or
+    # the reconciler.
+    delivery.send_start(ports, command.command_id, cursor="")
 
 
 def _freeze_files(ports: Ports, command: Command) -> None:
@@ -150,6 +155,11 @@ def _past_expanding(ports: Ports, command: Command, message: dict[str, Any]) -> 
     """Picks up the later step where the command is past expanding; True when that is all there is to do."""
     if command.dispatch_step == "create":  # a retry after the job creation failed: resume there
         create(ports, message)
+        return True
+    if (
+        command.dispatch_step == "start"
+    ):  # the command delivery's starting: send its step again (duplicates are harmless)
+        delivery.send_start(ports, command.command_id, cursor=command.dispatch_cursor or "")
         return True
     if command.dispatch_step == "fill":  # fill batches may be lost or still under way: see where they are
         _create_when_filled(ports, command.command_id)

@@ -39,8 +39,12 @@ def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> No
         raise InvalidInput("thingName", f"the execution of {thing_name} has already ended ({execution.status})")
     if execution.status == "IN_PROGRESS" and not force:
         raise InvalidInput("force", f"the execution of {thing_name} is IN_PROGRESS: cancel it with force=true")
-    if command.delivery == "command" and execution.status != "SCHEDULED":
-        raise InvalidInput("thingName", "AWS IoT Commands cannot cancel an execution it has started")
+    if command.delivery == "command":
+        # Once its rollout is done every execution has started (its event may be on the way); before, the
+        # dispatcher may be starting it now. Only cancelling the command (deprecating it) stops what is left.
+        raise InvalidInput(
+            "thingName", "AWS IoT Commands cannot cancel one execution; cancel the command to stop those not started"
+        )
     if command.status == "in_progress" and command.dispatch_step != "done":
         raise Conflict(f"command '{command_id}' is still being published; cancel this execution once it has a job")
     status: str | None = "CANCELED"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import Any
 
 from commands_core.clock import now
 from commands_core.models.commands import Command
@@ -94,12 +93,10 @@ def reconcile_job(ports: Ports, command: Command, *, job_completed: bool = False
 
 def _resume(ports: Ports, command: Command) -> None:
     """Sends the lost message of a stalled step again (a copy of one still under way changes nothing)."""
-    message: dict[str, Any]
     if command.dispatch_step == "start":
-        message = {"action": "start", "commandId": command.command_id, "cursor": command.dispatch_cursor or ""}
+        delivery.send_start(ports, command.command_id, cursor=command.dispatch_cursor or "")
     else:
-        message = {"action": "expand", "commandId": command.command_id, "resume": True}
-    ports.queue.send(message)
+        ports.queue.send({"action": "expand", "commandId": command.command_id, "resume": True})
 
 
 def _stalled(command: Command) -> bool:
