@@ -29,21 +29,23 @@ STAGE = "local"
 class Match:
     route: Route
     path_parameters: dict[str, str]
+    resource: str  # which of the route's paths matched, in API Gateway's syntax
 
 
 class Router:
     def __init__(self, routes: Iterable[Route]) -> None:
-        self._routes = [(route, _pattern(route.path)) for route in routes]
+        self._routes = [(route, path, _pattern(path)) for route in routes for path in route.paths]
 
     def match(self, method: str, path: str) -> Match | list[str]:
         """The route for `method` and `path`, or the methods the path does have (empty: unknown path)."""
         allowed: list[str] = []
-        for route, pattern in self._routes:
+        for route, resource, pattern in self._routes:
             found = pattern.fullmatch(path)
             if found is None:
                 continue
             if route.method == method:
-                return Match(route, {name: unquote(value) for name, value in found.groupdict().items()})
+                parameters = {name: unquote(value) for name, value in found.groupdict().items()}
+                return Match(route, parameters, resource)
             allowed.append(route.method)
         return allowed
 
@@ -69,7 +71,7 @@ def proxy_event(
         text, encoded = body.decode(errors="replace"), False
     path = unquote(raw_path)
     return {
-        "resource": match.route.path,
+        "resource": match.resource,
         "path": path,
         "httpMethod": method,
         "headers": headers,
@@ -79,7 +81,7 @@ def proxy_event(
         "pathParameters": match.path_parameters or None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": match.route.path,
+            "resourcePath": match.resource,
             "httpMethod": method,
             "path": path,  # the local API has no stage in its URLs
             "stage": STAGE,

@@ -3,10 +3,17 @@
 - ListThingsInThingGroup: moto ignores `recursive`, `maxResults` and `nextToken`; here they behave as in AWS
   (members of child groups with recursive=true, pages of at most maxResults with a continuation token).
 - CreateJob: moto makes one execution for a thing-group target; AWS makes one per member thing (recursively).
-  moto replaces a job whose id exists; AWS answers ResourceAlreadyExistsException.
+  moto replaces a job whose id exists; AWS answers ResourceAlreadyExistsException. A new job is IN_PROGRESS, as
+  in AWS (moto says QUEUED).
 - CancelJob: moto leaves the executions as they are; AWS cancels the queued ones (and with force, those in
   progress).
 - CancelJobExecution of an execution that does not exist: ResourceNotFoundException, not a server error.
+- A job that does not exist: ResourceNotFoundException from GetJobDocument, CancelJob, DeleteJob,
+  DeleteJobExecution and ListJobExecutionsForJob (moto fails with a server error or lists nothing).
+- ListJobs: moto ignores `status` and pages wrongly; here it filters and pages. CreateJob from a job template
+  that does not exist: ResourceNotFoundException (moto ignores `jobTemplateArn`).
+- UpdateJob and AssociateTargetsWithJob, which moto lacks: the job's description and configurations change;
+  new targets are added, each thing (or member of a group) with a QUEUED execution, for a CONTINUOUS job only.
 
 Tests under moto's in-process mock and the local runtime install the same additions.
 """
@@ -55,6 +62,7 @@ def _patch_jobs() -> None:
             job = self.jobs[job_id]
             raise ResourceAlreadyExistsException(f"Job {job_id} already exists", job_id, job.job_arn)
         created = create_job(self, job_id, targets, *args, **kwargs)
+        self.jobs[job_id].status = "IN_PROGRESS"  # AWS IoT's status of a new job (moto says QUEUED)
         for target in targets:
             if ":thinggroup/" not in target:
                 continue
@@ -79,6 +87,87 @@ def _patch_jobs() -> None:
             raise ResourceNotFoundException(f"No job execution of {job_id} for {thing_name}")
         cancel_job_execution(self, job_id, thing_name, force)
 
+    def existing(method: Any) -> Any:
+        def checked(self: Any, job_id: str, *args: Any, **kwargs: Any) -> Any:
+            if job_id not in self.jobs:
+                raise ResourceNotFoundException(f"Job {job_id} not found")
+            return method(self, job_id, *args, **kwargs)
+
+        return checked
+
+    for name in ("get_job_document", "delete_job", "delete_job_execution", "list_job_executions_for_job"):
+        setattr(IoTBackend, name, existing(getattr(IoTBackend, name)))
+    _patch_job_changes()
+
     IoTBackend.create_job = create_job_per_thing  # type: ignore[method-assign]
-    IoTBackend.cancel_job = cancel_job_and_executions  # type: ignore[method-assign]
+    IoTBackend.cancel_job = existing(cancel_job_and_executions)  # type: ignore[method-assign]
     IoTBackend.cancel_job_execution = cancel_existing_job_execution  # type: ignore[method-assign]
+
+
+def _patch_job_changes() -> None:
+    """ListJobs' status filter, UpdateJob and AssociateTargetsWithJob (see the module's docstring)."""
+    from moto.core.responses import ActionResult
+    from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundException
+    from moto.iot.models import FakeJobExecution
+    from moto.iot.responses import IoTResponse
+
+    create_job = IoTResponse.create_job
+
+    def list_jobs_in_status(self: Any) -> ActionResult:
+        status = self._get_param("status")
+        jobs = [job.to_dict() for job in self.iot_backend.jobs.values() if status in (None, job.status)]
+        start = int(self._get_param("nextToken") or 0)
+        end = start + self._get_int_param("maxResults", 50)
+        return ActionResult({"jobs": jobs[start:end], "nextToken": str(end) if end < len(jobs) else None})
+
+    def create_job_from_template(self: Any) -> Any:
+        template = self._get_param("jobTemplateArn")
+        if template and template.rsplit("/", 1)[1] not in self.iot_backend.jobs_templates:
+            raise ResourceNotFoundException(f"Job template {template} not found")
+        return create_job(self)
+
+    def job_of(response: Any) -> Any:
+        job = response.iot_backend.jobs.get(response._get_param("jobId"))
+        if job is None:
+            raise ResourceNotFoundException(f"Job {response._get_param('jobId')} not found")
+        return job
+
+    def update_job(self: Any) -> ActionResult:
+        job = job_of(self)
+        for parameter, attribute in (
+            ("description", "description"),
+            ("presignedUrlConfig", "presigned_url_config"),
+            ("jobExecutionsRolloutConfig", "job_executions_rollout_config"),
+            ("abortConfig", "abort_config"),
+            ("timeoutConfig", "timeout_config"),
+            ("jobExecutionsRetryConfig", "job_execution_retry_config"),
+        ):
+            value = self._get_param(parameter)
+            if value is not None:
+                setattr(job, attribute, value)
+        return ActionResult({})
+
+    def associate_targets_with_job(self: Any) -> ActionResult:
+        job = job_of(self)
+        if job.target_selection != "CONTINUOUS":
+            raise InvalidRequestException("Targets can only be associated with a CONTINUOUS job")
+        backend = self.iot_backend
+        for target in self._get_param("targets") or []:
+            if target not in job.targets:
+                job.targets.append(target)
+            name = target.rsplit("/", 1)[1]
+            if ":thinggroup/" in target:
+                groups = [name, *(child.thing_group_name for child in backend.list_thing_groups(name, None, True))]
+                arns = [thing.arn for group in groups for thing in backend.list_things_in_thing_group(group)]
+            else:
+                arns = [target]
+            for arn in arns:
+                backend.job_executions.setdefault(
+                    (job.job_id, arn.rsplit("/", 1)[1]), FakeJobExecution(job.job_id, arn)
+                )
+        return ActionResult({"jobArn": job.job_arn, "jobId": job.job_id, "description": job.description})
+
+    IoTResponse.list_jobs = list_jobs_in_status  # type: ignore[method-assign]
+    IoTResponse.create_job = create_job_from_template  # type: ignore[method-assign]
+    IoTResponse.update_job = update_job  # type: ignore[attr-defined]
+    IoTResponse.associate_targets_with_job = associate_targets_with_job  # type: ignore[attr-defined]

@@ -86,10 +86,12 @@ class Api(Construct):
             description=f"{route.method} {route.path}: {route.description}",
         )
         auth = wiring.auth_of(route)
-        self.rest_api.root.resource_for_path(route.path).add_method(
-            route.method,
-            apigw.LambdaIntegration(function, allow_test_invoke=False),
-            authorization_type=_AUTHORIZATION[auth],
-            api_key_required=auth == "api_key",
-        )
+        integration = apigw.LambdaIntegration(function, allow_test_invoke=False)
+        for path in route.paths:
+            self.rest_api.root.resource_for_path(path).add_method(
+                route.method,
+                integration,
+                authorization_type=_AUTHORIZATION[auth],
+                api_key_required=auth == "api_key",
+            )
         return function

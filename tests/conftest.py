@@ -126,3 +126,22 @@ _EMULATOR = "iot-commands-emulator"
 @pytest.fixture
 def api(aws: dict[str, str]) -> HandlerClient:
     return HandlerClient(aws)
+
+
+def aws_error(url: str, status: int, code: str, message: str = "Rate exceeded") -> Any:
+    """An AWS error response as botocore receives it (from a `before-send` handler)."""
+    from botocore.awsrequest import AWSResponse
+
+    class Raw:
+        def __init__(self, body: bytes) -> None:
+            self._body = body
+
+        def stream(self, **_: Any) -> Iterator[bytes]:
+            yield self._body
+
+        def read(self, *_: Any) -> bytes:
+            body, self._body = self._body, b""
+            return body
+
+    body = json.dumps({"message": message}).encode()
+    return AWSResponse(url, status, {"x-amzn-ErrorType": code, "Content-Type": "application/json"}, Raw(body))

@@ -208,3 +208,34 @@ def test_the_simulated_fleet_answers_commands_delivered_by_aws_iot_commands(loca
     assert execution["executionId"] in {item["executionId"] for item in in_aws}
     for thing in behaviours:
         local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "succeed"})
+
+
+def test_the_jobs_api_creates_lists_follows_cancels_and_deletes_a_job(local_runtime: Runtime) -> None:
+    body = {"targets": ["sim-001", "sim-002"], "targetSelection": "SNAPSHOT", "document": "{}", "jobId": "e2e-job"}
+    status, _, created = local_runtime.request("POST", "/jobs", body)
+    assert (status, created["created"], created["jobId"]) == (200, True, "e2e-job")
+    assert "e2e-job" in {job["jobId"] for job in local_runtime.request("GET", "/jobs")[2]["jobs"]}
+    assert local_runtime.request("GET", "/jobs/e2e-job")[2]["job"]["status"] == "IN_PROGRESS"
+    for path in ("/jobs/e2e-job/status", "/jobs-executions/jobs/e2e-job"):
+        listed = local_runtime.request("GET", path)[2]["executionSummaries"]
+        assert {item["thingArn"].rsplit("/", 1)[1] for item in listed} == {"sim-001", "sim-002"}
+    for path in ("/things/sim-001/jobs", "/jobs-executions/things/sim-001"):
+        assert "e2e-job" in {item["jobId"] for item in local_runtime.request("GET", path)[2]["executionSummaries"]}
+    assert local_runtime.request("GET", "/jobs/e2e-job/things/sim-001")[2]["execution"]["jobId"] == "e2e-job"
+
+    assert local_runtime.request("PUT", "/jobs/e2e-job/cancel", {"force": True})[2] == {"canceled": True}
+    assert local_runtime.request("DELETE", "/jobs/e2e-job", {"force": True})[2] == {"deleted": True}
+    status, _, missing = local_runtime.request("GET", "/jobs/e2e-job")
+    assert (status, missing) == (404, {"error": "job 'e2e-job' not found"})
+
+
+def test_the_jobs_api_keeps_job_templates(local_runtime: Runtime) -> None:
+    body = {"jobTemplateId": "e2e-template", "document": '{"op": "reboot"}', "description": "Reboot"}
+    assert local_runtime.request("POST", "/job-templates", body)[2]["created"] is True
+    listed = local_runtime.request("GET", "/job-templates")[2]["JobTemplates"]
+    assert "e2e-template" in {item["jobTemplateId"] for item in listed}
+    assert local_runtime.request("GET", "/job-templates/e2e-template")[2]["jobTemplate"]["description"] == "Reboot"
+    assert local_runtime.request("DELETE", "/job-templates/e2e-template")[2] == {"deleted": True}
+    assert local_runtime.request("GET", "/job-templates/e2e-template")[0] == 404
+    status, _, refused = local_runtime.request("POST", "/job-templates", {"description": "no document"})
+    assert (status, refused["error"].split(":")[0]) == (422, "document")

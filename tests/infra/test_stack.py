@@ -94,7 +94,7 @@ def _function_of_route(template: dict[str, Any], route: wiring.Route) -> str:
 
 
 def test_every_declared_route_has_a_method_and_no_method_is_undeclared(template: dict[str, Any]) -> None:
-    assert set(_methods(template)) == {(route.method, route.path) for route in wiring.ROUTES}
+    assert set(_methods(template)) == {(route.method, path) for route in wiring.ROUTES for path in route.paths}
 
 
 def _function_of_folder(template: dict[str, Any], cdk_out: Path, folder: str) -> str:
@@ -159,10 +159,11 @@ def test_operator_routes_require_iam_signatures(template: dict[str, Any]) -> Non
     methods = _methods(template)
 
     for route in wiring.ROUTES:
-        properties = methods[(route.method, route.path)]
-        if wiring.auth_of(route) == "iam":
-            assert properties["AuthorizationType"] == "AWS_IAM"
-        assert properties["AuthorizationType"] != "NONE" or properties.get("ApiKeyRequired") is True
+        for path in route.paths:
+            properties = methods[(route.method, path)]
+            if wiring.auth_of(route) == "iam":
+                assert properties["AuthorizationType"] == "AWS_IAM"
+            assert properties["AuthorizationType"] != "NONE" or properties.get("ApiKeyRequired") is True
 
 
 def test_every_function_is_arm64_python313_with_the_core_layer_tracing_and_json_logs(template: dict[str, Any]) -> None:
@@ -204,7 +205,12 @@ def _as_list(value: Any) -> list[Any]:
 
 
 # Account-level actions with no resource to narrow them to.
-ACCOUNT_LEVEL_ACTIONS = {"iot:UpdateEventConfigurations", "iot:DescribeEndpoint"}
+ACCOUNT_LEVEL_ACTIONS = {
+    "iot:UpdateEventConfigurations",
+    "iot:DescribeEndpoint",
+    "iot:ListJobs",
+    "iot:ListJobTemplates",
+}
 
 
 def test_no_wildcard_actions_or_resources_on_data(template: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from commands_core.adapters.iot_commands import IotCommands
 from commands_core.adapters.queue import DispatchQueue
 from commands_core.services import delivery, dispatch
 from local.simulated_time import SimulatedTime, most_in_a_window
-from tests.conftest import EmulatedCommands, HandlerClient
+from tests.conftest import EmulatedCommands, HandlerClient, aws_error
 from tests.integration.conftest import group_arn, sqs_event, thing_arn, upload
 
 ARN_PREFIX = "arn:aws:iot:us-east-1:123456789012:"
@@ -166,7 +166,7 @@ def test_throttling_in_a_batch_loses_nothing_and_starts_nothing_twice(
             asked[thing] += 1
             if throttled[thing] > 0:
                 throttled[thing] -= 1
-                return _error_response(request.url, 429, "ThrottlingException")
+                return aws_error(request.url, 429, "ThrottlingException")
         return hook(request, **kwargs)
 
     monkeypatch.setattr(iot_commands.emulator, "botocore_hook", throttling)
@@ -184,24 +184,6 @@ def test_throttling_in_a_batch_loses_nothing_and_starts_nothing_twice(
     assert sum(asked.values()) < 2 * len(names)
     ingest(api, iot_commands)
     assert set(statuses(api, "throttled").values()) == {"SENT"}
-
-
-def _error_response(url: str, status: int, code: str) -> Any:
-    from botocore.awsrequest import AWSResponse
-
-    class Raw:
-        def __init__(self, body: bytes) -> None:
-            self._body = body
-
-        def stream(self, **_: Any) -> Iterator[bytes]:
-            yield self._body
-
-        def read(self, *_: Any) -> bytes:
-            body, self._body = self._body, b""
-            return body
-
-    body = json.dumps({"message": "Rate exceeded"}).encode()
-    return AWSResponse(url, status, {"x-amzn-ErrorType": code, "Content-Type": "application/json"}, Raw(body))
 
 
 def _reregister(hook: Any) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from commands_core import resources
 from commands_core.adapters import aws as clients
-from commands_core.wiring import functions
+from commands_core.wiring import JOB_ROUTES, functions
 from local.aws import client as local_client
 from tests.conftest import EmulatedCommands, HandlerClient
 from tests.integration.conftest import group_arn, job_execution_event, sqs_event, thing_arn, upload
@@ -51,7 +51,7 @@ def _grants(call: str, params: dict[str, Any], names: dict[str, str]) -> set[Gra
     if service == "sqs":
         return {(names[params["QueueUrl"]], call)}
     grants = {("iot", call)}
-    if operation == "CreateJob" and "presignedUrlConfig" in params:
+    if operation in ("CreateJob", "UpdateJob", "CreateJobTemplate") and "presignedUrlConfig" in params:
         grants.add((names[params["presignedUrlConfig"]["roleArn"]], "iam:PassRole"))
     return grants
 
@@ -133,11 +133,32 @@ def test_each_function_calls_only_what_its_role_will_allow(
     api.drain()
     assert api.delete("/commands/life").status == 204
     assert api.delete("/templates/ota").status == 204
+    _use_the_command_delivery(api, template, iot_commands, names[:3])
+    _use_the_jobs_api(api, names[:3])
+
+    declared = {
+        entry.function: {(access.resource, action) for access in entry.access for action in access.actions}
+        for entry in functions()
+    }
+    missing = {function: sorted(needed - declared[function]) for function, needed in recorded.items()}
+    assert {function: grants for function, grants in missing.items() if grants} == {}
+    assert set(recorded) >= {route.function for route in JOB_ROUTES} | {
+        "commands_create",
+        "commands_update",
+        "commands_dispatch",
+        "files_upload",
+        "templates_delete",
+    }
+
+
+def _use_the_command_delivery(
+    api: HandlerClient, template: Callable[..., dict[str, Any]], iot_commands: EmulatedCommands, names: list[str]
+) -> None:
     # Delivery command: published, started, answered, read with its result, reconciled, cancelled, deleted.
     template(
         "direct", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[], delivery="command"
     )
-    body = {"commandId": "direct", "templateId": "direct", "status": "in_progress", "targets": names[:3]}
+    body = {"commandId": "direct", "templateId": "direct", "status": "in_progress", "targets": names}
     assert api.post("/commands", body).status == 201
     api.drain()
     (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(names[0]))["commandExecutions"]
@@ -149,16 +170,28 @@ def test_each_function_calls_only_what_its_role_will_allow(
     api.drain()
     assert api.delete("/commands/direct").status == 202
 
-    declared = {
-        entry.function: {(access.resource, action) for access in entry.access for action in access.actions}
-        for entry in functions()
-    }
-    missing = {function: sorted(needed - declared[function]) for function, needed in recorded.items()}
-    assert {function: grants for function, grants in missing.items() if grants} == {}
-    assert set(recorded) >= {
-        "commands_create",
-        "commands_update",
-        "commands_dispatch",
-        "files_upload",
-        "templates_delete",
-    }
+
+def _use_the_jobs_api(api: HandlerClient, names: list[str]) -> None:
+    # The Jobs API: every route once.
+    job = {"targets": names[:2], "targetSelection": "CONTINUOUS", "document": "{}", "jobId": "plain"}
+    template_body = {"jobTemplateId": "t", "document": "{}", "description": "d", "presignedUrlConfig": {}}
+    assert api.post("/job-templates", template_body).status == 200
+    assert api.post("/jobs", job | {"jobTemplateId": "t", "presignedUrlConfig": {"expiresInSec": 60}}).status == 200
+    for path in (
+        "/jobs",
+        "/jobs/plain",
+        "/jobs/plain/document",
+        f"/jobs/plain/things/{names[0]}",
+        "/jobs/plain/status",
+        f"/things/{names[0]}/jobs",
+        "/job-templates",
+        "/job-templates/t",
+    ):
+        assert api.get(path).status == 200, path
+    assert api.request("PUT", "/jobs/plain", {"description": "x", "presignedUrlConfig": {}}).status == 200
+    assert api.request("PUT", "/jobs/plain/associate", {"targets": [names[2]]}).status == 200
+    assert api.request("PUT", f"/jobs/plain/things/{names[0]}/cancel", {}).status == 200
+    assert api.request("DELETE", f"/jobs/plain/things/{names[0]}", {}).status == 200
+    assert api.request("PUT", "/jobs/plain/cancel", {}).status == 200
+    assert api.request("DELETE", "/jobs/plain", {}).status == 200
+    assert api.delete("/job-templates/t").status == 200

@@ -16,7 +16,7 @@ def test_every_function_has_a_handler_folder_and_every_handler_folder_a_function
 
 def test_each_function_serves_one_route_and_each_method_and_path_is_declared_once() -> None:
     functions = [function.function for function in wiring.functions()]
-    endpoints = [(route.method, route.path) for route in wiring.ROUTES]
+    endpoints = [(route.method, path) for route in wiring.ROUTES for path in route.paths]
 
     assert len(set(functions)) == len(functions)
     assert len(set(endpoints)) == len(endpoints)
@@ -54,4 +54,4 @@ def test_settings_read_exactly_the_variables_the_resources_declare() -> None:
 def test_resolver_rules_use_the_powertools_syntax() -> None:
     route = wiring.route("templates_get")
 
-    assert route.resolver_rule == "/templates/<templateId>"
+    assert route.resolver_rules == ("/templates/<templateId>",)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from commands_core.adapters.commands import CommandRepository
     from commands_core.adapters.templates import TemplateRepository
     from commands_core.services.commands import Ports
+    from commands_core.services.jobs import JobsPorts
 
 
 @cache
@@ -53,7 +54,18 @@ def ports() -> Ports:
     )
 
 
+@cache
+def jobs_ports() -> JobsPorts:
+    """The adapters of the Jobs API."""
+    from commands_core.adapters.iot import IotRegistry
+    from commands_core.adapters.jobs import JobsApi
+    from commands_core.services.jobs import JobsPorts
+
+    client = aws.client("iot")
+    return JobsPorts(api=JobsApi(client), registry=IotRegistry(client), presign_role_arn=settings().presign_role_arn)
+
+
 def reset() -> None:
     """Forgets every cached client, adapter and setting (tests and the local runtime switch endpoints)."""
-    for cached in (template_repository, command_repository, ports, aws.client, settings):
+    for cached in (template_repository, command_repository, ports, jobs_ports, aws.client, settings):
         cached.cache_clear()

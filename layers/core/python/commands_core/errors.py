@@ -31,3 +31,11 @@ class Conflict(ServiceError):
 
 class UnsupportedMediaType(ServiceError):
     pass
+
+
+class Throttled(ServiceError):
+    """AWS is throttling this service; the client may retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -38,11 +38,16 @@ class Route:
     access: tuple[Access, ...] = ()
     auth: Auth | None = None  # None: the family's default (FAMILY_AUTH)
     description: str = ""
+    aliases: tuple[str, ...] = ()  # more paths of the same operation (a contract's older revision)
 
     @property
-    def resolver_rule(self) -> str:
-        """The path in Powertools' resolver syntax: `{templateId}` becomes `<templateId>`."""
-        return self.path.replace("{", "<").replace("}", ">")
+    def paths(self) -> tuple[str, ...]:
+        return (self.path, *self.aliases)
+
+    @property
+    def resolver_rules(self) -> tuple[str, ...]:
+        """The paths in Powertools' resolver syntax: `{templateId}` becomes `<templateId>`."""
+        return tuple(path.replace("{", "<").replace("}", ">") for path in self.paths)
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ _DELETE_COMMAND_GROUPS = Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/c
 _COMMAND_EXECUTIONS = ("command/*", "thing/*")
 _READ_COMMAND_EXECUTIONS = Access("iot", ("iot:ListCommandExecutions",), _COMMAND_EXECUTIONS)
 
-ROUTES: tuple[Route, ...] = (
+V1_ROUTES: tuple[Route, ...] = (
     Route(
         "templates_create",
         "POST",
@@ -251,6 +256,145 @@ ROUTES: tuple[Route, ...] = (
         description="Cancels one thing's execution (?force=true for one in progress).",
     ),
 )
+
+_JOB = ("job/*",)
+_JOB_AND_TARGETS = ("job/*", "thing/*", "thinggroup/*")
+_JOB_EXECUTION = ("job/*", "thing/*")
+_JOB_TEMPLATE = ("jobtemplate/*",)
+
+
+def _jobs_route(
+    function: str,
+    method: Method,
+    path: str,
+    access: tuple[Access, ...],
+    *,
+    description: str,
+    aliases: tuple[str, ...] = (),
+) -> Route:
+    return Route(function, method, path, "jobs", access, description=description, aliases=aliases)
+
+
+# The Jobs API (seeds 002 and 004): AWS IoT Jobs as they are; both revisions' paths of the executions lists.
+JOB_ROUTES: tuple[Route, ...] = (
+    _jobs_route(
+        "jobs_create",
+        "POST",
+        "/jobs",
+        (
+            Access("iot", ("iot:CreateJob",), (*_JOB_AND_TARGETS, *_JOB_TEMPLATE)),
+            Access("presign", ("iam:PassRole",)),  # presignedUrlConfig: the service's presign role only
+        ),
+        description="Creates an AWS IoT job.",
+    ),
+    _jobs_route(
+        "jobs_list", "GET", "/jobs", (Access("iot", ("iot:ListJobs",), ("*",)),), description="Lists AWS IoT jobs."
+    ),
+    _jobs_route(
+        "jobs_get", "GET", "/jobs/{jobId}", (Access("iot", ("iot:DescribeJob",), _JOB),), description="Returns a job."
+    ),
+    _jobs_route(
+        "jobs_document",
+        "GET",
+        "/jobs/{jobId}/document",
+        (Access("iot", ("iot:GetJobDocument",), _JOB),),
+        description="Returns a job's document.",
+    ),
+    _jobs_route(
+        "jobs_update",
+        "PUT",
+        "/jobs/{jobId}",
+        (Access("iot", ("iot:UpdateJob",), _JOB), Access("presign", ("iam:PassRole",))),
+        description="Changes a job's description and configurations.",
+    ),
+    _jobs_route(
+        "jobs_associate",
+        "PUT",
+        "/jobs/{jobId}/associate",
+        (Access("iot", ("iot:DescribeJob", "iot:AssociateTargetsWithJob"), _JOB_AND_TARGETS),),
+        description="Adds targets to a continuous job.",
+    ),
+    _jobs_route(
+        "jobs_cancel",
+        "PUT",
+        "/jobs/{jobId}/cancel",
+        (Access("iot", ("iot:CancelJob",), _JOB),),
+        description="Cancels a job.",
+    ),
+    _jobs_route(
+        "jobs_delete",
+        "DELETE",
+        "/jobs/{jobId}",
+        (Access("iot", ("iot:DeleteJob",), _JOB),),
+        description="Deletes a job.",
+    ),
+    _jobs_route(
+        "job_executions_get",
+        "GET",
+        "/jobs/{jobId}/things/{thingName}",
+        (Access("iot", ("iot:DescribeJobExecution",), _JOB_EXECUTION),),
+        description="Returns one thing's execution of a job.",
+    ),
+    _jobs_route(
+        "job_executions_cancel",
+        "PUT",
+        "/jobs/{jobId}/things/{thingName}/cancel",
+        (Access("iot", ("iot:CancelJobExecution",), _JOB_EXECUTION),),
+        description="Cancels one thing's execution of a job.",
+    ),
+    _jobs_route(
+        "job_executions_delete",
+        "DELETE",
+        "/jobs/{jobId}/things/{thingName}",
+        (Access("iot", ("iot:DescribeJobExecution", "iot:DeleteJobExecution"), _JOB_EXECUTION),),
+        description="Deletes one thing's execution of a job.",
+    ),
+    _jobs_route(
+        "job_executions_of_job",
+        "GET",
+        "/jobs/{jobId}/status",
+        (Access("iot", ("iot:ListJobExecutionsForJob",), _JOB),),
+        description="Lists a job's executions.",
+        aliases=("/jobs-executions/jobs/{jobId}",),
+    ),
+    _jobs_route(
+        "job_executions_of_thing",
+        "GET",
+        "/things/{thingName}/jobs",
+        (Access("iot", ("iot:DescribeThing", "iot:ListJobExecutionsForThing"), ("thing/*",)),),
+        description="Lists a thing's job executions.",
+        aliases=("/jobs-executions/things/{thingName}",),
+    ),
+    _jobs_route(
+        "job_templates_create",
+        "POST",
+        "/job-templates",
+        (Access("iot", ("iot:CreateJobTemplate",), _JOB_TEMPLATE), Access("presign", ("iam:PassRole",))),
+        description="Creates an AWS IoT job template.",
+    ),
+    _jobs_route(
+        "job_templates_list",
+        "GET",
+        "/job-templates",
+        (Access("iot", ("iot:ListJobTemplates",), ("*",)),),
+        description="Lists job templates.",
+    ),
+    _jobs_route(
+        "job_templates_get",
+        "GET",
+        "/job-templates/{jobTemplateId}",
+        (Access("iot", ("iot:DescribeJobTemplate",), _JOB_TEMPLATE),),
+        description="Returns a job template.",
+    ),
+    _jobs_route(
+        "job_templates_delete",
+        "DELETE",
+        "/job-templates/{jobTemplateId}",
+        (Access("iot", ("iot:DeleteJobTemplate",), _JOB_TEMPLATE),),
+        description="Deletes a job template.",
+    ),
+)
+ROUTES: tuple[Route, ...] = (*V1_ROUTES, *JOB_ROUTES)
 
 CONSUMERS: tuple[Consumer, ...] = (
     Consumer(

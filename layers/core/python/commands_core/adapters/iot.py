@@ -52,10 +52,14 @@ class IotRegistry:
             raise InvalidInput("targetQuery", reason) from None
 
     def thing_arn(self, thing_name: str) -> str:
-        return f"{self._arn_prefix}thing/{thing_name}"
+        return self.arn(f"thing/{thing_name}")
 
     def group_arn(self, group_name: str) -> str:
-        return f"{self._arn_prefix}thinggroup/{group_name}"
+        return self.arn(f"thinggroup/{group_name}")
+
+    def arn(self, resource: str) -> str:
+        """The ARN of an AWS IoT resource of this account and region (`job/x`, `jobtemplate/x`...)."""
+        return f"{self._arn_prefix}{resource}"
 
     @cached_property
     def _arn_prefix(self) -> str:

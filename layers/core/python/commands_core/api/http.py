@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from commands_core import wiring
-from commands_core.errors import InvalidInput
+from commands_core.errors import InvalidInput, ServiceError, Throttled
 from commands_core.models import ApiModel
 from commands_core.observability import logger, metrics
 from commands_core.validation import json_value, parse
@@ -24,9 +25,49 @@ MAX_BODY_BYTES = 256 * 1024
 
 
 def route(app: APIGatewayRestResolver, function: str) -> Callable[[F], F]:
-    """Registers the decorated function for the route that the wiring declares for `function`."""
+    """Registers the decorated function for the route (each of its paths) that the wiring declares for
+    `function`."""
     declared = wiring.route(function)
-    return app.route(rule=declared.resolver_rule, method=declared.method)
+
+    def register(handler: F) -> F:
+        for rule in declared.resolver_rules:
+            app.route(rule=rule, method=declared.method)(handler)
+        return handler
+
+    return register
+
+
+def map_errors(
+    app: APIGatewayRestResolver,
+    statuses: dict[type[ServiceError], HTTPStatus],
+    error_response: Callable[[int, str, dict[str, str]], Response[str]],
+) -> None:
+    """A family's error mapping, in one place: domain errors to its status codes, a path parameter the
+    resolver could not match to its field's 4xx (`InvalidInput`'s status), anything else to a 500 that tells
+    no internals. `error_response(status, message, headers)` writes the family's body."""
+
+    def service_error(error: ServiceError) -> Response[str]:
+        status = next(code for kind, code in statuses.items() if isinstance(error, kind))
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else {}
+        return error_response(status, error.message, headers)
+
+    def unexpected(error: Exception) -> Response[str]:
+        logger.exception("unhandled error")
+        request_id = app.current_event.request_context.request_id
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error (request {request_id})", {})
+
+    def no_route(_: Exception) -> Response[str]:
+        # API Gateway routed the request here, so the path matched; a parameter the resolver could not match
+        # (a character outside its segment pattern) is a bad id, not a missing route.
+        parameters = app.current_event.path_parameters or {}
+        if parameters:
+            name = next(iter(parameters))
+            return error_response(statuses[InvalidInput], f"{name}: has a character it cannot hold", {})
+        return error_response(HTTPStatus.NOT_FOUND, f"no route for {app.current_event.path}", {})
+
+    app.exception_handler(ServiceError)(service_error)
+    app.exception_handler(Exception)(unexpected)
+    app.not_found(no_route)
 
 
 def json_object(app: APIGatewayRestResolver) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
-from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, UnsupportedMediaType
-from commands_core.observability import logger
+from commands_core.api import http
+from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled, UnsupportedMediaType
 
 MEDIA_TYPE = "application/vnd.aws-cdf-v1.0+json"
 _JSON = "application/json"
@@ -20,6 +20,7 @@ _STATUS: dict[type[ServiceError], HTTPStatus] = {
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
     UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    Throttled: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 
@@ -37,28 +38,7 @@ def resolver(accepts: tuple[str, ...] = (MEDIA_TYPE, _JSON)) -> APIGatewayRestRe
         return next_middleware(app)
 
     app.use(middlewares=[check_media_types])
-
-    def service_error(error: ServiceError) -> Response[str]:
-        status = next(code for kind, code in _STATUS.items() if isinstance(error, kind))
-        return error_response(app, status, error.message)
-
-    def unexpected(error: Exception) -> Response[str]:
-        logger.exception("unhandled error")
-        request_id = app.current_event.request_context.request_id
-        return error_response(app, HTTPStatus.INTERNAL_SERVER_ERROR, f"internal error (request {request_id})")
-
-    def no_route(_: Exception) -> Response[str]:
-        # API Gateway routed the request here, so the path matched; a parameter the resolver could not match
-        # (a character outside its segment pattern) is a bad id, not a missing route.
-        parameters = app.current_event.path_parameters or {}
-        if parameters:
-            name = next(iter(parameters))
-            return error_response(app, HTTPStatus.BAD_REQUEST, f"{name}: must be 1-64 of [A-Za-z0-9_-]")
-        return error_response(app, HTTPStatus.NOT_FOUND, f"no route for {app.current_event.path}")
-
-    app.exception_handler(ServiceError)(service_error)
-    app.exception_handler(Exception)(unexpected)
-    app.not_found(no_route)
+    http.map_errors(app, _STATUS, lambda status, message, headers: error_response(app, status, message, headers))
     return app
 
 
@@ -96,8 +76,10 @@ def no_content(app: APIGatewayRestResolver) -> Response[str]:
     return respond(app, HTTPStatus.NO_CONTENT)
 
 
-def error_response(app: APIGatewayRestResolver, status: int, message: str) -> Response[str]:
-    return respond(app, status, {"error": message})
+def error_response(
+    app: APIGatewayRestResolver, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response[str]:
+    return respond(app, status, {"error": message}, headers=headers or None)
 
 
 def _media_type(app: APIGatewayRestResolver) -> str:

@@ -1,0 +1,18 @@
+"""PUT /jobs/{jobId}/things/{thingName}/cancel: cancels one thing's execution."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from commands_core.api import http
+from commands_core.api import jobs as api
+from commands_core.dependencies import jobs_ports
+from commands_core.services import jobs
+
+app = api.resolver()
+
+
+@http.route(app, "job_executions_cancel")
+def job_executions_cancel(jobId: str, thingName: str) -> Response[str]:
+    return api.ok(jobs.cancel_execution(jobs_ports(), jobId, thingName, api.body(app)))
+
+
+lambda_handler = http.entrypoint(app)

@@ -1,0 +1,18 @@
+"""POST /job-templates: creates an AWS IoT job template."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from commands_core.api import http
+from commands_core.api import jobs as api
+from commands_core.dependencies import jobs_ports
+from commands_core.services import jobs
+
+app = api.resolver()
+
+
+@http.route(app, "job_templates_create")
+def job_templates_create() -> Response[str]:
+    return api.ok(jobs.create_template(jobs_ports(), api.body(app)))
+
+
+lambda_handler = http.entrypoint(app)

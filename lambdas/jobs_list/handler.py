@@ -1,0 +1,18 @@
+"""GET /jobs: AWS IoT jobs (`status`, `nextToken`, `maxResults`)."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from commands_core.api import http
+from commands_core.api import jobs as api
+from commands_core.dependencies import jobs_ports
+from commands_core.services import jobs
+
+app = api.resolver()
+
+
+@http.route(app, "jobs_list")
+def jobs_list() -> Response[str]:
+    return api.ok(jobs.list_jobs(jobs_ports(), api.query(app)))
+
+
+lambda_handler = http.entrypoint(app)

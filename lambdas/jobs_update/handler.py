@@ -1,0 +1,18 @@
+"""PUT /jobs/{jobId}: changes the job's description and configurations."""
+
+from aws_lambda_powertools.event_handler import Response
+
+from commands_core.api import http
+from commands_core.api import jobs as api
+from commands_core.dependencies import jobs_ports
+from commands_core.services import jobs
+
+app = api.resolver()
+
+
+@http.route(app, "jobs_update")
+def jobs_update(jobId: str) -> Response[str]:
+    return api.ok(jobs.update_job(jobs_ports(), jobId, api.body(app)))
+
+
+lambda_handler = http.entrypoint(app)

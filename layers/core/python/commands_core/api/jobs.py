@@ -1,0 +1,52 @@
+"""The Jobs family (seeds 002 and 004): JSON in and out, `{"error": "<reason>"}` with the seed's 404 and 422
+(a request this service or AWS IoT refuses), 429 with Retry-After when AWS IoT throttles."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+from commands_core.api import http
+from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled
+
+_STATUS: dict[type[ServiceError], HTTPStatus] = {
+    InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.UNPROCESSABLE_ENTITY,
+    Throttled: HTTPStatus.TOO_MANY_REQUESTS,
+}
+
+
+def resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+    http.map_errors(app, _STATUS, lambda status, message, headers: respond(status, {"error": message}, headers))
+    return app
+
+
+def respond(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
+    content = json.dumps(body, separators=(",", ":"), default=_json)
+    return Response(status, content_type="application/json", body=content, headers=headers or None)
+
+
+def ok(body: Any) -> Response[str]:
+    return respond(HTTPStatus.OK, body)
+
+
+def body(app: APIGatewayRestResolver) -> dict[str, Any]:
+    """The request's JSON object; none at all is an empty one (the seed's PUT and DELETE bodies are optional)."""
+    return http.json_object(app) if http.raw_body(app).strip() else {}
+
+
+def query(app: APIGatewayRestResolver) -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+def _json(value: Any) -> Any:
+    """AWS IoT's timestamps as ISO 8601 UTC."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -1,0 +1,140 @@
+"""The Jobs API (seeds 002 and 004): request bodies and queries, in AWS IoT Jobs' own shapes and limits."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+
+from commands_core.models import ID_PATTERN, ApiModel
+from commands_core.models.commands import Target
+from commands_core.models.jobs import AbortConfig, RetryConfig, TimeoutConfig
+from commands_core.models.templates import DOCUMENT_MAX_BYTES
+from commands_core.validation import json_value
+
+JobId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+Comment = Annotated[str, StringConstraints(max_length=2028)]
+JOB_STATUSES = ("IN_PROGRESS", "CANCELED", "COMPLETED", "DELETION_IN_PROGRESS", "SCHEDULED")
+EXECUTION_STATUSES = ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED")
+
+
+def _document(document: str) -> str:
+    if len(document.encode()) > DOCUMENT_MAX_BYTES:
+        raise ValueError(f"must be at most {DOCUMENT_MAX_BYTES} bytes (the AWS IoT limit)")
+    try:
+        json_value(document)
+    except ValueError as error:
+        raise ValueError(f"must be a string holding a JSON document ({error})") from None
+    return document
+
+
+Document = Annotated[str, StringConstraints(min_length=1), AfterValidator(_document)]
+
+
+class _Strict(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RateIncreaseCriteria(_Strict):
+    number_of_notified_things: int | None = Field(default=None, ge=1, le=1000, strict=True)
+    number_of_succeeded_things: int | None = Field(default=None, ge=1, le=1000, strict=True)
+
+
+class ExponentialRate(_Strict):
+    base_rate_per_minute: int = Field(ge=1, le=1000, strict=True)
+    increment_factor: float = Field(ge=1.1, le=5)
+    rate_increase_criteria: RateIncreaseCriteria
+
+
+class RolloutConfig(_Strict):
+    maximum_per_minute: int | None = Field(default=None, ge=1, le=1000, strict=True)
+    exponential_rate: ExponentialRate | None = None
+
+
+class PresignedUrlConfig(_Strict):
+    role_arn: str | None = Field(default=None, max_length=2048)  # the service's presign role when absent
+    expires_in_sec: int = Field(default=3600, ge=60, le=3600, strict=True)
+
+
+class JobConfigs(_Strict):
+    """The configurations a job takes on creation and (all but none) on UpdateJob; a job template holds them."""
+
+    presigned_url_config: PresignedUrlConfig | None = None
+    job_executions_rollout_config: RolloutConfig | None = None
+    abort_config: AbortConfig | None = None
+    timeout_config: TimeoutConfig | None = None
+    job_executions_retry_config: RetryConfig | None = None
+
+
+class NewJob(JobConfigs):
+    targets: list[Target] = Field(min_length=1, max_length=100)  # thing names, thing or thing-group ARNs
+    target_selection: Literal["SNAPSHOT", "CONTINUOUS"]
+    document: Document
+    description: Comment | None = None
+    job_id: JobId | None = None
+    job_template_id: JobId | None = None
+
+
+class JobChanges(JobConfigs):
+    description: Comment | None = None
+
+
+class Association(_Strict):
+    targets: list[Target] = Field(min_length=1, max_length=100)
+    comment: Comment | None = None
+
+
+class JobCancel(_Strict):
+    comment: Comment | None = None
+    reason_code: str | None = Field(default=None, pattern=r"^[A-Z0-9_]+$", max_length=128)
+    force: bool = Field(default=False, strict=True)
+
+
+class Force(_Strict):
+    force: bool = Field(default=False, strict=True)
+
+
+def _flat_details(value: Any) -> Any:
+    """statusDetails as AWS IoT takes it (a flat map), also when given the control plane's {"detailsMap": ...}."""
+    if isinstance(value, dict) and set(value) == {"detailsMap"}:
+        return value["detailsMap"]
+    return value
+
+
+DetailKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9:_-]+$")]
+DetailValue = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+
+
+class ExecutionCancel(_Strict):
+    expected_version: int | None = Field(default=None, ge=0, strict=True)
+    status_details: Annotated[dict[DetailKey, DetailValue] | None, BeforeValidator(_flat_details)] = Field(
+        default=None, max_length=10
+    )
+    force: bool = Field(default=False, strict=True)
+
+
+class ExecutionDelete(_Strict):
+    # The seed says String; AWS IoT a number: either, as long as it is a whole number. Absent: the current one.
+    execution_number: int | None = Field(default=None, ge=0)
+    force: bool = Field(default=False, strict=True)
+
+    @field_validator("execution_number", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and not value.isdigit()):
+            raise ValueError("must be a whole number")
+        return value
+
+
+class NewJobTemplate(JobConfigs):
+    job_template_id: JobId | None = None
+    document: Document
+    description: Comment
+
+
+class ListQuery(ApiModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str | None = None
+    next_token: str | None = Field(default=None, min_length=1, max_length=1024)
+    max_results: int = Field(default=25, ge=1, le=250)

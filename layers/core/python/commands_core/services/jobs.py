@@ -1,0 +1,255 @@
+"""The Jobs API (seeds 002 and 004) over AWS IoT Jobs: every request checked before AWS IoT is called, AWS
+IoT's answers in the seed's shapes.
+
+Jobs made here are ordinary AWS IoT jobs: their executions are not a command's, so the status machinery
+(services/ingest.py) leaves their events alone.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from commands_core.errors import InvalidInput, NotFound
+from commands_core.models.commands import GROUP_ARN, THING_ARN
+from commands_core.models.jobs_api import (
+    EXECUTION_STATUSES,
+    JOB_STATUSES,
+    Association,
+    ExecutionCancel,
+    ExecutionDelete,
+    Force,
+    JobCancel,
+    JobChanges,
+    JobConfigs,
+    ListQuery,
+    NewJob,
+    NewJobTemplate,
+)
+from commands_core.validation import check_id, check_thing_name, parse
+
+if TYPE_CHECKING:
+    from commands_core.adapters.iot import IotRegistry
+    from commands_core.adapters.jobs import JobsApi
+
+
+@dataclass(frozen=True)
+class JobsPorts:
+    api: JobsApi
+    registry: IotRegistry
+    presign_role_arn: str
+
+
+def create_job(ports: JobsPorts, body: Mapping[str, Any]) -> dict[str, Any]:
+    job = parse(NewJob, body)
+    job_id = job.job_id or str(uuid.uuid4())
+    arguments = _configs(ports, job) | {
+        "jobId": job_id,
+        "targets": [_target_arn(ports, target) for target in job.targets],
+        "document": job.document,
+        "targetSelection": job.target_selection,
+    }
+    if job.description is not None:
+        arguments["description"] = job.description
+    if job.job_template_id:
+        arguments["jobTemplateArn"] = ports.registry.arn(f"jobtemplate/{job.job_template_id}")
+    created = ports.api.call("create_job", ("job template", job.job_template_id or ""), **arguments)
+    return {"created": True, "jobId": created["jobId"], "jobArn": created["jobArn"]}
+
+
+def list_jobs(ports: JobsPorts, query: Mapping[str, str]) -> dict[str, Any]:
+    page = _query(query, JOB_STATUSES)
+    listed = ports.api.call("list_jobs", ("jobs", ""), **_page_arguments(page))
+    return {"jobs": listed.get("jobs", [])} | _next(listed)
+
+
+def get_job(ports: JobsPorts, job_id: str) -> dict[str, Any]:
+    _check_job_id(job_id)
+    return {"job": ports.api.call("describe_job", ("job", job_id), jobId=job_id)["job"]}
+
+
+def job_document(ports: JobsPorts, job_id: str) -> dict[str, Any]:
+    _check_job_id(job_id)
+    return {"document": ports.api.call("get_job_document", ("job", job_id), jobId=job_id).get("document")}
+
+
+def update_job(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    _check_job_id(job_id)
+    changes = parse(JobChanges, body)
+    arguments = _configs(ports, changes)
+    if changes.description is not None:
+        arguments["description"] = changes.description
+    if not arguments:
+        raise InvalidInput("body", "give description or a configuration AWS IoT lets a job change")
+    ports.api.call("update_job", ("job", job_id), jobId=job_id, **arguments)
+    return {"updated": True}
+
+
+def associate(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    _check_job_id(job_id)
+    association = parse(Association, body)
+    job = ports.api.call("describe_job", ("job", job_id), jobId=job_id)["job"]
+    if job.get("targetSelection") != "CONTINUOUS":
+        raise InvalidInput(
+            "jobId", f"job '{job_id}' is {job.get('targetSelection')}: only a CONTINUOUS job takes targets"
+        )
+    arguments: dict[str, Any] = {
+        "jobId": job_id,
+        "targets": [_target_arn(ports, target) for target in association.targets],
+    }
+    if association.comment is not None:
+        arguments["comment"] = association.comment
+    ports.api.call("associate_targets_with_job", ("job", job_id), **arguments)
+    return {"associated": True}
+
+
+def cancel_job(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    _check_job_id(job_id)
+    cancel = parse(JobCancel, body)
+    arguments = cancel.model_dump(by_alias=True, exclude_none=True)
+    ports.api.call("cancel_job", ("job", job_id), jobId=job_id, **arguments)
+    return {"canceled": True}
+
+
+def delete_job(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    _check_job_id(job_id)
+    force = parse(Force, body).force
+    ports.api.call("delete_job", ("job", job_id), jobId=job_id, force=force)
+    return {"deleted": True}
+
+
+def get_execution(ports: JobsPorts, job_id: str, thing_name: str) -> dict[str, Any]:
+    _check_execution(job_id, thing_name)
+    about = ("execution", f"{job_id}/{thing_name}")
+    return {
+        "execution": ports.api.call("describe_job_execution", about, jobId=job_id, thingName=thing_name)["execution"]
+    }
+
+
+def cancel_execution(ports: JobsPorts, job_id: str, thing_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    _check_execution(job_id, thing_name)
+    cancel = parse(ExecutionCancel, body)
+    arguments = cancel.model_dump(by_alias=True, exclude_none=True)
+    ports.api.call(
+        "cancel_job_execution", ("execution", f"{job_id}/{thing_name}"), jobId=job_id, thingName=thing_name, **arguments
+    )
+    return {"canceled": True}
+
+
+def delete_execution(ports: JobsPorts, job_id: str, thing_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    _check_execution(job_id, thing_name)
+    delete = parse(ExecutionDelete, body)
+    about = ("execution", f"{job_id}/{thing_name}")
+    number = delete.execution_number
+    if number is None:  # the execution the thing has for this job now
+        described = ports.api.call("describe_job_execution", about, jobId=job_id, thingName=thing_name)
+        number = int(described["execution"]["executionNumber"])
+    ports.api.call(
+        "delete_job_execution", about, jobId=job_id, thingName=thing_name, executionNumber=number, force=delete.force
+    )
+    return {"deleted": True}
+
+
+def executions_of_job(ports: JobsPorts, job_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+    _check_job_id(job_id)
+    page = _query(query, EXECUTION_STATUSES)
+    listed = ports.api.call("list_job_executions_for_job", ("job", job_id), jobId=job_id, **_page_arguments(page))
+    summaries = [
+        {"thingArn": item.get("thingArn"), "jobExecution": item.get("jobExecutionSummary", {})}
+        for item in listed.get("executionSummaries", [])
+    ]
+    return {"executionSummaries": summaries} | _next(listed)
+
+
+def executions_of_thing(ports: JobsPorts, thing_name: str, query: Mapping[str, str]) -> dict[str, Any]:
+    check_thing_name(thing_name)
+    page = _query(query, EXECUTION_STATUSES)
+    if not ports.registry.thing_exists(thing_name):  # AWS IoT would list nothing; the seed says 404
+        raise NotFound("thing", thing_name)
+    about = ("thing", thing_name)
+    listed = ports.api.call("list_job_executions_for_thing", about, thingName=thing_name, **_page_arguments(page))
+    summaries = [
+        {"jobId": item.get("jobId"), "jobExecution": item.get("jobExecutionSummary", {})}
+        for item in listed.get("executionSummaries", [])
+    ]
+    return {"executionSummaries": summaries} | _next(listed)
+
+
+def create_template(ports: JobsPorts, body: Mapping[str, Any]) -> dict[str, Any]:
+    template = parse(NewJobTemplate, body)
+    template_id = template.job_template_id or str(uuid.uuid4())
+    arguments = _configs(ports, template) | {
+        "jobTemplateId": template_id,
+        "document": template.document,
+        "description": template.description,
+    }
+    created = ports.api.call("create_job_template", ("job template", template_id), **arguments)
+    return {"created": True, "jobTemplateId": created["jobTemplateId"], "jobTemplateArn": created["jobTemplateArn"]}
+
+
+def list_templates(ports: JobsPorts, query: Mapping[str, str]) -> dict[str, Any]:
+    page = _query(query, ())
+    arguments = _page_arguments(page)
+    listed = ports.api.call("list_job_templates", ("job templates", ""), **arguments)
+    return {"JobTemplates": listed.get("jobTemplates", [])} | _next(listed)
+
+
+def get_template(ports: JobsPorts, template_id: str) -> dict[str, Any]:
+    check_id("jobTemplateId", template_id)
+    described = ports.api.call("describe_job_template", ("job template", template_id), jobTemplateId=template_id)
+    return {"jobTemplate": described}
+
+
+def delete_template(ports: JobsPorts, template_id: str) -> dict[str, Any]:
+    check_id("jobTemplateId", template_id)
+    ports.api.call("delete_job_template", ("job template", template_id), jobTemplateId=template_id)
+    return {"deleted": True}
+
+
+def _check_job_id(job_id: str) -> None:
+    check_id("jobId", job_id)
+
+
+def _check_execution(job_id: str, thing_name: str) -> None:
+    _check_job_id(job_id)
+    check_thing_name(thing_name)
+
+
+def _target_arn(ports: JobsPorts, target: str) -> str:
+    """A target as CreateJob takes it: thing and thing-group ARNs as they are, a thing name as its ARN."""
+    return target if THING_ARN.fullmatch(target) or GROUP_ARN.fullmatch(target) else ports.registry.thing_arn(target)
+
+
+def _configs(ports: JobsPorts, configs: JobConfigs) -> dict[str, Any]:
+    """The configurations given, in CreateJob's shapes. A presigned-URL configuration uses the service's presign
+    role (the functions may pass no other)."""
+    arguments = configs.model_dump(by_alias=True, exclude_none=True, include=set(JobConfigs.model_fields))
+    if presigned := arguments.get("presignedUrlConfig"):
+        role = presigned.setdefault("roleArn", ports.presign_role_arn)
+        if role != ports.presign_role_arn:
+            raise InvalidInput(
+                "presignedUrlConfig.roleArn", f"must be absent or the service's presign role {ports.presign_role_arn}"
+            )
+    return arguments
+
+
+def _query(query: Mapping[str, str], statuses: tuple[str, ...]) -> ListQuery:
+    page = parse(ListQuery, dict(query))
+    if page.status is not None and page.status not in statuses:
+        raise InvalidInput("status", f"must be one of {', '.join(statuses)}" if statuses else "is not a filter here")
+    return page
+
+
+def _page_arguments(page: ListQuery) -> dict[str, Any]:
+    arguments: dict[str, Any] = {"maxResults": page.max_results}
+    if page.status:
+        arguments["status"] = page.status
+    if page.next_token:
+        arguments["nextToken"] = page.next_token
+    return arguments
+
+
+def _next(listed: Mapping[str, Any]) -> dict[str, Any]:
+    return {"nextToken": listed["nextToken"]} if listed.get("nextToken") else {}
