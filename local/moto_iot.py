@@ -8,10 +8,14 @@
 - CancelJob: moto leaves the executions as they are; AWS cancels the queued ones (and with force, those in
   progress).
 - CancelJobExecution of an execution that does not exist: ResourceNotFoundException, not a server error.
-- A job that does not exist: ResourceNotFoundException from GetJobDocument, CancelJob, DeleteJob,
-  DeleteJobExecution and ListJobExecutionsForJob (moto fails with a server error or lists nothing).
-- ListJobs: moto ignores `status` and pages wrongly; here it filters and pages. CreateJob from a job template
-  that does not exist: ResourceNotFoundException (moto ignores `jobTemplateArn`).
+- A job that does not exist: ResourceNotFoundException from GetJobDocument, CancelJob, DeleteJob and
+  ListJobExecutionsForJob (moto fails with a server error or lists nothing). DeleteJobExecution of an execution
+  that does not exist is ResourceNotFoundException, of one not ended (QUEUED, IN_PROGRESS) without force
+  InvalidStateTransitionException, as in AWS.
+- ListJobs: moto ignores `status` and pages wrongly; here it filters and pages (a malformed token is
+  InvalidRequestException). CreateJob with `jobTemplateArn`: the job takes the template's document and
+  configurations it does not give itself; a template that does not exist is ResourceNotFoundException (moto
+  ignores `jobTemplateArn`).
 - UpdateJob and AssociateTargetsWithJob, which moto lacks: the job's description and configurations change;
   new targets are added, each thing (or member of a group) with a QUEUED execution, for a CONTINUOUS job only.
 
@@ -50,7 +54,11 @@ def install() -> None:
 
 
 def _patch_jobs() -> None:
-    from moto.iot.exceptions import ResourceAlreadyExistsException, ResourceNotFoundException
+    from moto.iot.exceptions import (
+        InvalidStateTransitionException,
+        ResourceAlreadyExistsException,
+        ResourceNotFoundException,
+    )
     from moto.iot.models import FakeJobExecution, IoTBackend
 
     create_job = IoTBackend.create_job
@@ -95,9 +103,21 @@ def _patch_jobs() -> None:
 
         return checked
 
-    for name in ("get_job_document", "delete_job", "delete_job_execution", "list_job_executions_for_job"):
+    for name in ("get_job_document", "delete_job", "list_job_executions_for_job"):
         setattr(IoTBackend, name, existing(getattr(IoTBackend, name)))
+    delete_job_execution = IoTBackend.delete_job_execution
+
+    def delete_ended_job_execution(self: Any, job_id: str, thing_name: str, execution_number: int, force: bool) -> None:
+        execution = self.job_executions.get((job_id, thing_name))
+        if execution is None:
+            raise ResourceNotFoundException(f"No job execution of {job_id} for {thing_name}")
+        if execution.status in ("QUEUED", "IN_PROGRESS") and not force:
+            raise InvalidStateTransitionException(f"The execution is {execution.status}: delete it with force")
+        delete_job_execution(self, job_id, thing_name, execution_number, True)
+
+    IoTBackend.delete_job_execution = delete_ended_job_execution  # type: ignore[method-assign]
     _patch_job_changes()
+    _patch_job_listing()
 
     IoTBackend.create_job = create_job_per_thing  # type: ignore[method-assign]
     IoTBackend.cancel_job = existing(cancel_job_and_executions)  # type: ignore[method-assign]
@@ -105,26 +125,11 @@ def _patch_jobs() -> None:
 
 
 def _patch_job_changes() -> None:
-    """ListJobs' status filter, UpdateJob and AssociateTargetsWithJob (see the module's docstring)."""
+    """UpdateJob and AssociateTargetsWithJob (see the module's docstring)."""
     from moto.core.responses import ActionResult
     from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundException
     from moto.iot.models import FakeJobExecution
     from moto.iot.responses import IoTResponse
-
-    create_job = IoTResponse.create_job
-
-    def list_jobs_in_status(self: Any) -> ActionResult:
-        status = self._get_param("status")
-        jobs = [job.to_dict() for job in self.iot_backend.jobs.values() if status in (None, job.status)]
-        start = int(self._get_param("nextToken") or 0)
-        end = start + self._get_int_param("maxResults", 50)
-        return ActionResult({"jobs": jobs[start:end], "nextToken": str(end) if end < len(jobs) else None})
-
-    def create_job_from_template(self: Any) -> Any:
-        template = self._get_param("jobTemplateArn")
-        if template and template.rsplit("/", 1)[1] not in self.iot_backend.jobs_templates:
-            raise ResourceNotFoundException(f"Job template {template} not found")
-        return create_job(self)
 
     def job_of(response: Any) -> Any:
         job = response.iot_backend.jobs.get(response._get_param("jobId"))
@@ -167,7 +172,47 @@ def _patch_job_changes() -> None:
                 )
         return ActionResult({"jobArn": job.job_arn, "jobId": job.job_id, "description": job.description})
 
-    IoTResponse.list_jobs = list_jobs_in_status  # type: ignore[method-assign]
-    IoTResponse.create_job = create_job_from_template  # type: ignore[method-assign]
     IoTResponse.update_job = update_job  # type: ignore[attr-defined]
     IoTResponse.associate_targets_with_job = associate_targets_with_job  # type: ignore[attr-defined]
+
+
+def _patch_job_listing() -> None:
+    """ListJobs' status filter and paging; CreateJob from a job template (see the module's docstring)."""
+    from moto.core.responses import ActionResult
+    from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundException
+    from moto.iot.responses import IoTResponse
+
+    create_job = IoTResponse.create_job
+
+    def list_jobs_in_status(self: Any) -> ActionResult:
+        status = self._get_param("status")
+        jobs = [job.to_dict() for job in self.iot_backend.jobs.values() if status in (None, job.status)]
+        token = self._get_param("nextToken") or "0"
+        if not token.isdigit():
+            raise InvalidRequestException("The nextToken is not valid")
+        start = int(token)
+        end = start + self._get_int_param("maxResults", 50)
+        return ActionResult({"jobs": jobs[start:end], "nextToken": str(end) if end < len(jobs) else None})
+
+    def create_job_from_template(self: Any) -> Any:
+        arn = self._get_param("jobTemplateArn")
+        template = self.iot_backend.jobs_templates.get(arn.rsplit("/", 1)[1]) if arn else None
+        if arn and template is None:
+            raise ResourceNotFoundException(f"Job template {arn} not found")
+        created = create_job(self)
+        if template is not None:  # what the job does not give itself, it takes from its template
+            job = self.iot_backend.jobs[self._get_param("jobId")]
+            for attribute in (
+                "document",
+                "presigned_url_config",
+                "job_executions_rollout_config",
+                "abort_config",
+                "timeout_config",
+                "job_execution_retry_config",
+            ):
+                if not getattr(job, attribute, None):
+                    setattr(job, attribute, getattr(template, attribute, None))
+        return created
+
+    IoTResponse.list_jobs = list_jobs_in_status  # type: ignore[method-assign]
+    IoTResponse.create_job = create_job_from_template  # type: ignore[method-assign]

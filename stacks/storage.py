@@ -91,14 +91,15 @@ class Storage(Construct):
         )
 
     def _presign_role(self) -> iam.Role:
-        """Assumed by AWS IoT to presign a job document's file URLs: it may read command files, nothing else."""
+        """Assumed by AWS IoT to presign a job document's file URLs: it may read the published copies of command
+        files (what devices are sent), nothing else."""
         role = iam.Role(
             self,
             "PresignRole",
             assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
             description="AWS IoT presigns the S3 URLs of command files in job documents with this role",
         )
-        files = self.buckets[resources.FILES.name].arn_for_objects("commands/*")
+        files = self.buckets[resources.FILES.name].arn_for_objects("commands/*/published/*")
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[files]))
         return role
 

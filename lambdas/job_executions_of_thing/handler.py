@@ -12,7 +12,9 @@ app = api.resolver()
 
 @http.route(app, "job_executions_of_thing")
 def job_executions_of_thing(thingName: str) -> Response[str]:
-    return api.ok(jobs.executions_of_thing(jobs_ports(), thingName, api.query(app)))
+    return api.ok(
+        jobs.executions_of_thing(jobs_ports(), thingName, api.query(app), second_revision=api.second_revision(app))
+    )
 
 
 lambda_handler = http.entrypoint(app)

@@ -211,6 +211,8 @@ def test_the_simulated_fleet_answers_commands_delivered_by_aws_iot_commands(loca
 
 
 def test_the_jobs_api_creates_lists_follows_cancels_and_deletes_a_job(local_runtime: Runtime) -> None:
+    for thing in ("sim-001", "sim-002"):  # the simulated fleet would finish the job before it can be cancelled
+        local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "ignore"})
     body = {"targets": ["sim-001", "sim-002"], "targetSelection": "SNAPSHOT", "document": "{}", "jobId": "e2e-job"}
     status, _, created = local_runtime.request("POST", "/jobs", body)
     assert (status, created["created"], created["jobId"]) == (200, True, "e2e-job")
@@ -227,6 +229,8 @@ def test_the_jobs_api_creates_lists_follows_cancels_and_deletes_a_job(local_runt
     assert local_runtime.request("DELETE", "/jobs/e2e-job", {"force": True})[2] == {"deleted": True}
     status, _, missing = local_runtime.request("GET", "/jobs/e2e-job")
     assert (status, missing) == (404, {"error": "job 'e2e-job' not found"})
+    for thing in ("sim-001", "sim-002"):
+        local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "succeed"})
 
 
 def test_the_jobs_api_keeps_job_templates(local_runtime: Runtime) -> None:

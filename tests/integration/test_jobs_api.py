@@ -211,7 +211,10 @@ def test_one_things_execution_read_cancelled_and_deleted(
     assert (deleted.status, deleted.json()) == (200, {"deleted": True})
     assert error(api.get("/jobs/each/things/j-1"))[0] == 404
     number = iot.describe_job_execution(jobId="each", thingName="j-2")["execution"]["executionNumber"]
-    assert api.request("DELETE", "/jobs/each/things/j-2", {"executionNumber": str(number)}).status == 200
+    assert error(api.request("DELETE", "/jobs/each/things/j-2", {})) == (422, "AWS IoT refused it")  # not ended
+    forced = {"executionNumber": str(number), "force": True}
+    assert api.request("DELETE", "/jobs/each/things/j-2", forced).status == 200
+    assert error(api.request("DELETE", "/jobs/each/things/j-2", forced))[0] == 404
     assert error(api.request("DELETE", "/jobs/each/things/j-2", {"executionNumber": "first"})) == (
         422,
         "executionNumber",
@@ -269,7 +272,10 @@ def test_job_templates_are_created_listed_read_and_deleted(
     template = api.get("/job-templates/reboot").json()["jobTemplate"]
     assert (template["document"], template["description"]) == ('{"op": "reboot"}', "Reboot")
     assert template["timeoutConfig"] == {"inProgressTimeoutInMinutes": 9}
-    assert job(jobTemplateId="reboot")["created"] is True  # a job from the template
+    from_template = {"targets": ["j-1"], "targetSelection": "SNAPSHOT", "jobTemplateId": "reboot", "jobId": "t-job"}
+    assert api.post("/jobs", from_template).status == 200
+    assert api.get("/jobs/t-job/document").json() == {"document": '{"op": "reboot"}'}  # the template's
+    assert error(api.post("/jobs", from_template | {"document": "{}"})) == (422, "document")  # one or the other
     assert error(api.post("/job-templates", body | {"jobTemplateId": "reboot"})) == (422, "AWS IoT refused it")
     assert api.delete("/job-templates/reboot").json() == {"deleted": True}
     assert error(api.get("/job-templates/reboot")) == (404, "job template 'reboot' not found")
@@ -278,7 +284,7 @@ def test_job_templates_are_created_listed_read_and_deleted(
         error(
             api.post(
                 "/jobs",
-                {"targets": ["j-1"], "targetSelection": "SNAPSHOT", "document": "{}", "jobTemplateId": "reboot"},
+                {"targets": ["j-1"], "targetSelection": "SNAPSHOT", "jobTemplateId": "reboot"},
             )
         )[0]
         == 404
@@ -320,3 +326,67 @@ def test_throttling_by_aws_iot_is_a_429_with_retry_after(
 def test_a_body_that_is_not_json_is_a_422(api: HandlerClient) -> None:
     assert error(api.request("PUT", "/jobs/x/cancel", "{not json")) == (422, "body")
     assert json.loads(api.request("POST", "/jobs", "[]").body)["error"].startswith("body")
+
+
+def test_the_second_revisions_paths_also_name_the_lists_as_it_does(
+    api: HandlerClient, job: Callable[..., dict[str, Any]]
+) -> None:
+    job(jobId="named")
+
+    of_job = api.get("/jobs-executions/jobs/named").json()
+    of_thing = api.get("/jobs-executions/things/j-1").json()
+
+    assert of_job["jobExecutions"] == of_job["executionSummaries"]
+    assert of_thing["jobExecution"] == of_thing["executionSummaries"]
+    assert "jobExecutions" not in api.get("/jobs/named/status").json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "named"),
+    [
+        ("GET", "/jobs?nextToken=garbage", None, "AWS IoT refused it"),
+        (
+            "POST",
+            "/jobs",
+            {"targets": [group_arn("nowhere")], "targetSelection": "SNAPSHOT", "document": "{}"},
+            "targets",
+        ),
+        (
+            "PUT",
+            "/jobs/any",
+            {"presignedUrlConfig": {"roleArn": "arn:aws:iam::123456789012:role/x"}},
+            "presignedUrlConfig.roleArn",
+        ),
+        (
+            "POST",
+            "/job-templates",
+            {
+                "document": "{}",
+                "description": "d",
+                "presignedUrlConfig": {"roleArn": "arn:aws:iam::123456789012:role/x"},
+            },
+            "presignedUrlConfig.roleArn",
+        ),
+        ("PUT", "/jobs/any/cancel", {"comment": "line\nbreak"}, "comment"),
+        ("PUT", "/jobs/any/things/t/cancel", {"expectedVersion": 2**64}, "expectedVersion"),
+        (
+            "POST",
+            "/jobs",
+            {
+                "targets": ["j-1"],
+                "targetSelection": "SNAPSHOT",
+                "document": "{}",
+                "jobExecutionsRolloutConfig": {
+                    "exponentialRate": {"baseRatePerMinute": 1, "incrementFactor": 2, "rateIncreaseCriteria": {}}
+                },
+            },
+            "jobExecutionsRolloutConfig.exponentialRate.rateIncreaseCriteria",
+        ),
+    ],
+)
+def test_more_requests_refused_with_a_422_naming_what_to_fix(
+    api: HandlerClient, job: Callable[..., dict[str, Any]], method: str, path: str, body: Any, named: str
+) -> None:
+    job(jobId="any")
+
+    assert error(api.request(method, path, body)) == (422, named)

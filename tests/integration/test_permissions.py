@@ -173,7 +173,7 @@ def _use_the_command_delivery(
 
 def _use_the_jobs_api(api: HandlerClient, names: list[str]) -> None:
     # The Jobs API: every route once.
-    job = {"targets": names[:2], "targetSelection": "CONTINUOUS", "document": "{}", "jobId": "plain"}
+    job = {"targets": names[:2], "targetSelection": "CONTINUOUS", "jobId": "plain"}
     template_body = {"jobTemplateId": "t", "document": "{}", "description": "d", "presignedUrlConfig": {}}
     assert api.post("/job-templates", template_body).status == 200
     assert api.post("/jobs", job | {"jobTemplateId": "t", "presignedUrlConfig": {"expiresInSec": 60}}).status == 200

@@ -283,6 +283,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs",
         (
             Access("iot", ("iot:CreateJob",), (*_JOB_AND_TARGETS, *_JOB_TEMPLATE)),
+            Access("iot", ("iot:DescribeJobTemplate",), _JOB_TEMPLATE),  # a job from a template: it exists
             Access("presign", ("iam:PassRole",)),  # presignedUrlConfig: the service's presign role only
         ),
         description="Creates an AWS IoT job.",

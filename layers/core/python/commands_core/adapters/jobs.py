@@ -35,10 +35,11 @@ class JobsApi:
             message = str(getattr(error, "response", {}).get("Error", {}).get("Message") or code)
             if code == "ResourceNotFoundException":
                 raise NotFound(*about) from None
-            if code in _REFUSED:
-                raise Conflict(f"AWS IoT refused it: {message}") from None
             if code in ("ThrottlingException", "TooManyRequestsException"):
                 raise Throttled("AWS IoT is throttling requests; retry shortly", retry_after=2) from None
+            status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in _REFUSED or (code and status in (400, 409)):  # a request AWS IoT will not take as it is
+                raise Conflict(f"AWS IoT refused it: {message}") from None
             raise
         response.pop("ResponseMetadata", None)
         return response

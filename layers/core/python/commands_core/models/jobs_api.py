@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from commands_core.models import ID_PATTERN, ApiModel
 from commands_core.models.commands import Target
@@ -13,7 +21,9 @@ from commands_core.models.templates import DOCUMENT_MAX_BYTES
 from commands_core.validation import json_value
 
 JobId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
-Comment = Annotated[str, StringConstraints(max_length=2028)]
+# AWS IoT's pattern for descriptions and comments: no control characters.
+Comment = Annotated[str, StringConstraints(min_length=1, max_length=2028, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
+LONG_MAX = 2**63 - 1
 JOB_STATUSES = ("IN_PROGRESS", "CANCELED", "COMPLETED", "DELETION_IN_PROGRESS", "SCHEDULED")
 EXECUTION_STATUSES = ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED")
 
@@ -38,6 +48,12 @@ class _Strict(ApiModel):
 class RateIncreaseCriteria(_Strict):
     number_of_notified_things: int | None = Field(default=None, ge=1, le=1000, strict=True)
     number_of_succeeded_things: int | None = Field(default=None, ge=1, le=1000, strict=True)
+
+    @model_validator(mode="after")
+    def _one(self) -> RateIncreaseCriteria:
+        if (self.number_of_notified_things is None) == (self.number_of_succeeded_things is None):
+            raise ValueError("give one of numberOfNotifiedThings and numberOfSucceededThings")
+        return self
 
 
 class ExponentialRate(_Strict):
@@ -69,7 +85,7 @@ class JobConfigs(_Strict):
 class NewJob(JobConfigs):
     targets: list[Target] = Field(min_length=1, max_length=100)  # thing names, thing or thing-group ARNs
     target_selection: Literal["SNAPSHOT", "CONTINUOUS"]
-    document: Document
+    document: Document | None = None  # or the job template's
     description: Comment | None = None
     job_id: JobId | None = None
     job_template_id: JobId | None = None
@@ -102,11 +118,11 @@ def _flat_details(value: Any) -> Any:
 
 
 DetailKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[a-zA-Z0-9:_-]+$")]
-DetailValue = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+DetailValue = Annotated[str, StringConstraints(min_length=1, max_length=1024, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")]
 
 
 class ExecutionCancel(_Strict):
-    expected_version: int | None = Field(default=None, ge=0, strict=True)
+    expected_version: int | None = Field(default=None, ge=0, le=LONG_MAX, strict=True)
     status_details: Annotated[dict[DetailKey, DetailValue] | None, BeforeValidator(_flat_details)] = Field(
         default=None, max_length=10
     )
@@ -115,7 +131,7 @@ class ExecutionCancel(_Strict):
 
 class ExecutionDelete(_Strict):
     # The seed says String; AWS IoT a number: either, as long as it is a whole number. Absent: the current one.
-    execution_number: int | None = Field(default=None, ge=0)
+    execution_number: int | None = Field(default=None, ge=0, le=LONG_MAX)
     force: bool = Field(default=False, strict=True)
 
     @field_validator("execution_number", mode="before")

@@ -8,7 +8,7 @@ Jobs made here are ordinary AWS IoT jobs: their executions are not a command's, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -44,18 +44,24 @@ class JobsPorts:
 
 def create_job(ports: JobsPorts, body: Mapping[str, Any]) -> dict[str, Any]:
     job = parse(NewJob, body)
+    if (job.document is None) == (job.job_template_id is None):
+        raise InvalidInput("document", "give the job's document, or a jobTemplateId whose document it takes")
     job_id = job.job_id or str(uuid.uuid4())
     arguments = _configs(ports, job) | {
         "jobId": job_id,
         "targets": [_target_arn(ports, target) for target in job.targets],
-        "document": job.document,
         "targetSelection": job.target_selection,
     }
+    if job.document is not None:
+        arguments["document"] = job.document
     if job.description is not None:
         arguments["description"] = job.description
     if job.job_template_id:
         arguments["jobTemplateArn"] = ports.registry.arn(f"jobtemplate/{job.job_template_id}")
-    created = ports.api.call("create_job", ("job template", job.job_template_id or ""), **arguments)
+        ports.api.call(
+            "describe_job_template", ("job template", job.job_template_id), jobTemplateId=job.job_template_id
+        )
+    created = _with_targets(lambda: ports.api.call("create_job", ("targets", ""), **arguments))
     return {"created": True, "jobId": created["jobId"], "jobArn": created["jobArn"]}
 
 
@@ -101,7 +107,7 @@ def associate(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[st
     }
     if association.comment is not None:
         arguments["comment"] = association.comment
-    ports.api.call("associate_targets_with_job", ("job", job_id), **arguments)
+    _with_targets(lambda: ports.api.call("associate_targets_with_job", ("targets", ""), **arguments))
     return {"associated": True}
 
 
@@ -152,7 +158,11 @@ def delete_execution(ports: JobsPorts, job_id: str, thing_name: str, body: Mappi
     return {"deleted": True}
 
 
-def executions_of_job(ports: JobsPorts, job_id: str, query: Mapping[str, str]) -> dict[str, Any]:
+def executions_of_job(
+    ports: JobsPorts, job_id: str, query: Mapping[str, str], *, second_revision: bool = False
+) -> dict[str, Any]:
+    """The job's executions under `executionSummaries`; at the second revision's path also under its name for
+    them, `jobExecutions`."""
     _check_job_id(job_id)
     page = _query(query, EXECUTION_STATUSES)
     listed = ports.api.call("list_job_executions_for_job", ("job", job_id), jobId=job_id, **_page_arguments(page))
@@ -160,21 +170,24 @@ def executions_of_job(ports: JobsPorts, job_id: str, query: Mapping[str, str]) -
         {"thingArn": item.get("thingArn"), "jobExecution": item.get("jobExecutionSummary", {})}
         for item in listed.get("executionSummaries", [])
     ]
-    return {"executionSummaries": summaries} | _next(listed)
+    return {"executionSummaries": summaries} | ({"jobExecutions": summaries} if second_revision else {}) | _next(listed)
 
 
-def executions_of_thing(ports: JobsPorts, thing_name: str, query: Mapping[str, str]) -> dict[str, Any]:
+def executions_of_thing(
+    ports: JobsPorts, thing_name: str, query: Mapping[str, str], *, second_revision: bool = False
+) -> dict[str, Any]:
+    """The thing's job executions under `executionSummaries`; at the second revision's path also under its
+    name for them, `jobExecution`."""
     check_thing_name(thing_name)
     page = _query(query, EXECUTION_STATUSES)
-    if not ports.registry.thing_exists(thing_name):  # AWS IoT would list nothing; the seed says 404
-        raise NotFound("thing", thing_name)
     about = ("thing", thing_name)
+    ports.api.call("describe_thing", about, thingName=thing_name)  # AWS IoT would list nothing; the seed says 404
     listed = ports.api.call("list_job_executions_for_thing", about, thingName=thing_name, **_page_arguments(page))
     summaries = [
         {"jobId": item.get("jobId"), "jobExecution": item.get("jobExecutionSummary", {})}
         for item in listed.get("executionSummaries", [])
     ]
-    return {"executionSummaries": summaries} | _next(listed)
+    return {"executionSummaries": summaries} | ({"jobExecution": summaries} if second_revision else {}) | _next(listed)
 
 
 def create_template(ports: JobsPorts, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,6 +219,14 @@ def delete_template(ports: JobsPorts, template_id: str) -> dict[str, Any]:
     check_id("jobTemplateId", template_id)
     ports.api.call("delete_job_template", ("job template", template_id), jobTemplateId=template_id)
     return {"deleted": True}
+
+
+def _with_targets(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """A call naming targets: one AWS IoT does not know is the client's mistake in `targets`."""
+    try:
+        return call()
+    except NotFound:
+        raise InvalidInput("targets", "names a thing or thing group AWS IoT does not know") from None
 
 
 def _check_job_id(job_id: str) -> None:
