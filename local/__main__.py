@@ -37,17 +37,19 @@ def main() -> None:
     queues.start(CONSUMERS, env, handlers, stop)
     schedules.start(handlers, stop, every_seconds=float(os.environ.get("SCHEDULE_SECONDS", "30")))
     broker = Broker(env, iot_commands)
+    api_key = os.environ.get("LOCAL_API_KEY") or None
     simulator = fleet.Simulator(
         iot,
         broker.publish,
         things,
         delay=float(os.environ.get("SIM_DELAY_SECONDS", "0.5")),
         slow=float(os.environ.get("SIM_SLOW_SECONDS", "10")),
+        inbox=fleet.Inbox(f"http://127.0.0.1:{port}", api_key, env),
     )
     iot_commands.on_start(simulator.command_requested)
     threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
     threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
-    server = serve(port, Api(ROUTES, handlers, views.routes(iot, broker.publish)))
+    server = serve(port, Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key))
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
     print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
     print(f"API on http://127.0.0.1:{port} ({len(ROUTES)} routes); Ctrl-C stops", file=sys.stderr, flush=True)

@@ -7,6 +7,7 @@ handles one event at a time, so each function has a lock of its own.
 from __future__ import annotations
 
 import base64
+import hmac
 import json
 import re
 import sys
@@ -19,7 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from commands_core.wiring import BINARY_MEDIA_TYPES, Route
+from commands_core.api.status import envelope
+from commands_core.wiring import BINARY_MEDIA_TYPES, Route, auth_of
 from local.lambdas import Functions
 
 STAGE = "local"
@@ -98,13 +100,25 @@ def proxy_event(
 
 
 class Api:
-    def __init__(self, routes: Iterable[Route], functions: Functions, extras: LocalRoutes | None = None) -> None:
+    def __init__(
+        self,
+        routes: Iterable[Route],
+        functions: Functions,
+        extras: LocalRoutes | None = None,
+        api_key: str | None = None,
+    ) -> None:
         self.routes = tuple(routes)
         self.router = Router(self.routes)
         self.functions = functions
         self.extras = extras or {}
+        self.api_key = api_key  # when set, routes of auth api_key want it in x-api-key, as API Gateway would
 
     def invoke(self, match: Match, event: dict[str, Any]) -> dict[str, Any]:
+        if self.api_key and auth_of(match.route) == "api_key":
+            given = {name.lower(): value for name, value in (event.get("headers") or {}).items()}.get("x-api-key")
+            if not given or not hmac.compare_digest(given, self.api_key):
+                body = envelope(HTTPStatus.UNAUTHORIZED, "a valid API key is required in x-api-key")
+                return {"statusCode": 401, "headers": {"Content-Type": "application/json"}, "body": body}
         return self.functions.invoke(match.route.function, event)
 
 

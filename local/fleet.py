@@ -37,6 +37,70 @@ def create(iot: Any, size: int) -> list[str]:
 
 BEHAVIOURS = ("succeed", "fail", "reject", "ignore", "slow")
 
+# A step of _steps as the status API's states an inbox device reports (it acknowledges before it starts).
+_INBOX_STATES = {
+    "IN_PROGRESS": ("Command Acknowledged", "Command In Progress"),
+    "SUCCEEDED": ("Command Success",),
+    "FAILED": ("Command Failure",),
+    "REJECTED": ("Command Failure",),
+}
+
+
+class Inbox:
+    """How a simulated inbox device reaches the service: the status API over HTTP (as a device would), and,
+    to know which things have inbox commands waiting, a look at the commands table."""
+
+    def __init__(self, api_url: str, api_key: str | None, env: dict[str, str]) -> None:
+        from local import aws as local_aws
+
+        self._url = api_url
+        self._headers = {"x-api-key": api_key} if api_key else {}
+        self._dynamodb = local_aws.client("dynamodb", env)
+        self._table = env["COMMANDS_TABLE"]
+        self._deliveries: dict[str, str | None] = {}
+
+    def waiting(self, names: set[str]) -> set[str]:
+        """The things with a QUEUED execution of an inbox command."""
+        waiting = set()
+        for name in names:
+            items = self._dynamodb.query(
+                TableName=self._table,
+                IndexName="inbox",
+                KeyConditionExpression="inboxThing = :thing",
+                ExpressionAttributeValues={":thing": {"S": name}},
+            )["Items"]
+            if any(item["status"]["S"] == "QUEUED" and self.is_inbox(item["commandId"]["S"]) for item in items):
+                waiting.add(name)
+        return waiting
+
+    def is_inbox(self, command_id: str) -> bool:
+        if command_id not in self._deliveries:
+            item = self._dynamodb.get_item(
+                TableName=self._table, Key={"commandId": {"S": command_id}, "itemKey": {"S": "command"}}
+            ).get("Item", {})
+            self._deliveries[command_id] = item.get("delivery", {}).get("S")
+        return self._deliveries[command_id] == "inbox"
+
+    def fetch(self, thing_name: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v2/command-inbox/?device_id={thing_name}") or [])
+
+    def report(self, status_id: str, state: str) -> None:
+        self._call("PUT", f"/commands/v0/status/{status_id}/", {"state": state, "reason": "simulated device"})
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        import json
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode() if body is not None else None
+        headers = self._headers | ({"Content-Type": "application/json"} if data else {})
+        request = urllib.request.Request(self._url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())["content"]
+        except urllib.error.HTTPError:
+            return None  # refused (the execution moved meanwhile): nothing more to report
+
 
 # How each behaviour answers a job execution: (seconds after it is taken, status) steps. IN_PROGRESS has no event
 # in AWS IoT Jobs; the reconciler finds it. An unknown behaviour is treated as "succeed".
@@ -56,10 +120,20 @@ class Simulator:
     Job executions it takes from the embedded AWS IoT, moves them there as the device's UpdateJobExecution
     would, and publishes the events AWS IoT would through the rules. Command executions (AWS IoT Commands)
     reach it as the request AWS IoT publishes to the device; it answers on the execution's response topic,
-    and the IoT Commands emulator publishes the events.
+    and the IoT Commands emulator publishes the events. A thing with an inbox command waiting fetches it from
+    the device inbox and reports each state through the status API.
     """
 
-    def __init__(self, iot: Any, publish: Any, names: list[str], *, delay: float = 0.5, slow: float = 10.0) -> None:
+    def __init__(
+        self,
+        iot: Any,
+        publish: Any,
+        names: list[str],
+        *,
+        delay: float = 0.5,
+        slow: float = 10.0,
+        inbox: Inbox | None = None,
+    ) -> None:
         self._iot = iot
         self._publish = publish
         self._names = set(names)
@@ -69,6 +143,10 @@ class Simulator:
         self._due: list[tuple[float, str, str, str]] = []
         self._lock = threading.Lock()  # command requests arrive on the AWS endpoint's threads
         self._answers: list[tuple[float, str, str, str]] = []
+        self._inbox = inbox
+        self._reports: list[tuple[float, str, str]] = []  # (when, status id, state) for the inbox's PUTs
+        self._fetched: set[str] = set()
+        self._next_poll = 0.0
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(0.2):
@@ -76,9 +154,30 @@ class Simulator:
                 self._take_new()
                 self._answer_due()
                 self._answer_commands()
+                self._poll_inboxes()
             except Exception as error:  # the endpoint is going away at shutdown, or a passing fault
                 if not stop.is_set():
                     print(f"simulated fleet: {error!r}")
+
+    def _poll_inboxes(self) -> None:
+        """Inbox devices fetch their commands (once a second) and report each step through the status API."""
+        if self._inbox is None:
+            return
+        now = time.monotonic()
+        while self._reports and self._reports[0][0] <= now:
+            _, status_id, state = heapq.heappop(self._reports)
+            self._inbox.report(status_id, state)
+        if now < self._next_poll:
+            return
+        self._next_poll = now + 1.0
+        for thing_name in sorted(self._inbox.waiting(self._names)):
+            for item in self._inbox.fetch(thing_name):
+                if item["id"] in self._fetched or not self._inbox.is_inbox(item["request"]):
+                    continue
+                self._fetched.add(item["id"])
+                for after, status in _steps(self._behaviour(thing_name), self._delay, self._slow):
+                    for index, state in enumerate(_INBOX_STATES[status]):
+                        heapq.heappush(self._reports, (now + after + index * self._delay / 2, item["id"], state))
 
     def command_requested(self, thing_name: str, request: dict[str, Any]) -> None:
         """AWS IoT Commands' request to a device (its request topic): a simulated thing schedules its answers."""

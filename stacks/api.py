@@ -78,6 +78,25 @@ class Api(Construct):
                 f"Gateway{response_type.response_type}", type=response_type, templates=template
             )
         self.functions = {route.function: self._add_route(functions, route) for route in wiring.ROUTES}
+        if any(wiring.auth_of(route) == "api_key" for route in wiring.ROUTES):
+            self._add_api_key()
+
+    def _add_api_key(self) -> None:
+        """The key of the routes that require one (the status family): a usage plan on the stage holds it; a
+        missing or wrong key is a 401 in the family's envelope."""
+        plan = self.rest_api.add_usage_plan(
+            "StatusUsagePlan",
+            name="iot-commands-status",
+            description="The Command Status API and the device inbox",
+            api_stages=[apigw.UsagePlanPerApiStage(api=self.rest_api, stage=self.rest_api.deployment_stage)],
+        )
+        plan.add_api_key(self.rest_api.add_api_key("StatusApiKey", description="Key of the Command Status API"))
+        self.rest_api.add_gateway_response(
+            "GatewayInvalidApiKey",
+            type=apigw.ResponseType.INVALID_API_KEY,
+            status_code="401",
+            templates={"application/json": '{"code": 401, "message": $context.error.messageString, "content": null}'},
+        )
 
     def _add_route(self, functions: FunctionFactory, route: wiring.Route) -> object:
         function = functions.build(

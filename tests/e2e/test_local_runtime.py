@@ -243,3 +243,33 @@ def test_the_jobs_api_keeps_job_templates(local_runtime: Runtime) -> None:
     assert local_runtime.request("GET", "/job-templates/e2e-template")[0] == 404
     status, _, refused = local_runtime.request("POST", "/job-templates", {"description": "no document"})
     assert (status, refused["error"].split(":")[0]) == (422, "document")
+
+
+def test_simulated_inbox_devices_fetch_their_commands_and_report_every_state(local_runtime: Runtime) -> None:
+    behaviours = {"sim-004": "succeed", "sim-005": "reject", "sim-006": "ignore"}
+    for thing, behaviour in behaviours.items():
+        assert local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": behaviour})[0] == 200
+    template = {"templateId": "e2e-inbox", "operation": "x", "document": "{}", "delivery": "inbox"}
+    assert local_runtime.request("POST", "/templates", template)[0] == 201
+    body = {"commandId": "e2e-inbox", "templateId": "e2e-inbox", "status": "in_progress", "targets": list(behaviours)}
+    assert local_runtime.request("POST", "/commands", body)[0] == 201
+
+    deadline = time.monotonic() + 30
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline and states != {"sim-004": "Command Success", "sim-005": "Command Failure"}:
+        listed = local_runtime.request("GET", "/commands/v0/status/?request=e2e-inbox&limit=10")[2]["content"]
+        states = {item["device"]: item["state"] for item in listed["results"] if item["device"] != "sim-006"}
+        time.sleep(0.3)
+    assert states == {"sim-004": "Command Success", "sim-005": "Command Failure"}
+    succeeded = local_runtime.request("GET", "/commands/v0/status/e2e-inbox.sim-004/")[2]["content"]
+    assert [step["state"] for step in succeeded["history"]] == [
+        "Command Queued",
+        "Command Initiated",
+        "Command Acknowledged",
+        "Command In Progress",
+        "Command Success",
+    ]
+    ignored = local_runtime.request("GET", "/commands/v0/status/e2e-inbox.sim-006")[2]["content"]
+    assert ignored["state"] == "Command Initiated"  # fetched, never answered
+    for thing in behaviours:
+        local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "succeed"})

@@ -372,3 +372,26 @@ def test_every_schedule_runs_its_function_at_its_rate(template: dict[str, Any], 
         (target,) = rule["Targets"]
         assert target["RetryPolicy"]["MaximumRetryAttempts"] == 0
         assert template["Resources"][function]["Properties"]["ReservedConcurrentExecutions"] == 1
+
+
+def test_the_status_family_wants_the_stacks_api_key_and_a_bad_key_gets_its_envelope(template: dict[str, Any]) -> None:
+    methods = _methods(template)
+    keyed = {(route.method, route.path) for route in wiring.ROUTES if wiring.auth_of(route) == "api_key"}
+
+    assert keyed == {
+        (method, path) for (method, path), properties in methods.items() if properties.get("ApiKeyRequired")
+    }
+    assert keyed >= {("GET", "/commands/v0/status"), ("PUT", "/commands/v0/status/{id}"), ("GET", "/v2/command-inbox")}
+    (plan,) = resources_of(template, "AWS::ApiGateway::UsagePlan").values()
+    assert plan["Properties"]["ApiStages"]
+    (key,) = resources_of(template, "AWS::ApiGateway::ApiKey").values()
+    assert key["Properties"]["Enabled"] is True
+    (attachment,) = resources_of(template, "AWS::ApiGateway::UsagePlanKey").values()
+    assert attachment["Properties"]["KeyType"] == "API_KEY"
+    responses = {
+        response["Properties"]["ResponseType"]: response["Properties"]
+        for response in resources_of(template, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    invalid_key = responses["INVALID_API_KEY"]
+    assert invalid_key["StatusCode"] == "401"
+    assert '"code": 401' in invalid_key["ResponseTemplates"]["application/json"]

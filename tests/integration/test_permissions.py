@@ -17,7 +17,7 @@ import pytest
 
 from commands_core import resources
 from commands_core.adapters import aws as clients
-from commands_core.wiring import JOB_ROUTES, functions
+from commands_core.wiring import JOB_ROUTES, STATUS_ROUTES, functions
 from local.aws import client as local_client
 from tests.conftest import EmulatedCommands, HandlerClient
 from tests.integration.conftest import group_arn, job_execution_event, sqs_event, thing_arn, upload
@@ -135,6 +135,7 @@ def test_each_function_calls_only_what_its_role_will_allow(
     assert api.delete("/templates/ota").status == 204
     _use_the_command_delivery(api, template, iot_commands, names[:3])
     _use_the_jobs_api(api, names[:3])
+    _use_the_status_api(api, template, names[3:5])
 
     declared = {
         entry.function: {(access.resource, action) for access in entry.access for action in access.actions}
@@ -142,7 +143,7 @@ def test_each_function_calls_only_what_its_role_will_allow(
     }
     missing = {function: sorted(needed - declared[function]) for function, needed in recorded.items()}
     assert {function: grants for function, grants in missing.items() if grants} == {}
-    assert set(recorded) >= {route.function for route in JOB_ROUTES} | {
+    assert set(recorded) >= {route.function for route in (*JOB_ROUTES, *STATUS_ROUTES)} | {
         "commands_create",
         "commands_update",
         "commands_dispatch",
@@ -195,3 +196,16 @@ def _use_the_jobs_api(api: HandlerClient, names: list[str]) -> None:
     assert api.request("PUT", "/jobs/plain/cancel", {}).status == 200
     assert api.request("DELETE", "/jobs/plain", {}).status == 200
     assert api.delete("/job-templates/t").status == 200
+
+
+def _use_the_status_api(api: HandlerClient, template: Callable[..., dict[str, Any]], names: list[str]) -> None:
+    template("mailed", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[], delivery="inbox")
+    body = {"commandId": "mailed", "templateId": "mailed", "status": "in_progress", "targets": names}
+    assert api.post("/commands", body).status == 201
+    api.drain()
+    assert api.get(f"/v2/command-inbox?device_id={names[0]}").status == 200
+    assert api.get("/commands/v0/status?exclude_internal_commands=true").status == 200
+    assert api.get(f"/commands/v0/status?device={names[0]}").status == 200
+    assert api.get(f"/commands/v0/status/mailed.{names[0]}").status == 200
+    for thing in names:  # the last to end completes the command
+        assert api.request("PUT", f"/commands/v0/status/mailed.{thing}", {"state": "Command Success"}).status == 200

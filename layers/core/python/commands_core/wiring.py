@@ -395,7 +395,46 @@ JOB_ROUTES: tuple[Route, ...] = (
         description="Deletes a job template.",
     ),
 )
-ROUTES: tuple[Route, ...] = (*V1_ROUTES, *JOB_ROUTES)
+# The Command Status API (seed 003) and the device inbox, over the executions; an API key in the stack.
+_READ_STATUSES = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
+_REPORT = (
+    Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")),
+    _DELETE_COMMAND_GROUPS,  # the last execution to end completes the command
+)
+STATUS_ROUTES: tuple[Route, ...] = (
+    Route(
+        "status_list",
+        "GET",
+        "/commands/v0/status",
+        "status",
+        (_READ_STATUSES,),
+        description="Lists command statuses (filters request, device, state, exclude_internal_commands).",
+    ),
+    Route(
+        "status_get", "GET", "/commands/v0/status/{id}", "status", (_READ_STATUSES,), description="Returns a status."
+    ),
+    Route(
+        "status_update",
+        "PUT",
+        "/commands/v0/status/{id}",
+        "status",
+        _REPORT,
+        description="A device reports the state of its execution.",
+    ),
+    Route(
+        "inbox_fetch",
+        "GET",
+        "/v2/command-inbox",
+        "status",
+        (
+            *_REPORT,
+            _READ_TEMPLATE,
+            Access("files", ("s3:GetObject",), ("commands/*/published/*",)),  # the URLs it presigns
+        ),
+        description="A device fetches its pending commands (device_id); inbox ones become Command Initiated.",
+    ),
+)
+ROUTES: tuple[Route, ...] = (*V1_ROUTES, *JOB_ROUTES, *STATUS_ROUTES)
 
 CONSUMERS: tuple[Consumer, ...] = (
     Consumer(

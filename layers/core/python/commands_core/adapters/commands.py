@@ -232,6 +232,25 @@ class CommandRepository:
         found = [Execution.model_validate(from_item(item)) for item in response["Items"]]
         return found, "LastEvaluatedKey" in response
 
+    def executions_of(self, command_id: str) -> Iterator[Execution]:
+        """Every execution of the command, in thing-name order, page by page."""
+        for item in self._all(self._executions_query(command_id)):
+            yield Execution.model_validate(from_item(item))
+
+    def executions_on(self, thing_name: str, *, pending: bool = False) -> Iterator[Execution]:
+        """The thing's executions, newest first (index byThing); with `pending`, only those not ended, oldest
+        first (the sparse index inbox)."""
+        index, key, order = ("inbox", "inboxThing", True) if pending else ("byThing", "thingName", False)
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": f"{key} = :thing",
+            "ExpressionAttributeValues": {":thing": {"S": thing_name}},
+            "ScanIndexForward": order,
+        }
+        for item in self._all(arguments):
+            yield Execution.model_validate(from_item(item))
+
     def in_status(self, status: str) -> Iterator[Command]:
         """Every command in `status` (the reconciler's round)."""
         arguments: dict[str, Any] = {

@@ -81,6 +81,8 @@ class CommandFields(JobSettings):
     target_query: TargetQuery | None = None
     document_parameters: dict[Name, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
     type: Literal["SNAPSHOT", "CONTINUOUS"] = "SNAPSHOT"
+    # An internal command (one the operators' own tooling issues): the status API can leave its statuses out.
+    internal: bool = Field(default=False, strict=True)
 
 
 READ_ONLY_FIELDS = {

@@ -1,0 +1,49 @@
+"""The Command Status family (seed 003): every response, errors included, is
+`{"code": <HTTP status>, "message": "...", "content": ...}`; 400, 401 (API key), 404."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+
+from commands_core.api import http
+from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled
+
+_STATUS: dict[type[ServiceError], HTTPStatus] = {
+    InvalidInput: HTTPStatus.BAD_REQUEST,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.BAD_REQUEST,
+    Throttled: HTTPStatus.TOO_MANY_REQUESTS,
+}
+
+
+def resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver()
+    http.map_errors(app, _STATUS, lambda status, message, headers: respond(status, message, None, headers))
+    return app
+
+
+def envelope(status: int, message: str, content: Any = None) -> str:
+    return json.dumps({"code": int(status), "message": message, "content": content}, default=_json)
+
+
+def respond(status: int, message: str, content: Any = None, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status, content_type="application/json", body=envelope(status, message, content), headers=headers)
+
+
+def query(app: APIGatewayRestResolver) -> dict[str, str]:
+    return dict(app.current_event.query_string_parameters or {})
+
+
+def ok(content: Any) -> Response[str]:
+    return respond(HTTPStatus.OK, "OK", content)
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    raise TypeError(f"{type(value).__name__} is not JSON")

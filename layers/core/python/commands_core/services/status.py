@@ -1,0 +1,196 @@
+"""The Command Status API (seed 003) and the device inbox, over the executions of the Commands v1 API.
+
+A status object is an execution; its id is "<commandId>.<thingName>". Lists are read from the table's keys and
+indexes (a command's partition, the byThing and inbox indexes, the byKind index of commands), never a Scan, and
+stop reading once `offset + limit` have been found. A state a device reports goes through the one transition
+function, so it is refused when the execution cannot move there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from functools import partial
+from itertools import islice
+from typing import Any
+
+from commands_core.clock import now
+from commands_core.errors import InvalidInput, NotFound
+from commands_core.models import ID_PATTERN
+from commands_core.models.commands import THING_NAME_PATTERN, Command, published_file_key
+from commands_core.models.executions import Execution, Report
+from commands_core.models.status import REPORTED, SEPARATOR, STATES, StatusQuery, StatusUpdate
+from commands_core.models.templates import Template
+from commands_core.services import commands, rendering, transitions
+from commands_core.services.commands import Ports
+from commands_core.validation import parse
+
+_COMMAND_ID = re.compile(ID_PATTERN)
+_THING_NAME = re.compile(THING_NAME_PATTERN)
+_REASON_PREFIX = {"REJECTED": "rejected", "REMOVED": "removed"}  # states the seed's names merge with another
+
+
+def status_id(execution: Execution) -> str:
+    return f"{execution.command_id}{SEPARATOR}{execution.thing_name}"
+
+
+def to_status(execution: Execution) -> dict[str, Any]:
+    """The seed's status object: the execution under the seed's names, with its history in states."""
+    return {
+        "id": status_id(execution),
+        "request": execution.command_id,
+        "device": execution.thing_name,
+        "state": STATES[execution.status],
+        "reason": _reason(execution.status, execution.status_reason),
+        "createdAt": execution.created_at,
+        "updatedAt": execution.updated_at,
+        "history": [
+            {
+                "at": entry.at,
+                "state": STATES[entry.to_status],
+                "reason": _reason(entry.to_status, entry.reason),
+                "source": entry.source,
+            }
+            for entry in execution.history
+        ],
+    }
+
+
+def list_statuses(ports: Ports, query: Mapping[str, str]) -> dict[str, Any]:
+    wanted = parse(StatusQuery, dict(query))
+    internal: dict[str, bool] = {}
+
+    def kept(execution: Execution) -> bool:
+        if wanted.request and execution.command_id not in wanted.request:
+            return False
+        if wanted.device and execution.thing_name not in wanted.device:
+            return False
+        if wanted.state and STATES[execution.status] != wanted.state:
+            return False
+        if wanted.exclude_internal_commands:
+            if execution.command_id not in internal:
+                command = ports.commands.get(execution.command_id)
+                internal[execution.command_id] = bool(command and command.internal)
+            return not internal[execution.command_id]
+        return True
+
+    found = list(islice(filter(kept, _candidates(ports, wanted)), wanted.offset, wanted.offset + wanted.limit + 1))
+    return {
+        "results": [to_status(execution) for execution in found[: wanted.limit]],
+        "limit": wanted.limit,
+        "offset": wanted.offset,
+        "hasMore": len(found) > wanted.limit,
+    }
+
+
+def _candidates(ports: Ports, wanted: StatusQuery) -> Iterator[Execution]:
+    """The executions a query can match, from the narrowest key: the commands named (in the order given, each
+    in thing-name order), else the devices named (newest first), else every command, newest first."""
+    if wanted.request:
+        for command_id in dict.fromkeys(wanted.request):
+            yield from ports.commands.executions_of(command_id)
+    elif wanted.device:
+        for thing_name in dict.fromkeys(wanted.device):
+            yield from ports.commands.executions_on(thing_name)
+    else:
+        token = None
+        while True:
+            page = ports.commands.page(None, 100, token)
+            for command in page.items:
+                yield from ports.commands.executions_of(command.command_id)
+            if not page.next_token:
+                return
+            token = page.next_token
+
+
+def get_status(ports: Ports, status: str) -> dict[str, Any]:
+    return to_status(_execution(ports, status))
+
+
+def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Applies the state a device reports; a 400 saying the current state when the execution cannot move
+    there (backwards, or out of an end). Reporting the current state again changes nothing."""
+    update = parse(StatusUpdate, body)
+    execution = _execution(ports, status)
+    new = REPORTED[update.state]
+    current = STATES[execution.status]
+    if new != execution.status or new == "IN_PROGRESS":
+        if not transitions.allowed(execution.status, new, cloud_timeout=execution.timed_out_by == "cloud"):
+            raise InvalidInput("state", f"cannot move from '{current}' to '{update.state}'; the state is '{current}'")
+        report = Report(
+            command_id=execution.command_id,
+            thing_name=execution.thing_name,
+            status=new,
+            at=now(),
+            source="device",
+            reason=update.reason,
+        )
+        if not transitions.apply(ports.commands, report, create_missing=False):
+            latest = _execution(ports, status)
+            raise InvalidInput("state", f"the execution changed meanwhile; the state is '{STATES[latest.status]}'")
+        if (command := ports.commands.get(execution.command_id)) is not None:
+            commands.complete_if_done(ports, command)
+    return to_status(_execution(ports, status))
+
+
+def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
+    """The device's pending executions, oldest first, across every delivery, each with its command's operation
+    and rendered document (file URLs presigned now). An inbox execution fetched while QUEUED becomes SENT."""
+    if not device_id:
+        raise InvalidInput("device_id", "is required: the device whose commands to fetch")
+    sources: dict[str, tuple[Command | None, Template | None]] = {}
+    items = []
+    for pending in ports.commands.executions_on(device_id, pending=True):
+        if pending.command_id not in sources:
+            command = ports.commands.get(pending.command_id)
+            sources[pending.command_id] = (command, ports.templates.get(command.template_id) if command else None)
+        command, template = sources[pending.command_id]
+        if command is None or command.document is None:
+            continue
+        execution = _fetched(ports, pending) if command.delivery == "inbox" else pending
+        expiry = template.presigned_url_expires_in_seconds if template else 3600
+        document = rendering.presign_files(
+            command.document,
+            ports.files.bucket,
+            published_file_key(command.command_id, ""),
+            partial(_download_url, ports, expiry=expiry),
+        )
+        operation = template.operation if template else None
+        items.append(to_status(execution) | {"operation": operation, "document": document})
+    return items
+
+
+def _download_url(ports: Ports, key: str, *, expiry: int) -> str:
+    return ports.files.download_url(key, expiry)
+
+
+def _fetched(ports: Ports, execution: Execution) -> Execution:
+    """The inbox execution once its device has fetched it: SENT if it was QUEUED."""
+    if execution.status != "QUEUED":
+        return execution
+    report = Report(
+        command_id=execution.command_id,
+        thing_name=execution.thing_name,
+        status="SENT",
+        at=now(),
+        source="device",
+        reason="fetched from the inbox",
+    )
+    transitions.apply(ports.commands, report, create_missing=False)
+    return ports.commands.get_execution(execution.command_id, execution.thing_name) or execution
+
+
+def _execution(ports: Ports, status: str) -> Execution:
+    command_id, _, thing_name = status.partition(SEPARATOR)
+    well_formed = _COMMAND_ID.fullmatch(command_id) and _THING_NAME.fullmatch(thing_name)
+    execution = ports.commands.get_execution(command_id, thing_name) if well_formed else None
+    if execution is None:
+        raise NotFound("command status", status)
+    return execution
+
+
+def _reason(status: str, reason: str | None) -> str | None:
+    prefix = _REASON_PREFIX.get(status)
+    if prefix is None:
+        return reason
+    return f"{prefix}: {reason}" if reason else prefix

@@ -1,0 +1,222 @@
+"""The Command Status API and the device inbox (seed 003) through the real handlers, against moto."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from commands_core.wiring import ROUTES
+from local.api import Api
+from tests.conftest import HandlerClient
+from tests.integration.conftest import upload
+
+
+@pytest.fixture
+def fleet(api: HandlerClient, template: Callable[..., dict[str, Any]], things: Callable[..., list[str]]) -> None:
+    """Commands: `mail` (inbox, d-1 and d-2, with a file), `ops` (inbox, internal, d-2), `job` (a job, d-1)."""
+    things("d-1", "d-2")
+    template("inbox-ota", delivery="inbox", executionTimeoutSeconds=600)
+    template("plain", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[])
+    draft = {"commandId": "mail", "templateId": "inbox-ota", "targets": ["d-1", "d-2"]}
+    assert api.post("/commands", draft | {"documentParameters": {"version": "1.2"}}).status == 201
+    assert upload(api, "mail") == 201
+    assert api.patch("/commands/mail", {"status": "in_progress"}).status == 204
+    internal = {"commandId": "ops", "templateId": "inbox-ota", "targets": ["d-2"], "internal": True}
+    assert api.post("/commands", internal | {"documentParameters": {"version": "9"}}).status == 201
+    assert upload(api, "ops") == 201
+    assert api.patch("/commands/ops", {"status": "in_progress"}).status == 204
+    body = {"commandId": "job", "templateId": "plain", "status": "in_progress", "targets": ["d-1"]}
+    assert api.post("/commands", body).status == 201
+    api.drain()
+
+
+def content(reply: Any) -> Any:
+    body = reply.json()
+    assert set(body) == {"code", "message", "content"}
+    assert body["code"] == reply.status
+    return body["content"]
+
+
+def ids(reply: Any) -> list[str]:
+    return [item["id"] for item in content(reply)["results"]]
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ["job.d-1", "ops.d-2", "mail.d-1", "mail.d-2"]),
+        ("?request=mail", ["mail.d-1", "mail.d-2"]),
+        ("?request=job,mail", ["job.d-1", "mail.d-1", "mail.d-2"]),
+        ("?device=d-2", ["ops.d-2", "mail.d-2"]),
+        ("?device=d-1&request=mail", ["mail.d-1"]),
+        ("?state=Command%20Queued", ["job.d-1", "ops.d-2", "mail.d-1", "mail.d-2"]),
+        ("?state=Command%20Success", []),
+        ("?exclude_internal_commands=true", ["job.d-1", "mail.d-1", "mail.d-2"]),
+        ("?exclude_internal_commands=true&device=d-2", ["mail.d-2"]),
+        ("?request=mail&state=Command%20Queued&device=d-2&exclude_internal_commands=false", ["mail.d-2"]),
+        ("?limit=2", ["job.d-1", "ops.d-2"]),
+        ("?limit=2&offset=2", ["mail.d-1", "mail.d-2"]),
+        ("?offset=4", []),
+        ("?request=nothing", []),
+    ],
+)
+def test_statuses_are_filtered_and_paged(api: HandlerClient, query: str, expected: list[str]) -> None:
+    reply = api.get(f"/commands/v0/status/{query}")
+
+    assert (reply.status, ids(reply)) == (200, expected)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_page_says_whether_more_follow(api: HandlerClient) -> None:
+    assert content(api.get("/commands/v0/status?limit=3"))["hasMore"] is True
+    assert content(api.get("/commands/v0/status?limit=3&offset=1"))["hasMore"] is False
+    assert content(api.get("/commands/v0/status?limit=100"))["limit"] == 100
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=10001", "offset"),
+        ("state=Done", "state"),
+        ("exclude_internal_commands=maybe", "exclude_internal_commands"),
+        ("colour=red", "colour"),
+    ],
+)
+def test_a_bad_filter_is_a_400_in_the_envelope_naming_it(api: HandlerClient, query: str, field: str) -> None:
+    reply = api.get(f"/commands/v0/status/?{query}")
+
+    assert reply.status == 400
+    assert content(reply) is None
+    assert reply.json()["message"].startswith(field)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_one_status_and_404s(api: HandlerClient) -> None:
+    status = content(api.get("/commands/v0/status/mail.d-1/"))
+
+    assert {key: status[key] for key in ("id", "request", "device", "state")} == {
+        "id": "mail.d-1",
+        "request": "mail",
+        "device": "d-1",
+        "state": "Command Queued",
+    }
+    assert [step["state"] for step in status["history"]] == ["Command Queued"]
+    for missing in ("mail.d-9", "nothing.d-1", "mail", "bad%20id.d-1", "x" * 70 + ".d-1"):
+        reply = api.get(f"/commands/v0/status/{missing}")
+        assert (reply.status, content(reply)) == (404, None), missing
+
+
+@pytest.mark.usefixtures("fleet")
+def test_the_full_state_sequence_through_the_inbox_and_puts(api: HandlerClient) -> None:
+    fetched = content(api.get("/v2/command-inbox/?device_id=d-2"))
+
+    assert [item["id"] for item in fetched] == ["mail.d-2", "ops.d-2"]  # oldest first
+    assert [item["state"] for item in fetched] == ["Command Initiated", "Command Initiated"]
+    assert fetched[0]["operation"] == "ota"
+    document = json.loads(fetched[0]["document"])
+    assert document["version"] == "1.2"
+    url = urlsplit(document["url"])
+    assert url.path.endswith("/commands/mail/published/firmware")
+    assert "X-Amz-Expires" in parse_qs(url.query) or "Expires" in parse_qs(url.query)
+    for state in ("Command Acknowledged", "Command In Progress", "Command Success"):
+        reply = api.request("PUT", "/commands/v0/status/mail.d-2/", {"state": state, "reason": f"now {state}"})
+        assert (reply.status, content(reply)["state"]) == (200, state)
+
+    status = content(api.get("/commands/v0/status/mail.d-2"))
+    assert [step["state"] for step in status["history"]] == [
+        "Command Queued",
+        "Command Initiated",
+        "Command Acknowledged",
+        "Command In Progress",
+        "Command Success",
+    ]
+    assert status["reason"] == "now Command Success"
+    assert api.get("/commands/mail/executions/d-2").json()["executions"][0]["status"] == "SUCCEEDED"
+    assert [item["id"] for item in content(api.get("/v2/command-inbox?device_id=d-2"))] == ["ops.d-2"]
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    ("steps", "refused", "current"),
+    [
+        (["Command In Progress"], "Command Acknowledged", "Command In Progress"),  # backwards
+        (["Command Success"], "Command Failure", "Command Success"),  # out of an end
+        (["Command Cancelled"], "Command In Progress", "Command Cancelled"),
+        ([], "Command Scheduled", "Command Queued"),
+    ],
+)
+def test_a_state_the_execution_cannot_take_is_a_400_giving_the_current_one(
+    api: HandlerClient, steps: list[str], refused: str, current: str
+) -> None:
+    for state in steps:
+        assert api.request("PUT", "/commands/v0/status/mail.d-1", {"state": state}).status == 200
+
+    reply = api.request("PUT", "/commands/v0/status/mail.d-1", {"state": refused})
+
+    assert reply.status == 400
+    assert reply.json()["message"].endswith(f"the state is '{current}'")
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize(
+    "body",
+    [{"state": "Command Queued"}, {"state": "Done"}, {"reason": "x"}, {"state": "Command Success", "extra": 1}],
+)
+def test_a_put_the_seed_does_not_allow_is_a_400(api: HandlerClient, body: dict[str, Any]) -> None:
+    reply = api.request("PUT", "/commands/v0/status/mail.d-1", body)
+
+    assert (reply.status, content(reply)) == (400, None)
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_put_to_an_unknown_status_is_a_404(api: HandlerClient) -> None:
+    reply = api.request("PUT", "/commands/v0/status/mail.d-9", {"state": "Command Success"})
+
+    assert reply.status == 404
+
+
+@pytest.mark.usefixtures("fleet")
+def test_the_inbox_lists_every_delivery_but_initiates_only_inbox_executions(api: HandlerClient) -> None:
+    fetched = content(api.get("/v2/command-inbox?device_id=d-1"))
+
+    assert [(item["id"], item["state"]) for item in fetched] == [
+        ("mail.d-1", "Command Initiated"),
+        ("job.d-1", "Command Queued"),  # its job delivers it; the device may still see it here
+    ]
+    assert content(api.get("/v2/command-inbox?device_id=nobody")) == []
+
+
+def test_the_inbox_needs_a_device_id(api: HandlerClient) -> None:
+    reply = api.get("/v2/command-inbox/")
+
+    assert (reply.status, reply.json()["message"].split(":")[0]) == (400, "device_id")
+
+
+@pytest.mark.usefixtures("fleet")
+def test_every_status_route_wants_the_api_key_when_one_is_set(api: HandlerClient) -> None:
+    keyed = Api(ROUTES, api.functions, api_key="s3cret")
+    for method, path in (
+        ("GET", "/commands/v0/status"),
+        ("GET", "/commands/v0/status/mail.d-1"),
+        ("PUT", "/commands/v0/status/mail.d-1"),
+        ("GET", "/v2/command-inbox"),
+    ):
+        match = keyed.router.match(method, path)
+        assert not isinstance(match, list)
+        for headers in ({}, {"x-api-key": "wrong"}):
+            event = {"headers": headers, "httpMethod": method, "path": path}
+            response = keyed.invoke(match, event)
+            assert response["statusCode"] == 401
+            assert json.loads(response["body"])["code"] == 401
+    api.api = keyed
+    reply = api.get("/commands/v0/status/mail.d-1", headers={"X-Api-Key": "s3cret"})
+    assert reply.status == 200
+    assert api.get("/templates", headers={}).status == 200  # the v1 family has no API key
