@@ -116,7 +116,7 @@ class Api:
     def invoke(self, match: Match, event: dict[str, Any]) -> dict[str, Any]:
         if self.api_key and auth_of(match.route) == "api_key":
             given = {name.lower(): value for name, value in (event.get("headers") or {}).items()}.get("x-api-key")
-            if not given or not hmac.compare_digest(given, self.api_key):
+            if not given or not hmac.compare_digest(given.encode(), self.api_key.encode()):
                 body = envelope(HTTPStatus.UNAUTHORIZED, "a valid API key is required in x-api-key")
                 return {"statusCode": 401, "headers": {"Content-Type": "application/json"}, "body": body}
         return self.functions.invoke(match.route.function, event)

@@ -4,6 +4,7 @@ attribute simBehavior (succeed by default) that says how it answers."""
 from __future__ import annotations
 
 import heapq
+import itertools
 import threading
 import time
 import uuid
@@ -60,17 +61,29 @@ class Inbox:
         self._deliveries: dict[str, str | None] = {}
 
     def waiting(self, names: set[str]) -> set[str]:
-        """The things with a QUEUED execution of an inbox command."""
+        """The things with a QUEUED execution of an inbox command in progress (one Query for the commands, one
+        per inbox command)."""
+        commands = self._dynamodb.query(
+            TableName=self._table,
+            IndexName="byStatus",
+            KeyConditionExpression="commandStatus = :status",
+            FilterExpression="delivery = :inbox",
+            ExpressionAttributeValues={":status": {"S": "in_progress"}, ":inbox": {"S": "inbox"}},
+        )["Items"]
         waiting = set()
-        for name in names:
-            items = self._dynamodb.query(
+        for command in commands:
+            executions = self._dynamodb.query(
                 TableName=self._table,
-                IndexName="inbox",
-                KeyConditionExpression="inboxThing = :thing",
-                ExpressionAttributeValues={":thing": {"S": name}},
+                KeyConditionExpression="commandId = :command AND begins_with(itemKey, :execution)",
+                FilterExpression="#status = :queued",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":command": command["commandId"],
+                    ":execution": {"S": "execution#"},
+                    ":queued": {"S": "QUEUED"},
+                },
             )["Items"]
-            if any(item["status"]["S"] == "QUEUED" and self.is_inbox(item["commandId"]["S"]) for item in items):
-                waiting.add(name)
+            waiting |= {item["thingName"]["S"] for item in executions} & names
         return waiting
 
     def is_inbox(self, command_id: str) -> bool:
@@ -144,7 +157,8 @@ class Simulator:
         self._lock = threading.Lock()  # command requests arrive on the AWS endpoint's threads
         self._answers: list[tuple[float, str, str, str]] = []
         self._inbox = inbox
-        self._reports: list[tuple[float, str, str]] = []  # (when, status id, state) for the inbox's PUTs
+        self._reports: list[tuple[float, int, str, str]] = []  # (when, order, status id, state): inbox PUTs
+        self._order = itertools.count()  # reports due at the same time go in the order made
         self._fetched: set[str] = set()
         self._next_poll = 0.0
 
@@ -165,19 +179,22 @@ class Simulator:
             return
         now = time.monotonic()
         while self._reports and self._reports[0][0] <= now:
-            _, status_id, state = heapq.heappop(self._reports)
+            _, _, status_id, state = heapq.heappop(self._reports)
             self._inbox.report(status_id, state)
         if now < self._next_poll:
             return
         self._next_poll = now + 1.0
-        for thing_name in sorted(self._inbox.waiting(self._names)):
+        # Things whose attribute delivery is inbox always poll; the others when an inbox command waits for them.
+        always = {name for name in self._names if self._attribute(name, "delivery") == "inbox"}
+        for thing_name in sorted(always | self._inbox.waiting(self._names - always)):
             for item in self._inbox.fetch(thing_name):
                 if item["id"] in self._fetched or not self._inbox.is_inbox(item["request"]):
                     continue
                 self._fetched.add(item["id"])
                 for after, status in _steps(self._behaviour(thing_name), self._delay, self._slow):
                     for index, state in enumerate(_INBOX_STATES[status]):
-                        heapq.heappush(self._reports, (now + after + index * self._delay / 2, item["id"], state))
+                        when = now + after + index * self._delay / 2
+                        heapq.heappush(self._reports, (when, next(self._order), item["id"], state))
 
     def command_requested(self, thing_name: str, request: dict[str, Any]) -> None:
         """AWS IoT Commands' request to a device (its request topic): a simulated thing schedules its answers."""
@@ -203,10 +220,14 @@ class Simulator:
             self._publish(f"$aws/commands/things/{thing_name}/executions/{execution_id}/response/json", answer)
 
     def _behaviour(self, thing_name: str) -> str:
+        return self._attribute(thing_name, "simBehavior") or "succeed"
+
+    def _attribute(self, thing_name: str, name: str) -> str | None:
         from local.aws import ACCOUNT, REGION
 
         thing = self._backend().things.get(f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/{thing_name}")
-        return str(getattr(thing, "attributes", {}).get("simBehavior", "succeed"))
+        value = getattr(thing, "attributes", {}).get(name)
+        return str(value) if value is not None else None
 
     def _backend(self) -> Any:
         from moto.iot.models import iot_backends

@@ -88,6 +88,8 @@ def test_a_page_says_whether_more_follow(api: HandlerClient) -> None:
         ("state=Done", "state"),
         ("exclude_internal_commands=maybe", "exclude_internal_commands"),
         ("colour=red", "colour"),
+        ("request=" + "x" * 65, "request"),
+        ("device=a%20b", "device"),
     ],
 )
 def test_a_bad_filter_is_a_400_in_the_envelope_naming_it(api: HandlerClient, query: str, field: str) -> None:
@@ -194,8 +196,9 @@ def test_the_inbox_lists_every_delivery_but_initiates_only_inbox_executions(api:
     assert content(api.get("/v2/command-inbox?device_id=nobody")) == []
 
 
-def test_the_inbox_needs_a_device_id(api: HandlerClient) -> None:
-    reply = api.get("/v2/command-inbox/")
+@pytest.mark.parametrize("query", ["", "?device_id=", "?device_id=a%20b", "?device_id=" + "x" * 129])
+def test_the_inbox_needs_a_device_id_that_can_be_a_thing_name(api: HandlerClient, query: str) -> None:
+    reply = api.get(f"/v2/command-inbox/{query}")
 
     assert (reply.status, reply.json()["message"].split(":")[0]) == (400, "device_id")
 
@@ -220,3 +223,74 @@ def test_every_status_route_wants_the_api_key_when_one_is_set(api: HandlerClient
     reply = api.get("/commands/v0/status/mail.d-1", headers={"X-Api-Key": "s3cret"})
     assert reply.status == 200
     assert api.get("/templates", headers={}).status == 200  # the v1 family has no API key
+
+
+@pytest.mark.usefixtures("fleet")
+def test_repeated_reports_change_nothing_and_progress_does_not_grow_the_history(api: HandlerClient) -> None:
+    def put(state: str) -> Any:
+        return api.request("PUT", "/commands/v0/status/mail.d-1", {"state": state})
+
+    for _ in range(5):
+        assert put("Command In Progress").status == 200
+    assert put("Command Failure").status == 200
+    assert put("Command Failure").status == 200  # again: the same answer
+
+    status = content(api.get("/commands/v0/status/mail.d-1"))
+    assert [step["state"] for step in status["history"]] == ["Command Queued", "Command In Progress", "Command Failure"]
+    assert api.get("/commands/mail").json()["counts"] == {"FAILED": 1, "QUEUED": 1}
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_device_timeout_is_final_but_a_cloud_timeout_gives_way_to_a_late_answer(
+    api: HandlerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    from commands_core import clock
+    from commands_core.services import delivery
+
+    assert api.request("PUT", "/commands/v0/status/mail.d-1", {"state": "Command TimeOut"}).status == 200
+    assert api.request("PUT", "/commands/v0/status/mail.d-1", {"state": "Command Success"}).status == 400
+    later = clock.now() + timedelta(seconds=601)  # the template's executionTimeoutSeconds passed
+    monkeypatch.setattr(delivery, "now", lambda: later)
+    api.functions.invoke("reconcile", {})
+    assert content(api.get("/commands/v0/status/mail.d-2"))["state"] == "Command TimeOut"
+
+    reply = api.request("PUT", "/commands/v0/status/mail.d-2", {"state": "Command Success"})
+
+    assert (reply.status, content(reply)["state"]) == (200, "Command Success")
+
+
+@pytest.mark.usefixtures("fleet")
+def test_only_inbox_executions_are_reported_through_the_status_api(api: HandlerClient) -> None:
+    reply = api.request("PUT", "/commands/v0/status/job.d-1", {"state": "Command Cancelled"})
+
+    assert (reply.status, reply.json()["message"].split(":")[0]) == (400, "id")
+    assert content(api.get("/commands/v0/status/job.d-1"))["state"] == "Command Queued"
+
+
+def test_the_inbox_leaves_out_what_a_rollout_has_not_started(
+    api: HandlerClient, template: Callable[..., dict[str, Any]], things: Callable[..., list[str]]
+) -> None:
+    things("d-1")
+    template("later", document="{}", requiredDocumentParameters=[], requiredFiles=[], delivery="command")
+    body = {"commandId": "later", "templateId": "later", "status": "in_progress", "targets": ["d-1"]}
+    assert api.post("/commands", body).status == 201
+    api.functions.invoke("commands_dispatch", _expand_only("later"))  # executions SCHEDULED, none started
+
+    assert content(api.get("/v2/command-inbox?device_id=d-1")) == []
+
+
+def _expand_only(command_id: str) -> dict[str, Any]:
+    from tests.integration.conftest import sqs_event
+
+    return sqs_event([{"action": "expand", "commandId": command_id}])
+
+
+@pytest.mark.usefixtures("fleet")
+def test_internal_commands_are_left_out_with_any_other_filter(api: HandlerClient) -> None:
+    assert ids(api.get("/commands/v0/status?request=ops,mail&device=d-2&exclude_internal_commands=true")) == [
+        "mail.d-2"
+    ]
+    assert ids(api.get("/commands/v0/status?request=ops&device=d-2")) == ["ops.d-2"]
+    assert api.get("/commands/v0/status?device=,,").status == 400

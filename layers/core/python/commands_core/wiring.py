@@ -427,7 +427,7 @@ STATUS_ROUTES: tuple[Route, ...] = (
         "/v2/command-inbox",
         "status",
         (
-            *_REPORT,
+            Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")),
             _READ_TEMPLATE,
             Access("files", ("s3:GetObject",), ("commands/*/published/*",)),  # the URLs it presigns
         ),

@@ -309,15 +309,15 @@ class CommandRepository:
 
     def _execution_update(self, execution: Execution, report: Report, entry: dict[str, Any]) -> dict[str, Any]:
         sets = ["#status = :to", "updatedAt = :now", "reportedAt = :at"]
-        sets.append("history = list_append(if_not_exists(history, :empty), :entry)")
         values: dict[str, Any] = {
             ":to": report.status,
             ":from": execution.status,
             ":now": iso(now()),
             ":at": iso(report.at),
-            ":entry": [{key: value for key, value in entry.items() if value is not None}],
-            ":empty": [],
         }
+        if execution.status != report.status:  # the history holds changes: newer progress would grow it unbounded
+            sets.append("history = list_append(if_not_exists(history, :empty), :entry)")
+            values |= {":entry": [{key: value for key, value in entry.items() if value is not None}], ":empty": []}
         if report.execution_id is not None:
             sets.append("executionId = :execution")
             values[":execution"] = report.execution_id

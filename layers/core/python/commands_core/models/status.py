@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
-from commands_core.models import ApiModel
+from commands_core.models import ID_PATTERN, ApiModel
+from commands_core.models.commands import THING_NAME
 from commands_core.models.executions import ExecutionStatus
 
 # The unified status in the seed's state names (DESIGN.md section 3).
@@ -45,8 +47,10 @@ SETTABLE = (
     "Command Scheduled",
     "Command Cancelled",
 )
+_COMMAND_ID = re.compile(ID_PATTERN)
 SEPARATOR = "."  # in no command id and no thing name: a status id is "<commandId>.<thingName>"
 MAX_OFFSET = 10_000
+MAX_READ = 5_000  # executions a list reads at most (a filter matching little must not read the whole table)
 
 
 class StatusQuery(ApiModel):
@@ -63,8 +67,25 @@ class StatusQuery(ApiModel):
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not parts:
+                raise ValueError("must name at least one (comma separated)")
+            return parts
         return value
+
+    @field_validator("request")
+    @classmethod
+    def _command_ids(cls, values: list[str]) -> list[str]:
+        if bad := [value for value in values if not _COMMAND_ID.fullmatch(value)]:
+            raise ValueError(f"{bad[0]!r} is not a command id (1-64 of [A-Za-z0-9_-])")
+        return values
+
+    @field_validator("device")
+    @classmethod
+    def _thing_names(cls, values: list[str]) -> list[str]:
+        if bad := [value for value in values if not THING_NAME.fullmatch(value)]:
+            raise ValueError(f"{bad[0]!r} is not a thing name (1-128 of [a-zA-Z0-9:_-])")
+        return values
 
     @field_validator("state")
     @classmethod

@@ -19,7 +19,7 @@ from commands_core.errors import InvalidInput, NotFound
 from commands_core.models import ID_PATTERN
 from commands_core.models.commands import THING_NAME_PATTERN, Command, published_file_key
 from commands_core.models.executions import Execution, Report
-from commands_core.models.status import REPORTED, SEPARATOR, STATES, StatusQuery, StatusUpdate
+from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, STATES, StatusQuery, StatusUpdate
 from commands_core.models.templates import Template
 from commands_core.services import commands, rendering, transitions
 from commands_core.services.commands import Ports
@@ -74,19 +74,27 @@ def list_statuses(ports: Ports, query: Mapping[str, str]) -> dict[str, Any]:
             return not internal[execution.command_id]
         return True
 
-    found = list(islice(filter(kept, _candidates(ports, wanted)), wanted.offset, wanted.offset + wanted.limit + 1))
+    source = _candidates(ports, wanted, internal)
+    found = list(islice(filter(kept, islice(source, MAX_READ)), wanted.offset, wanted.offset + wanted.limit + 1))
     return {
         "results": [to_status(execution) for execution in found[: wanted.limit]],
         "limit": wanted.limit,
         "offset": wanted.offset,
-        "hasMore": len(found) > wanted.limit,
+        # More may follow: one more was found, or the read stopped at its bound before the end.
+        "hasMore": len(found) > wanted.limit or next(source, None) is not None,
     }
 
 
-def _candidates(ports: Ports, wanted: StatusQuery) -> Iterator[Execution]:
-    """The executions a query can match, from the narrowest key: the commands named (in the order given, each
-    in thing-name order), else the devices named (newest first), else every command, newest first."""
-    if wanted.request:
+def _candidates(ports: Ports, wanted: StatusQuery, internal: dict[str, bool]) -> Iterator[Execution]:
+    """The executions a query can match, from the narrowest key: the (command, device) pairs named, else the
+    commands named (in the order given, each in thing-name order), else the devices named (newest first), else
+    every command, newest first (noting which are internal as their items go by)."""
+    if wanted.request and wanted.device:
+        for command_id in dict.fromkeys(wanted.request):
+            for thing_name in dict.fromkeys(wanted.device):
+                if (execution := ports.commands.get_execution(command_id, thing_name)) is not None:
+                    yield execution
+    elif wanted.request:
         for command_id in dict.fromkeys(wanted.request):
             yield from ports.commands.executions_of(command_id)
     elif wanted.device:
@@ -97,6 +105,7 @@ def _candidates(ports: Ports, wanted: StatusQuery) -> Iterator[Execution]:
         while True:
             page = ports.commands.page(None, 100, token)
             for command in page.items:
+                internal[command.command_id] = command.internal
                 yield from ports.commands.executions_of(command.command_id)
             if not page.next_token:
                 return
@@ -112,9 +121,15 @@ def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[st
     there (backwards, or out of an end). Reporting the current state again changes nothing."""
     update = parse(StatusUpdate, body)
     execution = _execution(ports, status)
+    command = ports.commands.get(execution.command_id)
+    if command is None or command.delivery != "inbox":
+        # A job's or an AWS IoT command's device reports through AWS IoT, whose state the table follows.
+        raise InvalidInput(
+            "id", "only an execution of an inbox command is reported here; this one's device reports to AWS IoT"
+        )
     new = REPORTED[update.state]
     current = STATES[execution.status]
-    if new != execution.status or new == "IN_PROGRESS":
+    if current != update.state or new == "IN_PROGRESS":  # the current state again changes nothing (but progress)
         if not transitions.allowed(execution.status, new, cloud_timeout=execution.timed_out_by == "cloud"):
             raise InvalidInput("state", f"cannot move from '{current}' to '{update.state}'; the state is '{current}'")
         report = Report(
@@ -126,10 +141,11 @@ def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[st
             reason=update.reason,
         )
         if not transitions.apply(ports.commands, report, create_missing=False):
-            latest = _execution(ports, status)
-            raise InvalidInput("state", f"the execution changed meanwhile; the state is '{STATES[latest.status]}'")
-        if (command := ports.commands.get(execution.command_id)) is not None:
-            commands.complete_if_done(ports, command)
+            latest = STATES[_execution(ports, status).status]
+            if latest != update.state:  # a concurrent identical report is the same answer
+                raise InvalidInput("state", f"the execution changed meanwhile; the state is '{latest}'")
+        if (refreshed := ports.commands.get(execution.command_id)) is not None:
+            commands.complete_if_done(ports, refreshed)
     return to_status(_execution(ports, status))
 
 
@@ -138,9 +154,13 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
     and rendered document (file URLs presigned now). An inbox execution fetched while QUEUED becomes SENT."""
     if not device_id:
         raise InvalidInput("device_id", "is required: the device whose commands to fetch")
+    if not _THING_NAME.fullmatch(device_id):
+        raise InvalidInput("device_id", "must be a thing name: 1-128 of [a-zA-Z0-9:_-]")
     sources: dict[str, tuple[Command | None, Template | None]] = {}
     items = []
     for pending in ports.commands.executions_on(device_id, pending=True):
+        if pending.status == "SCHEDULED":  # not started yet (a rate-limited rollout): not the device's yet
+            continue
         if pending.command_id not in sources:
             command = ports.commands.get(pending.command_id)
             sources[pending.command_id] = (command, ports.templates.get(command.template_id) if command else None)
