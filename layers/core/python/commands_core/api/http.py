@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from commands_core import wiring
+from commands_core.clock import iso
 from commands_core.errors import InvalidInput, ServiceError, Throttled
 from commands_core.models import ApiModel
 from commands_core.observability import logger, metrics
@@ -68,6 +70,13 @@ def map_errors(
     app.exception_handler(ServiceError)(service_error)
     app.exception_handler(Exception)(unexpected)
     app.not_found(no_route)
+
+
+def json_default(value: Any) -> Any:
+    """json.dumps' `default` for what AWS returns: timestamps as ISO 8601 UTC."""
+    if isinstance(value, datetime):
+        return iso(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def json_object(app: APIGatewayRestResolver) -> dict[str, Any]:

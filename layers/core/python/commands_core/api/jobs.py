@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -28,7 +27,7 @@ def resolver() -> APIGatewayRestResolver:
 
 
 def respond(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
-    content = json.dumps(body, separators=(",", ":"), default=_json)
+    content = json.dumps(body, separators=(",", ":"), default=http.json_default)
     return Response(status, content_type="application/json", body=content, headers=headers or None)
 
 
@@ -48,10 +47,3 @@ def second_revision(app: APIGatewayRestResolver) -> bool:
 
 def query(app: APIGatewayRestResolver) -> dict[str, str]:
     return dict(app.current_event.query_string_parameters or {})
-
-
-def _json(value: Any) -> Any:
-    """AWS IoT's timestamps as ISO 8601 UTC."""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    raise TypeError(f"{type(value).__name__} is not JSON")

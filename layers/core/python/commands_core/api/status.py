@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -28,7 +27,7 @@ def resolver() -> APIGatewayRestResolver:
 
 
 def envelope(status: int, message: str, content: Any = None) -> str:
-    return json.dumps({"code": int(status), "message": message, "content": content}, default=_json)
+    return json.dumps({"code": int(status), "message": message, "content": content}, default=http.json_default)
 
 
 def respond(status: int, message: str, content: Any = None, headers: dict[str, str] | None = None) -> Response[str]:
@@ -41,9 +40,3 @@ def query(app: APIGatewayRestResolver) -> dict[str, str]:
 
 def ok(content: Any) -> Response[str]:
     return respond(HTTPStatus.OK, "OK", content)
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    raise TypeError(f"{type(value).__name__} is not JSON")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -17,8 +16,7 @@ from pydantic import (
 from commands_core.models import ID_PATTERN, ApiModel
 from commands_core.models.commands import Target
 from commands_core.models.jobs import AbortConfig, RetryConfig, TimeoutConfig
-from commands_core.models.templates import DOCUMENT_MAX_BYTES
-from commands_core.validation import json_value
+from commands_core.models.templates import Document
 
 JobId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 # AWS IoT's pattern for descriptions and comments: no control characters.
@@ -26,19 +24,6 @@ Comment = Annotated[str, StringConstraints(min_length=1, max_length=2028, patter
 LONG_MAX = 2**63 - 1
 JOB_STATUSES = ("IN_PROGRESS", "CANCELED", "COMPLETED", "DELETION_IN_PROGRESS", "SCHEDULED")
 EXECUTION_STATUSES = ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED")
-
-
-def _document(document: str) -> str:
-    if len(document.encode()) > DOCUMENT_MAX_BYTES:
-        raise ValueError(f"must be at most {DOCUMENT_MAX_BYTES} bytes (the AWS IoT limit)")
-    try:
-        json_value(document)
-    except ValueError as error:
-        raise ValueError(f"must be a string holding a JSON document ({error})") from None
-    return document
-
-
-Document = Annotated[str, StringConstraints(min_length=1), AfterValidator(_document)]
 
 
 class _Strict(ApiModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from commands_core.models import ID_PATTERN, ApiModel
 from commands_core.models.jobs import JobSettings
@@ -18,6 +18,20 @@ DOCUMENT_MAX_BYTES = 32 * 1024
 """AWS IoT's limit on a job document and a command payload; a template can't need more."""
 
 
+def _document(document: str) -> str:
+    if len(document.encode()) > DOCUMENT_MAX_BYTES:
+        raise ValueError(f"must be at most {DOCUMENT_MAX_BYTES} bytes (the AWS IoT limit)")
+    try:
+        json_value(document)
+    except ValueError as error:
+        raise ValueError(f"must be a string holding a JSON document ({error})") from None
+    return document
+
+
+Document = Annotated[str, StringConstraints(min_length=1), AfterValidator(_document)]
+"""A JSON document as a string, within AWS IoT's limit."""
+
+
 class TemplateFields(JobSettings):
     """The fields a client sets on create, and the result of a PATCH merged onto a template."""
 
@@ -26,22 +40,11 @@ class TemplateFields(JobSettings):
     template_id: Name
     operation: str = Field(min_length=1, max_length=128)
     description: str | None = Field(default=None, max_length=1024)
-    document: str = Field(min_length=1)
+    document: Document
     required_document_parameters: list[Name] = Field(default_factory=list, max_length=100)
     required_files: list[Name] = Field(default_factory=list, max_length=100)
     presigned_url_expires_in_seconds: int = Field(default=3600, ge=60, le=3600, strict=True)
     delivery: Delivery = "job"
-
-    @field_validator("document")
-    @classmethod
-    def _is_json(cls, document: str) -> str:
-        if len(document.encode()) > DOCUMENT_MAX_BYTES:
-            raise ValueError(f"must be at most {DOCUMENT_MAX_BYTES} bytes (the AWS IoT limit)")
-        try:
-            json_value(document)
-        except ValueError as error:
-            raise ValueError(f"must be a string holding a JSON document ({error})") from None
-        return document
 
     @field_validator("required_document_parameters", "required_files")
     @classmethod
