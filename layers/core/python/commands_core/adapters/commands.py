@@ -151,7 +151,15 @@ class CommandRepository:
                 key: {"S": value},
                 "createdAt": {"S": after["createdAt"]},
             }
-        items = self._client.query(**query)["Items"]
+        # A Query returns at most 1 MB: commands carry documents of up to 32 KB, so read on until one more than
+        # asked is found (it says whether a next page exists) or the index ends.
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._client.query(**query)
+            items += response["Items"]
+            if len(items) > max_results or "LastEvaluatedKey" not in response:
+                break
+            query |= {"ExclusiveStartKey": response["LastEvaluatedKey"], "Limit": max_results + 1 - len(items)}
         page = [_command(item) for item in items[:max_results]]
         token = None
         if len(items) > max_results:
