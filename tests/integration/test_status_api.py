@@ -168,11 +168,19 @@ def test_a_state_the_execution_cannot_take_is_a_400_giving_the_current_one(
 
 
 @pytest.mark.usefixtures("fleet")
-@pytest.mark.parametrize(
-    "body",
-    [{"state": "Command Queued"}, {"state": "Done"}, {"reason": "x"}, {"state": "Command Success", "extra": 1}],
-)
-def test_a_put_the_seed_does_not_allow_is_a_400(api: HandlerClient, body: dict[str, Any]) -> None:
+@pytest.mark.parametrize("state", ["Command Queued", "Command Initiated", "Done", ""])
+def test_a_state_the_seed_does_not_let_a_device_set_is_a_400_giving_the_current_one(
+    api: HandlerClient, state: str
+) -> None:
+    reply = api.request("PUT", "/commands/v0/status/mail.d-1", {"state": state})
+
+    assert (reply.status, content(reply)) == (400, None)
+    assert reply.json()["message"].endswith("the state is 'Command Queued'")
+
+
+@pytest.mark.usefixtures("fleet")
+@pytest.mark.parametrize("body", [{"reason": "x"}, {"state": "Command Success", "extra": 1}, {"state": 3}])
+def test_a_put_body_the_seed_does_not_allow_is_a_400(api: HandlerClient, body: dict[str, Any]) -> None:
     reply = api.request("PUT", "/commands/v0/status/mail.d-1", body)
 
     assert (reply.status, content(reply)) == (400, None)

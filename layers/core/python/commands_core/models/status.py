@@ -105,12 +105,5 @@ class StatusQuery(ApiModel):
 class StatusUpdate(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
-    state: str
+    state: str  # one of SETTABLE; checked against the execution, so that the refusal can tell its state
     reason: str | None = Field(default=None, max_length=1024)
-
-    @field_validator("state")
-    @classmethod
-    def _settable(cls, value: str) -> str:
-        if value not in SETTABLE:
-            raise ValueError(f"must be one of {', '.join(SETTABLE)}")
-        return value

@@ -19,7 +19,7 @@ from commands_core.errors import InvalidInput, NotFound
 from commands_core.models import ID_PATTERN
 from commands_core.models.commands import THING_NAME_PATTERN, Command, published_file_key
 from commands_core.models.executions import Execution, Report
-from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, STATES, StatusQuery, StatusUpdate
+from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, SETTABLE, STATES, StatusQuery, StatusUpdate
 from commands_core.models.templates import Template
 from commands_core.services import commands, rendering, transitions
 from commands_core.services.commands import Ports
@@ -127,8 +127,10 @@ def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[st
         raise InvalidInput(
             "id", "only an execution of an inbox command is reported here; this one's device reports to AWS IoT"
         )
-    new = REPORTED[update.state]
     current = STATES[execution.status]
+    if update.state not in SETTABLE:
+        raise InvalidInput("state", f"must be one of {', '.join(SETTABLE)}; the state is '{current}'")
+    new = REPORTED[update.state]
     if current != update.state or new == "IN_PROGRESS":  # the current state again changes nothing (but progress)
         if not transitions.allowed(execution.status, new, cloud_timeout=execution.timed_out_by == "cloud"):
             raise InvalidInput("state", f"cannot move from '{current}' to '{update.state}'; the state is '{current}'")
