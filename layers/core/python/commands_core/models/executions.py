@@ -56,6 +56,9 @@ class Execution(ApiModel):
         return {"thingName": self.thing_name, "status": self.status}
 
 
+Source = Literal["jobs-event", "commands-event", "device", "api", "reconciler"]
+
+
 class Report(ApiModel):
     """What happened to one execution, from any source: an AWS IoT event, a device, the API, the reconciler."""
 
@@ -63,7 +66,7 @@ class Report(ApiModel):
     thing_name: str
     status: ExecutionStatus
     at: datetime
-    source: Literal["jobs-event", "commands-event", "device", "api", "reconciler"]
+    source: Source
     reason: str | None = None
     details: dict[str, str] | None = None
     cloud_timeout: bool = False

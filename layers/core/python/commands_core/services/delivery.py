@@ -182,7 +182,10 @@ def _start_batch(ports: Ports, command: Command, batch: list[Execution]) -> tupl
             if current is None or current.status != "in_progress":
                 return None
             status: ExecutionStatus = "REMOVED" if result.outcome == "gone" else "FAILED"
-            _report(ports, command, execution.thing_name, status, f"AWS IoT did not start it: {result.reason}")
+            reason = f"AWS IoT did not start it: {result.reason}"
+            transitions.report(
+                ports.commands, command.command_id, execution.thing_name, status, source="api", reason=reason
+            )
         handled = execution.thing_name
     return started, handled, False
 
@@ -206,7 +209,14 @@ def cancel(ports: Ports, command: Command, *, force: bool) -> int:
     cancelled = 0
     for execution in ports.commands.pending_executions(command.command_id):
         if execution.status in unreached:
-            cancelled += _report(ports, command, execution.thing_name, "CANCELED", f"command {command.status}")
+            cancelled += transitions.report(
+                ports.commands,
+                command.command_id,
+                execution.thing_name,
+                "CANCELED",
+                source="api",
+                reason=f"command {command.status}",
+            )
     return cancelled
 
 
@@ -250,7 +260,15 @@ def expire(ports: Ports, command: Command) -> int:
         if since is None or at < since + timedelta(seconds=timeout) + grace:
             continue
         reason = f"no answer from the device within {timeout} s"
-        changed += _report(ports, command, execution.thing_name, "TIMED_OUT", reason, cloud_timeout=True)
+        changed += transitions.report(
+            ports.commands,
+            command.command_id,
+            execution.thing_name,
+            "TIMED_OUT",
+            source="reconciler",
+            reason=reason,
+            cloud_timeout=True,
+        )
     return changed
 
 
@@ -261,24 +279,3 @@ def _timer_start(execution: Execution, command: Command) -> datetime | None:
         return None  # not started yet
     sent = [entry.at for entry in execution.history if entry.to_status == "SENT"]
     return sent[0] if sent else execution.started_at or execution.updated_at
-
-
-def _report(
-    ports: Ports,
-    command: Command,
-    thing_name: str,
-    status: ExecutionStatus,
-    reason: str,
-    *,
-    cloud_timeout: bool = False,
-) -> bool:
-    report = Report(
-        command_id=command.command_id,
-        thing_name=thing_name,
-        status=status,
-        at=now(),
-        source="api" if status != "TIMED_OUT" else "reconciler",
-        reason=reason,
-        cloud_timeout=cloud_timeout,
-    )
-    return transitions.apply(ports.commands, report, create_missing=False)

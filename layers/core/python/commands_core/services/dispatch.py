@@ -28,7 +28,6 @@ from pydantic import BaseModel
 from commands_core.clock import iso, now
 from commands_core.errors import Conflict
 from commands_core.models.commands import Command, published_file_key
-from commands_core.models.executions import Report
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, delivery, reconcile, targets, transitions
@@ -189,15 +188,7 @@ def fill(ports: Ports, message: dict[str, Any]) -> None:
     for thing_name in message["things"]:
         if problem := ports.jobs.add_to_group(command_group(command.command_id), thing_name):
             # A thing deleted since, or in 10 static groups already: it cannot be reached; say so and go on.
-            report = Report(
-                command_id=command.command_id,
-                thing_name=thing_name,
-                status="REMOVED",
-                at=now(),
-                source="api",
-                reason=problem,
-            )
-            transitions.apply(ports.commands, report, create_missing=False)
+            transitions.report(ports.commands, command.command_id, thing_name, "REMOVED", source="api", reason=problem)
     ports.commands.add_fill_batch(command.command_id, f"{message.get('generation')}|{message['batch']}")
     _create_when_filled(ports, command.command_id)
 
@@ -272,19 +263,13 @@ def cancel(ports: Ports, message: dict[str, Any]) -> None:
         reconcile.reconcile_job(ports, command)
         commands.release_group(ports, command)
         return
-    at = now()
     cancelled = 0
     for execution in ports.commands.pending_executions(command.command_id):
         if execution.status in ("SCHEDULED", "QUEUED", "SENT"):  # no job: nothing reached a device
-            report = Report(
-                command_id=command.command_id,
-                thing_name=execution.thing_name,
-                status="CANCELED",
-                at=at,
-                source="api",
-                reason=f"command {command.status}",
+            reason = f"command {command.status}"
+            cancelled += transitions.report(
+                ports.commands, command.command_id, execution.thing_name, "CANCELED", source="api", reason=reason
             )
-            cancelled += transitions.apply(ports.commands, report, create_missing=False)
     commands.release_group(ports, command)
     if command.dispatch_step != "done":
         ports.commands.update(command.command_id, {"dispatchStep": "stopped"})

@@ -5,9 +5,8 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from commands_core.clock import now
 from commands_core.errors import Conflict, InvalidInput, NotFound
-from commands_core.models.executions import TERMINAL, Execution, Report
+from commands_core.models.executions import TERMINAL, Execution
 from commands_core.pagination import Page
 from commands_core.services import commands, reconcile, transitions
 from commands_core.services.commands import Ports
@@ -51,15 +50,10 @@ def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> No
     if command.job_id:
         status = ports.jobs.cancel_execution(command.job_id, thing_name, force=force)
     if status in reconcile.JOB_STATUSES:
-        report = Report(
-            command_id=command_id,
-            thing_name=thing_name,
-            status=reconcile.JOB_STATUSES[status],
-            at=now(),
-            source="api",
-            reason="cancelled through the API" if status == "CANCELED" else None,
+        reason = "cancelled through the API" if status == "CANCELED" else None
+        transitions.report(
+            ports.commands, command_id, thing_name, reconcile.JOB_STATUSES[status], source="api", reason=reason
         )
-        transitions.apply(ports.commands, report, create_missing=False)
     if status != "CANCELED":
         field = "force" if status == "IN_PROGRESS" else "thingName"
         raise InvalidInput(field, f"AWS IoT could not cancel it: it is {status or 'unknown to AWS IoT'}")

@@ -76,15 +76,10 @@ def reconcile_job(ports: Ports, command: Command, *, job_completed: bool = False
             changed += transitions.apply(ports.commands, report)
     if job_completed:
         for thing_name in [name for name, status in table.items() if status in PENDING and name not in listed]:
-            report = Report(
-                command_id=command.command_id,
-                thing_name=thing_name,
-                status="REMOVED",
-                at=now(),
-                source="reconciler",
-                reason="AWS IoT's completed job has no execution for this thing",
+            reason = "AWS IoT's completed job has no execution for this thing"
+            changed += transitions.report(
+                ports.commands, command.command_id, thing_name, "REMOVED", source="reconciler", reason=reason
             )
-            changed += transitions.apply(ports.commands, report, create_missing=False)
     refreshed = ports.commands.get(command.command_id)
     if refreshed:
         commands.complete_if_done(ports, refreshed, job_completed=job_completed)

@@ -14,11 +14,10 @@ from functools import partial
 from itertools import islice
 from typing import Any
 
-from commands_core.clock import now
 from commands_core.errors import InvalidInput, NotFound
 from commands_core.models import ID_PATTERN
 from commands_core.models.commands import THING_NAME_PATTERN, Command, published_file_key
-from commands_core.models.executions import Execution, Report
+from commands_core.models.executions import Execution
 from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, SETTABLE, STATES, StatusQuery, StatusUpdate
 from commands_core.models.templates import Template
 from commands_core.services import commands, rendering, transitions
@@ -134,15 +133,10 @@ def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[st
     if current != update.state or new == "IN_PROGRESS":  # the current state again changes nothing (but progress)
         if not transitions.allowed(execution.status, new, cloud_timeout=execution.timed_out_by == "cloud"):
             raise InvalidInput("state", f"cannot move from '{current}' to '{update.state}'; the state is '{current}'")
-        report = Report(
-            command_id=execution.command_id,
-            thing_name=execution.thing_name,
-            status=new,
-            at=now(),
-            source="device",
-            reason=update.reason,
+        reported = transitions.report(
+            ports.commands, execution.command_id, execution.thing_name, new, source="device", reason=update.reason
         )
-        if not transitions.apply(ports.commands, report, create_missing=False):
+        if not reported:
             latest = STATES[_execution(ports, status).status]
             if latest != update.state:  # a concurrent identical report is the same answer
                 raise InvalidInput("state", f"the execution changed meanwhile; the state is '{latest}'")
@@ -190,15 +184,10 @@ def _fetched(ports: Ports, execution: Execution) -> Execution:
     """The inbox execution once its device has fetched it: SENT if it was QUEUED."""
     if execution.status != "QUEUED":
         return execution
-    report = Report(
-        command_id=execution.command_id,
-        thing_name=execution.thing_name,
-        status="SENT",
-        at=now(),
-        source="device",
-        reason="fetched from the inbox",
+    reason = "fetched from the inbox"
+    transitions.report(
+        ports.commands, execution.command_id, execution.thing_name, "SENT", source="device", reason=reason
     )
-    transitions.apply(ports.commands, report, create_missing=False)
     return ports.commands.get_execution(execution.command_id, execution.thing_name) or execution
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
+from commands_core.clock import now
+from commands_core.models.executions import PENDING, TERMINAL, Execution, ExecutionStatus, Report, Source
 from commands_core.observability import logger, metrics
 
 if TYPE_CHECKING:
@@ -33,6 +34,29 @@ def allowed(current: str, new: str, *, cloud_timeout: bool = False) -> bool:
     if new in TERMINAL:
         return True
     return _RANK[new] > _RANK[current] or new == current == "IN_PROGRESS"
+
+
+def report(
+    store: CommandRepository,
+    command_id: str,
+    thing_name: str,
+    status: ExecutionStatus,
+    *,
+    source: Source,
+    reason: str | None = None,
+    cloud_timeout: bool = False,
+) -> bool:
+    """Applies what the service itself learnt now of an execution the command has (never creating one)."""
+    happened = Report(
+        command_id=command_id,
+        thing_name=thing_name,
+        status=status,
+        at=now(),
+        source=source,
+        reason=reason,
+        cloud_timeout=cloud_timeout,
+    )
+    return apply(store, happened, create_missing=False)
 
 
 class ExecutionChurn(Exception):
