@@ -7,6 +7,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
@@ -75,9 +76,10 @@ def _to_queue(queue_url: str, role_arn: str) -> iot.CfnTopicRule.ActionProperty:
 class Schedules(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: FunctionFactory) -> None:
         super().__init__(scope, construct_id)
+        self.functions: dict[str, lambda_.Function] = {}
         for schedule in wiring.SCHEDULES:
             # One run at a time, and a failed run is not retried: the next beat is the retry.
-            function = functions.build(
+            function = self.functions[schedule.function] = functions.build(
                 schedule,
                 timeout=Duration.seconds(schedule.timeout_seconds),
                 description=schedule.description,

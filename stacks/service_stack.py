@@ -9,6 +9,7 @@ from stacks.api import Api
 from stacks.events import Schedules, StatusEvents
 from stacks.functions import FunctionFactory
 from stacks.layer import CoreLayer
+from stacks.monitoring import Monitoring
 from stacks.queues import Consumers
 from stacks.storage import Storage
 
@@ -29,6 +30,7 @@ class ServiceStack(Stack):
         )
         Consumers(self, "Consumers", functions=functions, storage=storage)
         StatusEvents(self, "StatusEvents", storage=storage)
-        Schedules(self, "Schedules", functions=functions)
+        schedules = Schedules(self, "Schedules", functions=functions)
+        Monitoring(self, "Monitoring", api=api.rest_api, storage=storage, reconciler=schedules.functions["reconcile"])
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
         CfnOutput(self, "FilesBucketName", value=storage.buckets["files"].bucket_name)

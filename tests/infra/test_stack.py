@@ -395,3 +395,33 @@ def test_the_status_family_wants_the_stacks_api_key_and_a_bad_key_gets_its_envel
     invalid_key = responses["INVALID_API_KEY"]
     assert invalid_key["StatusCode"] == "401"
     assert '"code": 401' in invalid_key["ResponseTemplates"]["application/json"]
+
+
+def test_alarms_watch_dead_letters_server_errors_and_the_reconciler_and_a_dashboard_shows_them(
+    template: dict[str, Any], cdk_out: Path
+) -> None:
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    rate = [alarm for alarm in alarms.values() if "Metrics" in alarm["Properties"]]
+    (server_errors,) = rate
+    expressions = [metric.get("Expression", "") for metric in server_errors["Properties"]["Metrics"]]
+    assert "IF(requests >= 20, 100 * errors / requests, 0)" in expressions
+    names = {
+        metric["MetricStat"]["Metric"]["MetricName"]
+        for metric in server_errors["Properties"]["Metrics"]
+        if "MetricStat" in metric
+    }
+    assert names == {"5XXError", "Count"}
+    reconciler = _function_of_folder(template, cdk_out, "reconcile")
+    errors = [
+        alarm["Properties"]
+        for alarm in alarms.values()
+        if alarm["Properties"].get("MetricName") == "Errors"
+        and alarm["Properties"]["Dimensions"][0]["Value"] == {"Ref": reconciler}
+    ]
+    assert len(errors) == 1
+    assert errors[0]["Threshold"] == 1
+    (dashboard,) = resources_of(template, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for shown in ("ExecutionsStarted", "CommandPublished", "ApproximateAgeOfOldestMessage", "Latency"):
+        assert shown in body
+    assert len(alarms) == len(resources.QUEUES) + 2  # a dead-letter alarm per queue, server errors, the reconciler

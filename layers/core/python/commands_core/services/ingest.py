@@ -30,6 +30,9 @@ def handle(ports: Ports, event: dict[str, Any]) -> None:
     else:
         logger.warning("not an AWS IoT job or command event; dropped", extra={"event_type": kind})
     metrics.add_metric(name="StatusEventsIngested", unit="Count", value=1)
+    if isinstance(event.get("timestamp"), int | float):  # how late events arrive (rules, queue, retries)
+        lag = (datetime.now(UTC) - _moment(event["timestamp"])).total_seconds()
+        metrics.add_metric(name="IngestionLagSeconds", unit="Seconds", value=max(0.0, lag))
 
 
 def _job_execution(ports: Ports, event: dict[str, Any]) -> None:
