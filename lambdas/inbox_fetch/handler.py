@@ -12,7 +12,7 @@ app = api.resolver()
 
 @http.route(app, "inbox_fetch")
 def inbox_fetch() -> Response[str]:
-    return api.ok(status.inbox(ports(), api.query(app).get("device_id")))
+    return api.ok(status.inbox(ports(), http.parameters(app).get("device_id")))
 
 
 lambda_handler = http.entrypoint(app)

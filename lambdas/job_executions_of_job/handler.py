@@ -12,7 +12,9 @@ app = api.resolver()
 
 @http.route(app, "job_executions_of_job")
 def job_executions_of_job(jobId: str) -> Response[str]:
-    return api.ok(jobs.executions_of_job(jobs_ports(), jobId, api.query(app), second_revision=api.second_revision(app)))
+    return api.ok(
+        jobs.executions_of_job(jobs_ports(), jobId, http.parameters(app), second_revision=api.second_revision(app))
+    )
 
 
 lambda_handler = http.entrypoint(app)

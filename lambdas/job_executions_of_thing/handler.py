@@ -13,7 +13,9 @@ app = api.resolver()
 @http.route(app, "job_executions_of_thing")
 def job_executions_of_thing(thingName: str) -> Response[str]:
     return api.ok(
-        jobs.executions_of_thing(jobs_ports(), thingName, api.query(app), second_revision=api.second_revision(app))
+        jobs.executions_of_thing(
+            jobs_ports(), thingName, http.parameters(app), second_revision=api.second_revision(app)
+        )
     )
 
 

@@ -12,7 +12,7 @@ app = api.resolver()
 
 @http.route(app, "job_templates_list")
 def job_templates_list() -> Response[str]:
-    return api.ok(jobs.list_templates(jobs_ports(), api.query(app)))
+    return api.ok(jobs.list_templates(jobs_ports(), http.parameters(app)))
 
 
 lambda_handler = http.entrypoint(app)

@@ -12,7 +12,7 @@ app = api.resolver()
 
 @http.route(app, "jobs_list")
 def jobs_list() -> Response[str]:
-    return api.ok(jobs.list_jobs(jobs_ports(), api.query(app)))
+    return api.ok(jobs.list_jobs(jobs_ports(), http.parameters(app)))
 
 
 lambda_handler = http.entrypoint(app)

@@ -12,7 +12,7 @@ app = api.resolver()
 
 @http.route(app, "status_list")
 def status_list() -> Response[str]:
-    return api.ok(status.list_statuses(ports(), api.query(app)))
+    return api.ok(status.list_statuses(ports(), http.parameters(app)))
 
 
 lambda_handler = http.entrypoint(app)

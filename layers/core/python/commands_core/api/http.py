@@ -142,7 +142,12 @@ def body(app: APIGatewayRestResolver, model: type[M]) -> M:
 
 
 def query(app: APIGatewayRestResolver, model: type[M]) -> M:
-    return parse(model, app.current_event.query_string_parameters or {})
+    return parse(model, parameters(app))
+
+
+def parameters(app: APIGatewayRestResolver) -> dict[str, str]:
+    """The query string's parameters (the last value of a repeated one, as API Gateway gives them)."""
+    return dict(app.current_event.query_string_parameters or {})
 
 
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:

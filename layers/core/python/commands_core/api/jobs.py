@@ -43,7 +43,3 @@ def body(app: APIGatewayRestResolver) -> dict[str, Any]:
 def second_revision(app: APIGatewayRestResolver) -> bool:
     """Whether the request came to a path of the document's second revision (/jobs-executions/...)."""
     return app.current_event.path.startswith("/jobs-executions/")
-
-
-def query(app: APIGatewayRestResolver) -> dict[str, str]:
-    return dict(app.current_event.query_string_parameters or {})

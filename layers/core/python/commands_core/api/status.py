@@ -34,9 +34,5 @@ def respond(status: int, message: str, content: Any = None, headers: dict[str, s
     return Response(status, content_type="application/json", body=envelope(status, message, content), headers=headers)
 
 
-def query(app: APIGatewayRestResolver) -> dict[str, str]:
-    return dict(app.current_event.query_string_parameters or {})
-
-
 def ok(content: Any) -> Response[str]:
     return respond(HTTPStatus.OK, "OK", content)
