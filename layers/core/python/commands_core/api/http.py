@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from datetime import datetime
 from http import HTTPStatus
@@ -157,7 +158,11 @@ def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaC
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        logger.append_keys(**(event.get("pathParameters") or {}))
+        # templateId -> template_id: the names the rest of the service's log lines use.
+        parameters = event.get("pathParameters") or {}
+        logger.append_keys(
+            **{re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(): value for name, value in parameters.items()}
+        )
         return app.resolve(event, context)
 
     return lambda_handler

@@ -19,6 +19,7 @@ def consumer(handle: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, An
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def record_handler(record: SQSRecord) -> None:
+        logger.set_correlation_id(record.message_id)  # a message's log lines, across its receives
         handle(json.loads(record.body))
 
     @logger.inject_lambda_context(clear_state=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from commands_core.clock import now
 from commands_core.models.executions import PENDING, TERMINAL, Execution, ExecutionStatus, Report, Source
-from commands_core.observability import logger, metrics
+from commands_core.observability import log_keys, logger, metrics
 
 if TYPE_CHECKING:
     from commands_core.adapters.commands import CommandRepository
@@ -69,6 +69,12 @@ def apply(store: CommandRepository, report: Report, *, create_missing: bool = Tr
     An execution the command does not have yet (a thing that joined the group of a CONTINUOUS job) is created
     when `create_missing`, if the command exists.
     """
+    # Every log line about this execution names it, whichever function applies the report.
+    with log_keys(command_id=report.command_id, thing_name=report.thing_name):
+        return _apply(store, report, create_missing=create_missing)
+
+
+def _apply(store: CommandRepository, report: Report, *, create_missing: bool) -> bool:
     for _ in range(_ATTEMPTS):
         execution = store.get_execution(report.command_id, report.thing_name)
         if execution is None:
@@ -81,9 +87,12 @@ def apply(store: CommandRepository, report: Report, *, create_missing: bool = Tr
         ) and not _retried(store, execution, report):
             return False
         if store.record(execution, report):
+            moved = {"from": execution.status if execution else None, "to": report.status, "source": report.source}
             if report.status in TERMINAL:
                 metrics.add_metric(name=f"Execution{report.status.title().replace('_', '')}", unit="Count", value=1)
-            logger.debug("execution moved", extra={"thing_name": report.thing_name, "to": report.status})
+                logger.info("execution ended", extra=moved)
+            else:
+                logger.debug("execution moved", extra=moved)
             return True
     raise ExecutionChurn(f"execution {report.command_id}/{report.thing_name} kept changing")
 

@@ -1,0 +1,90 @@
+"""What an operator reads: JSON log lines that name their request or message and the execution they are about,
+and the service's metrics in CloudWatch's embedded metric format."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from commands_core.observability import logger
+from tests.conftest import HandlerClient
+from tests.integration.conftest import job_execution_event, sqs_event
+
+
+class Output:
+    """What the functions print: log lines (through the logger's handler) and metric records (printed)."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.logs = io.StringIO()
+        self._capsys = capsys
+
+    def records(self) -> list[dict[str, Any]]:
+        """The JSON objects printed since last asked."""
+        lines = self.logs.getvalue().splitlines() + self._capsys.readouterr().out.splitlines()
+        self.logs.seek(0)
+        self.logs.truncate()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+@pytest.fixture
+def output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the other tests keep their output short
+    captured = Output(capsys)
+    handler = logger.registered_handler  # bound to the sys.stdout of when the logger was made
+    previous = handler.setStream(captured.logs)  # type: ignore[attr-defined]
+    yield captured
+    handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+def metrics_in(records: list[dict[str, Any]]) -> dict[str, float]:
+    """Metric name -> the sum of its values, from the embedded-metric-format records."""
+    found: dict[str, float] = {}
+    for record in records:
+        for directive in record.get("_aws", {}).get("CloudWatchMetrics", []):
+            for name in (metric["Name"] for metric in directive["Metrics"]):
+                values = record[name] if isinstance(record[name], list) else [record[name]]
+                found[name] = found.get(name, 0) + sum(values)
+    return found
+
+
+def test_an_ingested_event_logs_its_message_and_execution_and_counts_the_outcome(
+    api: HandlerClient, published: Callable[..., str], output: Output
+) -> None:
+    published("cmd", ["dev-1", "dev-2"])
+    output.records()
+    events = [
+        job_execution_event("cmd", "dev-1", "SUCCEEDED", 1000),
+        job_execution_event("cmd", "dev-2", "FAILED", 1001),
+    ]
+
+    api.functions.invoke("status_ingest", sqs_event(events, prefix="msg-"))
+
+    records = output.records()
+    ended = [record for record in records if record.get("message") == "execution ended"]
+    assert [(line["thing_name"], line["to"], line["correlation_id"]) for line in ended] == [
+        ("dev-1", "SUCCEEDED", "msg-0"),
+        ("dev-2", "FAILED", "msg-1"),
+    ]
+    assert {line["command_id"] for line in ended} == {"cmd"}
+    assert all(line["level"] == "INFO" and line["service"] == "iot-commands" for line in ended)
+    metrics = metrics_in(records)
+    assert (metrics["ExecutionSucceeded"], metrics["ExecutionFailed"], metrics["StatusEventsIngested"]) == (1, 1, 2)
+    assert "IngestionLagSeconds" in metrics
+
+
+def test_a_request_logs_its_request_id_and_the_resource_of_its_path(
+    api: HandlerClient, published: Callable[..., str], output: Output
+) -> None:
+    published("cmd", ["dev-1", "dev-2"])
+    output.records()
+
+    assert api.delete("/commands/cmd/executions/dev-1").status == 204
+
+    (ended,) = [record for record in output.records() if record.get("message") == "execution ended"]
+    assert (ended["function_name"], ended["command_id"], ended["thing_name"]) == ("executions_cancel", "cmd", "dev-1")
+    assert (ended["to"], ended["source"]) == ("CANCELED", "api")
+    assert ended["correlation_id"]  # API Gateway's request id
