@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import queue
 import sys
-import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,9 +17,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @cache
-def load(function: str) -> ModuleType:
-    """lambdas/<function>/handler.py, imported once under a name of its own (every handler file is handler.py)."""
-    name = f"lambdas.{function}.handler"
+def load(function: str, instance: int = 0) -> ModuleType:
+    """lambdas/<function>/handler.py, imported once per instance under a name of its own (every handler file is
+    handler.py); each instance has its own module state, as each Lambda instance has."""
+    name = f"lambdas.{function}.handler" + (f"#{instance}" if instance else "")
     spec = importlib.util.spec_from_file_location(name, ROOT / "lambdas" / function / "handler.py")
     if spec is None or spec.loader is None:
         raise ModuleNotFoundError(name)
@@ -48,18 +49,26 @@ class LambdaContext:
 
 
 class Functions:
-    """Invokes the service's functions by name. Like one Lambda instance, a function handles one event at a
-    time (Powertools' resolver keeps the current event on its app object)."""
+    """Invokes the service's functions by name. Like a Lambda instance, an instance of a function handles one
+    event at a time (Powertools' resolver keeps the current event on its app object); with more than one
+    instance, as many events of a function run at once, as when Lambda scales out."""
 
-    def __init__(self, names: Iterable[str]) -> None:
-        self._locks = {name: threading.Lock() for name in names}
+    def __init__(self, names: Iterable[str], instances: int = 1) -> None:
+        self._idle: dict[str, queue.SimpleQueue[int]] = {}
+        for name in names:
+            self._idle[name] = queue.SimpleQueue()
+            for instance in range(instances):
+                self._idle[name].put(instance)
 
     def preload(self) -> None:
         """Imports every handler now, so that a broken one stops the runtime at start, not at first call."""
-        for name in self._locks:
+        for name in self._idle:
             load(name)
 
     def invoke(self, name: str, event: dict[str, Any]) -> dict[str, Any]:
-        with self._locks[name]:
-            response: dict[str, Any] = load(name).lambda_handler(event, LambdaContext(name))
+        instance = self._idle[name].get()  # waits for an idle instance
+        try:
+            response: dict[str, Any] = load(name, instance).lambda_handler(event, LambdaContext(name))
             return response
+        finally:
+            self._idle[name].put(instance)

@@ -39,6 +39,7 @@ class Storage(Construct):
                 )
                 for index in table.indexes
             ],
+            time_to_live_attribute=table.expiry_attribute,
             billing=dynamodb.Billing.on_demand(),
             encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

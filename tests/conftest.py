@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,9 +36,9 @@ class Reply:
 class HandlerClient:
     """Calls the real handlers with the API Gateway events the local runtime builds, without a socket."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], instances: int = 1) -> None:
         self.env = env
-        self.functions = Functions(function.function for function in functions())
+        self.functions = Functions((function.function for function in functions()), instances)
         self.api = Api(ROUTES, self.functions)
 
     def drain(self) -> int:
@@ -126,6 +127,30 @@ _EMULATOR = "iot-commands-emulator"
 @pytest.fixture
 def api(aws: dict[str, str]) -> HandlerClient:
     return HandlerClient(aws)
+
+
+INSTANCES = 4
+
+
+@pytest.fixture
+def parallel(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> HandlerClient:
+    """The API with four instances of every function, for requests at the same time (as Lambda scales out).
+
+    DynamoDB applies each request to an item atomically (and a transaction to all of its items); moto's
+    in-process backend takes no lock, so its requests are serialized here, as DynamoDB's isolation would order
+    them. Without this, moto itself loses updates when two threads write one item.
+    """
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    call_action = DynamoHandler.call_action
+
+    def serialized(handler: DynamoHandler) -> Any:
+        with lock:
+            return call_action(handler)
+
+    monkeypatch.setattr(DynamoHandler, "call_action", serialized)
+    return HandlerClient(aws, instances=INSTANCES)
 
 
 def aws_error(url: str, status: int, code: str, message: str = "Rate exceeded") -> Any:

@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from commands_core.api import http, v1
+from commands_core.api import http, idempotency, v1
 from commands_core.dependencies import ports
 from commands_core.services import commands
 
@@ -11,6 +11,10 @@ app = v1.resolver()
 
 @http.route(app, "commands_create")
 def create_command() -> Response[str]:
+    return idempotency.once(app, create)
+
+
+def create() -> Response[str]:
     command = commands.create(ports(), http.json_object(app))
     return v1.created(app, f"/commands/{command.command_id}", command.to_api())
 

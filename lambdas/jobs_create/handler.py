@@ -2,7 +2,7 @@
 
 from aws_lambda_powertools.event_handler import Response
 
-from commands_core.api import http
+from commands_core.api import http, idempotency
 from commands_core.api import jobs as api
 from commands_core.dependencies import jobs_ports
 from commands_core.services import jobs
@@ -12,7 +12,7 @@ app = api.resolver()
 
 @http.route(app, "jobs_create")
 def jobs_create() -> Response[str]:
-    return api.ok(jobs.create_job(jobs_ports(), api.body(app)))
+    return idempotency.once(app, lambda: api.ok(jobs.create_job(jobs_ports(), api.body(app))))
 
 
 lambda_handler = http.entrypoint(app)

@@ -269,7 +269,7 @@ def test_tables_are_on_demand_encrypted_with_point_in_time_recovery(template: di
         assert table["DeletionPolicy"] == "Retain"
 
 
-def test_tables_have_the_declared_keys_and_indexes(template: dict[str, Any]) -> None:
+def test_tables_have_the_declared_keys_indexes_and_expiry(template: dict[str, Any]) -> None:
     by_key = {
         tuple(key["AttributeName"] for key in table["Properties"]["KeySchema"]): table["Properties"]
         for table in resources_of(template, "AWS::DynamoDB::GlobalTable").values()
@@ -288,6 +288,9 @@ def test_tables_have_the_declared_keys_and_indexes(template: dict[str, Any]) -> 
             assert projection["ProjectionType"] == (
                 "ALL" if index.include is None else "INCLUDE" if index.include else "KEYS_ONLY"
             )
+        expiry = by_key[key].get("TimeToLiveSpecification", {})
+        assert expiry.get("AttributeName") == declared.expiry_attribute
+        assert expiry.get("Enabled", False) is (declared.expiry_attribute is not None)
 
 
 def test_the_files_bucket_is_private_encrypted_versioned_and_tls_only(template: dict[str, Any]) -> None:

@@ -136,6 +136,7 @@ def test_each_function_calls_only_what_its_role_will_allow(
     _use_the_command_delivery(api, template, iot_commands, names[:3])
     _use_the_jobs_api(api, names[:3])
     _use_the_status_api(api, template, names[3:5])
+    _retry_the_creates(api, names[:1])
 
     declared = {
         entry.function: {(access.resource, action) for access in entry.access for action in access.actions}
@@ -170,6 +171,21 @@ def _use_the_command_delivery(
     assert api.patch("/commands/direct", {"status": "cancelled"}).status == 204
     api.drain()
     assert api.delete("/commands/direct").status == 202
+
+
+def _retry_the_creates(api: HandlerClient, names: list[str]) -> None:
+    # Each create twice with an Idempotency-Key (the second answered from the idempotency table), then again
+    # without one (answered from the resource its explicit id names).
+    template = {"templateId": "again", "operation": "x", "document": "{}"}
+    command = {"commandId": "again", "templateId": "again", "targets": names}
+    job = {"jobId": "again", "targets": names, "targetSelection": "SNAPSHOT", "document": "{}"}
+    for path, body in (("/templates", template), ("/commands", command), ("/jobs", job)):
+        first, again, retried = (
+            api.post(path, body, headers={"Idempotency-Key": path}),
+            api.post(path, body, headers={"Idempotency-Key": path}),
+            api.post(path, body),
+        )
+        assert first.status == again.status == retried.status < 300, path
 
 
 def _use_the_jobs_api(api: HandlerClient, names: list[str]) -> None:

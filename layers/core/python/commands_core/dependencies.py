@@ -12,6 +12,8 @@ from commands_core.adapters import aws
 from commands_core.settings import settings
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
     from commands_core.adapters.commands import CommandRepository
     from commands_core.adapters.templates import TemplateRepository
     from commands_core.services.commands import Ports
@@ -65,7 +67,15 @@ def jobs_ports() -> JobsPorts:
     return JobsPorts(api=JobsApi(client), registry=IotRegistry(client), presign_role_arn=settings().presign_role_arn)
 
 
+@cache
+def idempotency_store() -> DynamoDBPersistenceLayer:
+    """Where the create routes keep the first answer to an Idempotency-Key."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    return DynamoDBPersistenceLayer(settings().idempotency_table, boto3_client=aws.client("dynamodb"))
+
+
 def reset() -> None:
     """Forgets every cached client, adapter and setting (tests and the local runtime switch endpoints)."""
-    for cached in (template_repository, command_repository, ports, jobs_ports, aws.client, settings):
+    for cached in (template_repository, command_repository, ports, jobs_ports, idempotency_store, aws.client, settings):
         cached.cache_clear()

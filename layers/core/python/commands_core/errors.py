@@ -29,6 +29,10 @@ class Conflict(ServiceError):
     pass
 
 
+class AlreadyExists(Conflict):
+    """A create found its id taken: the same request retried, or another resource's id."""
+
+
 class UnsupportedMediaType(ServiceError):
     pass
 

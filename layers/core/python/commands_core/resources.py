@@ -25,6 +25,7 @@ class Table:
     partition_key: str
     sort_key: str | None = None
     indexes: tuple[Index, ...] = ()
+    expiry_attribute: str | None = None  # DynamoDB deletes an item once this epoch-seconds attribute is past
 
     @property
     def key_attributes(self) -> tuple[str, ...]:
@@ -83,6 +84,9 @@ COMMANDS = Table(
     ),
 )
 
+# Powertools idempotency records of the create routes: the first answer to an Idempotency-Key, kept a day.
+IDEMPOTENCY = Table(name="idempotency", env="IDEMPOTENCY_TABLE", partition_key="id", expiry_attribute="expiration")
+
 FILES = Bucket(name="files", env="FILES_BUCKET")
 
 # Publishing work that must not block an API request: expanding targets, filling groups, creating jobs.
@@ -94,7 +98,7 @@ STATUS = Queue(name="status", env="STATUS_QUEUE_URL", visibility_timeout_seconds
 # Assumed by AWS IoT to presign the S3 URLs of a job document's files when a device fetches it.
 PRESIGN = Role(name="presign", env="PRESIGN_ROLE_ARN")
 
-TABLES: tuple[Table, ...] = (TEMPLATES, COMMANDS)
+TABLES: tuple[Table, ...] = (TEMPLATES, COMMANDS, IDEMPOTENCY)
 BUCKETS: tuple[Bucket, ...] = (FILES,)
 QUEUES: tuple[Queue, ...] = (DISPATCH, STATUS)
 ROLES: tuple[Role, ...] = (PRESIGN,)

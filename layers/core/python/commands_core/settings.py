@@ -15,6 +15,7 @@ class Settings(BaseModel):
     # Aliases are the variable names of resources.py; a test keeps the two in step.
     templates_table: str = Field(alias="TEMPLATES_TABLE", min_length=1)
     commands_table: str = Field(alias="COMMANDS_TABLE", min_length=1)
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)
     files_bucket: str = Field(alias="FILES_BUCKET", min_length=1)
     dispatch_queue_url: str = Field(alias="DISPATCH_QUEUE_URL", min_length=1)
     status_queue_url: str = Field(alias="STATUS_QUEUE_URL", min_length=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -57,3 +58,11 @@ _THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 def check_thing_name(value: str) -> None:
     if not _THING_NAME.fullmatch(value):
         raise InvalidInput("thingName", "must be 1-128 of [a-zA-Z0-9:_-]")
+
+
+def holds(existing: BaseModel, request: BaseModel, derived: Collection[str] = ()) -> bool:
+    """Whether `existing` holds what `request` asks, field by field of the request's model: a create retried
+    after its first attempt succeeded finds its resource this way. A field in `derived`, which the resource
+    fills in itself when the request leaves it out, counts only when the request gives it."""
+    fields = set(type(request).model_fields) - (set(derived) - request.model_fields_set)
+    return existing.model_dump(include=fields) == request.model_dump(include=fields)

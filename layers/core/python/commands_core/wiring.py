@@ -13,7 +13,7 @@ from typing import Literal
 Family = Literal["v1", "jobs", "status"]
 Auth = Literal["iam", "api_key", "none"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-ResourceName = Literal["templates", "commands", "files", "dispatch", "presign", "iot"]
+ResourceName = Literal["templates", "commands", "idempotency", "files", "dispatch", "presign", "iot"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ FAMILY_AUTH: dict[Family, Auth] = {"v1": "iam", "jobs": "iam", "status": "api_ke
 BINARY_MEDIA_TYPES: tuple[str, ...] = ("multipart/form-data",)
 
 _READ_TEMPLATE = Access("templates", ("dynamodb:GetItem",))
+# Powertools idempotency: the in-progress record, its completion, and its removal when the request failed.
+_IDEMPOTENT = Access("idempotency", ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"))
 _READ_COMMAND = Access("commands", ("dynamodb:GetItem",))
 _WRITE_COMMAND = Access("commands", ("dynamodb:PutItem", "dynamodb:UpdateItem"))
 _ENQUEUE = Access("dispatch", ("sqs:SendMessage",))
@@ -125,7 +127,8 @@ V1_ROUTES: tuple[Route, ...] = (
         "POST",
         "/templates",
         "v1",
-        (Access("templates", ("dynamodb:PutItem",)),),
+        # GetItem: a retry with the same templateId is answered from the template it created.
+        (Access("templates", ("dynamodb:PutItem", "dynamodb:GetItem")), _IDEMPOTENT),
         description="Registers a new template.",
     ),
     Route(
@@ -160,7 +163,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "POST",
         "/commands",
         "v1",
-        (_WRITE_COMMAND, *_PUBLISH),
+        (_WRITE_COMMAND, _READ_COMMAND, *_PUBLISH, _IDEMPOTENT),
         description="Creates a command, and publishes it when its status is in_progress.",
     ),
     Route(
@@ -285,6 +288,9 @@ JOB_ROUTES: tuple[Route, ...] = (
             Access("iot", ("iot:CreateJob",), (*_JOB_AND_TARGETS, *_JOB_TEMPLATE)),
             Access("iot", ("iot:DescribeJobTemplate",), _JOB_TEMPLATE),  # a job from a template: it exists
             Access("presign", ("iam:PassRole",)),  # presignedUrlConfig: the service's presign role only
+            # A retry with the same jobId is answered from the job it created.
+            Access("iot", ("iot:DescribeJob", "iot:GetJobDocument"), ("job/*",)),
+            _IDEMPOTENT,
         ),
         description="Creates an AWS IoT job.",
     ),

@@ -10,7 +10,7 @@ from typing import Any
 from commands_core.adapters.aws import error_code
 from commands_core.adapters.dynamo import from_item, to_item
 from commands_core.clock import iso, now
-from commands_core.errors import Conflict
+from commands_core.errors import AlreadyExists
 from commands_core.models.commands import Command, FileRef
 from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
 from commands_core.pagination import Page, decode_token, encode_token
@@ -36,7 +36,7 @@ class CommandRepository:
             )
         except Exception as error:
             if error_code(error) == "ConditionalCheckFailedException":
-                raise Conflict(f"command '{command.command_id}' already exists") from None
+                raise AlreadyExists(f"command '{command.command_id}' already exists") from None
             raise
 
     def get(self, command_id: str) -> Command | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands_core.adapters.aws import error_code
-from commands_core.errors import Conflict, NotFound, Throttled
+from commands_core.errors import AlreadyExists, Conflict, NotFound, Throttled
 
 # AWS IoT refusing what the request asks of the job as it is now: the seed's 422, with AWS IoT's reason.
 _REFUSED = frozenset(
@@ -13,7 +13,6 @@ _REFUSED = frozenset(
         "InvalidStateTransitionException",
         "ConflictException",
         "ConflictingResourceUpdateException",
-        "ResourceAlreadyExistsException",
         "VersionConflictException",
         "InvalidRequestException",
         "LimitExceededException",
@@ -37,6 +36,8 @@ class JobsApi:
                 raise NotFound(*about) from None
             if code in ("ThrottlingException", "TooManyRequestsException"):
                 raise Throttled("AWS IoT is throttling requests; retry shortly", retry_after=2) from None
+            if code == "ResourceAlreadyExistsException":
+                raise AlreadyExists(f"AWS IoT refused it: {message}") from None
             status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
             if code in _REFUSED or (code and status in (400, 409)):  # a request AWS IoT will not take as it is
                 raise Conflict(f"AWS IoT refused it: {message}") from None

@@ -6,7 +6,7 @@ from typing import Any
 
 from commands_core.adapters.aws import error_code
 from commands_core.adapters.dynamo import from_item, to_item
-from commands_core.errors import Conflict, NotFound
+from commands_core.errors import AlreadyExists, Conflict, NotFound
 from commands_core.models.templates import Template, TemplateSummary
 from commands_core.pagination import Page, decode_token, encode_token
 from commands_core.resources import TEMPLATES
@@ -29,7 +29,7 @@ class TemplateRepository:
             )
         except Exception as error:
             if error_code(error) == "ConditionalCheckFailedException":
-                raise Conflict(f"template '{template.template_id}' already exists") from None
+                raise AlreadyExists(f"template '{template.template_id}' already exists") from None
             raise
 
     def get(self, template_id: str) -> Template | None:

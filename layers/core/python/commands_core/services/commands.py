@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from commands_core.clock import now
-from commands_core.errors import Conflict, InvalidInput, NotFound
+from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from commands_core.models.commands import (
     READ_ONLY_FIELDS,
     Command,
@@ -29,7 +29,7 @@ from commands_core.observability import metrics
 from commands_core.pagination import Page
 from commands_core.services import rendering, targets, transitions
 from commands_core.validation import check_id as check_name
-from commands_core.validation import parse
+from commands_core.validation import holds, parse
 
 if TYPE_CHECKING:
     from commands_core.adapters.commands import CommandRepository
@@ -57,6 +57,10 @@ class Ports:
     presign_role_arn: str
 
 
+# Settings of a command delivered by AWS IoT Commands or the inbox that publishing copies from its template.
+FROZEN_ON_PUBLISH = ("rollout_maximum_per_minute", "execution_timeout_seconds")
+
+
 def create(ports: Ports, body: Mapping[str, Any]) -> Command:
     """A new draft, or with `"status": "in_progress"` a published command; nothing is created if publishing
     would fail."""
@@ -69,13 +73,28 @@ def create(ports: Ports, body: Mapping[str, Any]) -> Command:
     command = parse(
         Command, fields.model_dump(by_alias=True) | {"commandId": command_id, "createdAt": at, "updatedAt": at}
     )
-    if status == "draft":
-        ports.commands.create(command)
-        return command
-    published = command.model_copy(update=_publication(ports, command) | {"status": "in_progress"})
-    ports.commands.create(published)
+    try:
+        if status == "draft":
+            ports.commands.create(command)
+            return command
+        published = command.model_copy(update=_publication(ports, command) | {"status": "in_progress"})
+        ports.commands.create(published)
+    except AlreadyExists:
+        return _created_before(ports, command_id, fields, status)
     _dispatch(ports, published)
     return published
+
+
+def _created_before(ports: Ports, command_id: str, fields: CommandFields, status: str) -> Command:
+    """The command a create with an explicit commandId made, when this create is that request retried."""
+    existing = ports.commands.get(command_id)
+    if (
+        existing is None
+        or not holds(existing, fields, FROZEN_ON_PUBLISH)
+        or (status == "in_progress" and existing.status == "draft")
+    ):
+        raise AlreadyExists(f"command '{command_id}' already exists")
+    return existing
 
 
 def get(ports: Ports, command_id: str) -> Command:
@@ -250,7 +269,7 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
     }
     if template.delivery != "job":
         # The dispatcher and the reconciler read these on every batch and round: frozen, as the template was.
-        for name in ("rollout_maximum_per_minute", "execution_timeout_seconds"):
+        for name in FROZEN_ON_PUBLISH:
             publication[name] = getattr(command, name) or getattr(template, name)
     return publication
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from commands_core.errors import InvalidInput, NotFound
+from commands_core.errors import AlreadyExists, InvalidInput, NotFound
 from commands_core.models.commands import GROUP_ARN, THING_ARN
 from commands_core.models.jobs_api import (
     EXECUTION_STATUSES,
@@ -61,8 +61,29 @@ def create_job(ports: JobsPorts, body: Mapping[str, Any]) -> dict[str, Any]:
         ports.api.call(
             "describe_job_template", ("job template", job.job_template_id), jobTemplateId=job.job_template_id
         )
-    created = _with_targets(lambda: ports.api.call("create_job", ("targets", ""), **arguments))
+    try:
+        created = _with_targets(lambda: ports.api.call("create_job", ("targets", ""), **arguments))
+    except AlreadyExists:
+        retried = _created_before(ports, arguments) if job.job_id else None
+        if retried is None:
+            raise
+        created = retried
     return {"created": True, "jobId": created["jobId"], "jobArn": created["jobArn"]}
+
+
+def _created_before(ports: JobsPorts, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The job holding the jobId when these CreateJob arguments made it (a create retried), else None."""
+    job_id = arguments["jobId"]
+    described: dict[str, Any] = ports.api.call("describe_job", ("job", job_id), jobId=job_id)["job"]
+    if sorted(described.get("targets", [])) != sorted(arguments["targets"]) or any(
+        described.get(name) != arguments.get(name) for name in ("targetSelection", "description", "jobTemplateArn")
+    ):
+        return None
+    if "document" in arguments:
+        document = ports.api.call("get_job_document", ("job", job_id), jobId=job_id).get("document")
+        if document != arguments["document"]:
+            return None
+    return described
 
 
 def list_jobs(ports: JobsPorts, query: Mapping[str, str]) -> dict[str, Any]:

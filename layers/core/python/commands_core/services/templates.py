@@ -6,13 +6,13 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from commands_core.clock import now
-from commands_core.errors import Conflict, InvalidInput, NotFound
+from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from commands_core.models.jobs import check_delivery
 from commands_core.models.templates import Template, TemplateFields, TemplateSummary
 from commands_core.pagination import Page
 from commands_core.services.rendering import tokens_of
 from commands_core.validation import check_id as check_name
-from commands_core.validation import parse
+from commands_core.validation import holds, parse
 
 
 class TemplateStore(Protocol):
@@ -28,7 +28,13 @@ def create(store: TemplateStore, fields: TemplateFields) -> Template:
     check_delivery(fields, fields.delivery)
     created = now()
     template = Template(**dict(fields), created_at=created, updated_at=created)
-    store.create(template)
+    try:
+        store.create(template)
+    except AlreadyExists:
+        existing = store.get(fields.template_id)
+        if existing is None or not holds(existing, fields):
+            raise
+        return existing  # the same request, retried: its first answer
     return template
 
 
