@@ -20,7 +20,7 @@ TOKENS = ("${p}", "${cdf:parameter:q}", "${aws:iot:thing-name}")
 _TOKEN = re.compile(r"\$\{(?:cdf:parameter:)?(p|q)\}")
 
 # Template text around the tokens: anything but the characters a token is made of.
-literal = st.text(st.characters(exclude_characters="${}", exclude_categories=("Cs",)), max_size=8)
+literal = st.text(st.characters(exclude_characters="${}", exclude_categories=["Cs"]), max_size=8)
 template_string = st.lists(st.one_of(literal, st.sampled_from(TOKENS)), max_size=4).map("".join)
 template_tree = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), template_string),
@@ -32,7 +32,7 @@ TRICKS = ('"', "\\", "{", "}", "[", "]", ",", ":", "\n", "\r", "\x00", "\u2028",
           "${cdf:file:f}", "${aws:iot:s3-presigned-url:https://s3.amazonaws.com/bucket/commands/other/published/f}",
           '", "injected": "', '"}, {"injected": ["')  # fmt: skip
 value = st.one_of(
-    st.text(st.characters(exclude_categories=("Cs",)), max_size=40),
+    st.text(st.characters(exclude_categories=["Cs"]), max_size=40),
     st.lists(st.one_of(st.sampled_from(TRICKS), literal), max_size=6).map("".join),
 )
 
