@@ -25,6 +25,13 @@ M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_BODY_BYTES = 256 * 1024
+# A file uploaded through the API, as the whole multipart form: base64-encoded by API Gateway it still fits
+# Lambda's 6 MB request payload. Larger files take an upload URL.
+MAX_FORM_BYTES = 4 * 1024 * 1024
+_LARGER_FILES = "; a larger file takes an upload URL: POST /commands/{commandId}/files/{fileId}/upload-url"
+_MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")  # RFC 6838
+# What Powertools' resolver matches in a path segment; a parameter holding anything else matches no route.
+_SEGMENT = re.compile(r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+")
 
 
 def route(app: APIGatewayRestResolver, function: str) -> Callable[[F], F]:
@@ -64,13 +71,18 @@ def map_errors(
         # (a character outside its segment pattern) is a bad id, not a missing route.
         parameters = app.current_event.path_parameters or {}
         if parameters:
-            name = next(iter(parameters))
+            name = unmatched_parameter(parameters)
             return error_response(statuses[InvalidInput], f"{name}: has a character it cannot hold", {})
         return error_response(HTTPStatus.NOT_FOUND, f"no route for {app.current_event.path}", {})
 
     app.exception_handler(ServiceError)(service_error)
     app.exception_handler(Exception)(unexpected)
     app.not_found(no_route)
+
+
+def unmatched_parameter(parameters: dict[str, str]) -> str:
+    """The path parameter the resolver could not match (the first one if each would match)."""
+    return next((name for name, value in parameters.items() if not _SEGMENT.fullmatch(value)), next(iter(parameters)))
 
 
 def json_default(value: Any) -> Any:
@@ -85,8 +97,6 @@ def json_object(app: APIGatewayRestResolver) -> dict[str, Any]:
     raw = raw_body(app)
     if not raw:
         raise InvalidInput("body", "is required")
-    if len(raw) > MAX_BODY_BYTES:
-        raise InvalidInput("body", f"must be at most {MAX_BODY_BYTES} bytes")
     try:
         data = json_value(raw.decode())
     except UnicodeDecodeError:
@@ -99,10 +109,20 @@ def json_object(app: APIGatewayRestResolver) -> dict[str, Any]:
     return data
 
 
-def raw_body(app: APIGatewayRestResolver) -> bytes:
-    """The request body as bytes (binary media types arrive base64-encoded)."""
+def raw_body(app: APIGatewayRestResolver, max_bytes: int = MAX_BODY_BYTES, hint: str = "") -> bytes:
+    """The request body as bytes (binary media types arrive base64-encoded); InvalidInput naming `body` when
+    it holds more than `max_bytes` (`hint` says what to do instead)."""
     body = app.current_event.body or ""
-    return base64.b64decode(body) if app.current_event.is_base64_encoded else body.encode()
+    encoded = app.current_event.is_base64_encoded
+    # Measured before decoding too, so that a body far over the limit is never copied: base64 takes 4
+    # characters for 3 bytes, UTF-8 at least a byte for a character.
+    too_large = InvalidInput("body", f"must be at most {max_bytes} bytes{hint}")
+    if len(body) > (4 * -(-max_bytes // 3) if encoded else max_bytes):
+        raise too_large
+    raw = base64.b64decode(body) if encoded else body.encode()
+    if len(raw) > max_bytes:
+        raise too_large
+    return raw
 
 
 def form_file(app: APIGatewayRestResolver, field: str) -> tuple[bytes, str]:
@@ -114,12 +134,15 @@ def form_file(app: APIGatewayRestResolver, field: str) -> tuple[bytes, str]:
     if not content_type.lower().startswith("multipart/form-data"):
         raise InvalidInput("body", f"must be multipart/form-data with a field '{field}'")
     message = BytesParser(policy=policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + raw_body(app)
+        f"Content-Type: {content_type}\r\n\r\n".encode() + raw_body(app, MAX_FORM_BYTES, _LARGER_FILES)
     )
     for part in message.iter_parts() if message.is_multipart() else ():
         if part.get_param("name", header="content-disposition") == field:
             content = part.get_payload(decode=True)
-            return (content if isinstance(content, bytes) else b""), part.get_content_type()
+            media_type = part.get_content_type()
+            if not _MEDIA_TYPE.fullmatch(media_type):  # it becomes the object's Content-Type header in S3
+                raise InvalidInput(field, f"has a Content-Type that is not a media type: {media_type[:64]!r}")
+            return (content if isinstance(content, bytes) else b""), media_type
     raise InvalidInput(field, "is required: a multipart/form-data field holding the file")
 
 

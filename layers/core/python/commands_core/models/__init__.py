@@ -7,6 +7,9 @@ from pydantic.alias_generators import to_camel
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 """Template, command and file ids, parameter names: safe as DynamoDB keys, S3 key segments and IoT ids."""
+THING_NAME_PATTERN = r"[a-zA-Z0-9:_-]{1,128}"
+"""AWS IoT's thing and thing-group names (unanchored: ARNs embed it). ASCII only, so that no dot, slash,
+percent sign or Unicode look-alike of them gets into a key or an AWS IoT call."""
 
 
 class ApiModel(BaseModel):

@@ -6,19 +6,18 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from commands_core.models import ID_PATTERN, ApiModel
+from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel
 from commands_core.models.executions import TERMINAL
 from commands_core.models.jobs import JobSettings
-from commands_core.models.templates import Delivery
+from commands_core.models.templates import DOCUMENT_MAX_BYTES, Delivery
 
 CommandStatus = Literal["draft", "in_progress", "cancelled", "deleted", "completed"]
 LIVE_STATUSES: frozenset[str] = frozenset({"draft", "in_progress"})
 RESERVED_COMMAND_IDS = frozenset({"v0"})  # v0 is the status API's path segment: /commands/v0/status
 
-THING_NAME_PATTERN = r"[a-zA-Z0-9:_-]{1,128}"
-_ARN_PREFIX = r"arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:"
+_ARN_PREFIX = r"arn:aws[a-z-]*:iot:[a-z0-9-]+:[0-9]{12}:"  # [0-9]: \d would take any Unicode digit
 THING_ARN = re.compile(_ARN_PREFIX + rf"thing/({THING_NAME_PATTERN})")
 GROUP_ARN = re.compile(_ARN_PREFIX + rf"thinggroup/({THING_NAME_PATTERN})")
 THING_NAME = re.compile(THING_NAME_PATTERN)
@@ -60,7 +59,8 @@ class TargetQuery(_Strict):
     types: list[Annotated[str, StringConstraints(pattern=rf"^{THING_NAME_PATTERN}$")]] = Field(
         default_factory=list, max_length=20
     )
-    ancestor_path: str | None = Field(default=None, pattern=r"^/?([a-zA-Z0-9:_-]{1,128}/?)+$")
+    # AWS IoT nests thing groups at most 7 deep: 1024 characters hold any real path.
+    ancestor_path: str | None = Field(default=None, max_length=1024, pattern=r"^/?([a-zA-Z0-9:_-]{1,128}/?)+$")
     eq: list[Clause] = Field(default_factory=list, max_length=20)
     neq: list[Clause] = Field(default_factory=list, max_length=20)
     lt: list[Clause] = Field(default_factory=list, max_length=20)
@@ -83,6 +83,14 @@ class CommandFields(JobSettings):
     type: Literal["SNAPSHOT", "CONTINUOUS"] = "SNAPSHOT"
     # An internal command (one the operators' own tooling issues): the status API can leave its statuses out.
     internal: bool = Field(default=False, strict=True)
+
+    @field_validator("document_parameters")
+    @classmethod
+    def _fit_a_document(cls, parameters: dict[str, str]) -> dict[str, str]:
+        # Every parameter appears in the rendered document, which AWS IoT limits; more could never publish.
+        if (size := sum(len(value.encode()) for value in parameters.values())) > DOCUMENT_MAX_BYTES:
+            raise ValueError(f"hold {size} bytes of values; a rendered document holds at most {DOCUMENT_MAX_BYTES}")
+        return parameters
 
 
 READ_ONLY_FIELDS = {

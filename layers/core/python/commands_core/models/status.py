@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
-from commands_core.models import ID_PATTERN, ApiModel
-from commands_core.models.commands import THING_NAME
+from commands_core.models import ApiModel
 from commands_core.models.executions import ExecutionStatus
+from commands_core.validation import is_id, is_thing_name
 
 # The unified status in the seed's state names (DESIGN.md section 3).
 STATES: dict[str, str] = {
@@ -47,7 +46,6 @@ SETTABLE = (
     "Command Scheduled",
     "Command Cancelled",
 )
-_COMMAND_ID = re.compile(ID_PATTERN)
 SEPARATOR = "."  # in no command id and no thing name: a status id is "<commandId>.<thingName>"
 MAX_OFFSET = 10_000
 MAX_READ = 5_000  # executions a list reads at most (a filter matching little must not read the whole table)
@@ -76,14 +74,14 @@ class StatusQuery(ApiModel):
     @field_validator("request")
     @classmethod
     def _command_ids(cls, values: list[str]) -> list[str]:
-        if bad := [value for value in values if not _COMMAND_ID.fullmatch(value)]:
+        if bad := [value for value in values if not is_id(value)]:
             raise ValueError(f"{bad[0]!r} is not a command id (1-64 of [A-Za-z0-9_-])")
         return values
 
     @field_validator("device")
     @classmethod
     def _thing_names(cls, values: list[str]) -> list[str]:
-        if bad := [value for value in values if not THING_NAME.fullmatch(value)]:
+        if bad := [value for value in values if not is_thing_name(value)]:
             raise ValueError(f"{bad[0]!r} is not a thing name (1-128 of [a-zA-Z0-9:_-])")
         return values
 

@@ -22,7 +22,7 @@ def _document(document: str) -> str:
     if len(document.encode()) > DOCUMENT_MAX_BYTES:
         raise ValueError(f"must be at most {DOCUMENT_MAX_BYTES} bytes (the AWS IoT limit)")
     try:
-        json_value(document)
+        json_value(document, unique_keys=True)
     except ValueError as error:
         raise ValueError(f"must be a string holding a JSON document ({error})") from None
     return document

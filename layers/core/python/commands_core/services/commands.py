@@ -7,7 +7,6 @@ dispatch queue (services/dispatch.py): expanding groups and queries, writing exe
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from commands_core.models.commands import (
     published_file_key,
 )
 from commands_core.models.jobs import check_delivery
-from commands_core.models.templates import DOCUMENT_MAX_BYTES, Template
+from commands_core.models.templates import Template
 from commands_core.observability import metrics
 from commands_core.pagination import Page
 from commands_core.services import rendering, targets, transitions
@@ -292,14 +291,10 @@ def _render(ports: Ports, command: Command, template: Template) -> str:
         )
         for file_id in template.required_files
     }
-    document = rendering.render(template.document, command.document_parameters, urls)
-    json.loads(document)  # rendering keeps a valid document valid; this guards that promise
-    size = len(document.encode())
+    reserved = 0
     if template.delivery != "job":  # the service puts presigned URLs in, longer than AWS IoT's placeholders
-        size += sum(max(0, PRESIGNED_URL_BYTES - len(url)) for url in urls.values())
-    if size > DOCUMENT_MAX_BYTES:
-        raise InvalidInput("documentParameters", f"the rendered document exceeds AWS IoT's {DOCUMENT_MAX_BYTES} bytes")
-    return document
+        reserved = sum(max(0, PRESIGNED_URL_BYTES - len(url)) for url in urls.values())
+    return rendering.render(template.document, command.document_parameters, urls, reserved)
 
 
 def _dispatch(ports: Ports, command: Command) -> None:

@@ -21,8 +21,8 @@ def list_executions(
 
 
 def get(ports: Ports, command_id: str, thing_name: str) -> Execution:
-    commands.get(ports, command_id)
     check_thing_name(thing_name)
+    commands.get(ports, command_id)
     execution = ports.commands.get_execution(command_id, thing_name)
     if execution is None:
         raise NotFound("execution", f"{command_id}/{thing_name}")
@@ -32,6 +32,7 @@ def get(ports: Ports, command_id: str, thing_name: str) -> Execution:
 def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> None:
     """Cancels one thing's execution: in AWS IoT (force for one in progress), then in the table as AWS IoT
     has it afterwards (a device may have started it meanwhile)."""
+    check_thing_name(thing_name)
     command = commands.get(ports, command_id)
     execution = get(ports, command_id, thing_name)
     if execution.status in TERMINAL:

@@ -8,24 +8,20 @@ function, so it is refused when the execution cannot move there.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from functools import partial
 from itertools import islice
 from typing import Any
 
 from commands_core.errors import InvalidInput, NotFound
-from commands_core.models import ID_PATTERN
-from commands_core.models.commands import THING_NAME_PATTERN, Command, published_file_key
+from commands_core.models.commands import Command, published_file_key
 from commands_core.models.executions import Execution
 from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, SETTABLE, STATES, StatusQuery, StatusUpdate
 from commands_core.models.templates import Template
 from commands_core.services import commands, rendering, transitions
 from commands_core.services.commands import Ports
-from commands_core.validation import parse
+from commands_core.validation import check_thing_name, is_id, is_thing_name, parse
 
-_COMMAND_ID = re.compile(ID_PATTERN)
-_THING_NAME = re.compile(THING_NAME_PATTERN)
 _REASON_PREFIX = {"REJECTED": "rejected", "REMOVED": "removed"}  # states the seed's names merge with another
 
 
@@ -150,8 +146,7 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
     and rendered document (file URLs presigned now). An inbox execution fetched while QUEUED becomes SENT."""
     if not device_id:
         raise InvalidInput("device_id", "is required: the device whose commands to fetch")
-    if not _THING_NAME.fullmatch(device_id):
-        raise InvalidInput("device_id", "must be a thing name: 1-128 of [a-zA-Z0-9:_-]")
+    check_thing_name(device_id, "device_id")
     sources: dict[str, tuple[Command | None, Template | None]] = {}
     items = []
     for pending in ports.commands.executions_on(device_id, pending=True):
@@ -193,7 +188,7 @@ def _fetched(ports: Ports, execution: Execution) -> Execution:
 
 def _execution(ports: Ports, status: str) -> Execution:
     command_id, _, thing_name = status.partition(SEPARATOR)
-    well_formed = _COMMAND_ID.fullmatch(command_id) and _THING_NAME.fullmatch(thing_name)
+    well_formed = is_id(command_id) and is_thing_name(thing_name)
     execution = ports.commands.get_execution(command_id, thing_name) if well_formed else None
     if execution is None:
         raise NotFound("command status", status)

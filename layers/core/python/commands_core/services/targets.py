@@ -65,7 +65,7 @@ _BUILT_IN_PREFIXES = ("attributes.", "shadow.", "connectivity.", "registry.")
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_.+][A-Za-z0-9_.+-]*")
 _UNSUPPORTED = re.compile(r"[`@#%\\/';,\"]")  # characters the query syntax has no way to express in a value
 _RESERVED = {"AND", "OR", "NOT"}
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # [0-9]: \d would take any Unicode digit
 MAX_TERMS = 12  # AWS IoT's limit on the terms of one fleet-indexing query
 
 
