@@ -1,5 +1,5 @@
 """The Jobs family (seeds 002 and 004): JSON in and out, `{"error": "<reason>"}` with the seed's 404 and 422
-(a request this service or AWS IoT refuses), 429 with Retry-After when AWS IoT throttles."""
+(a request this service or AWS IoT refuses), 429 or 503 with Retry-After when AWS throttles or fails."""
 
 from __future__ import annotations
 
