@@ -154,7 +154,7 @@ def parallel(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> HandlerCli
 
 
 def aws_error(url: str, status: int, code: str, message: str = "Rate exceeded") -> Any:
-    """An AWS error response as botocore receives it (from a `before-send` handler)."""
+    """An AWS error response as botocore receives it (from a `before-send` handler): JSON, or XML for S3."""
     from botocore.awsrequest import AWSResponse
 
     class Raw:
@@ -168,5 +168,19 @@ def aws_error(url: str, status: int, code: str, message: str = "Rate exceeded") 
             body, self._body = self._body, b""
             return body
 
-    body = json.dumps({"message": message}).encode()
+    host = urlsplit(url).netloc
+    if host.startswith("s3.") or ".s3." in host:
+        body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()
+        return AWSResponse(url, status, {"Content-Type": "application/xml"}, Raw(body))
+    body = json.dumps({"__type": code, "message": message}).encode()  # the JSON protocol's code, in the body
     return AWSResponse(url, status, {"x-amzn-ErrorType": code, "Content-Type": "application/json"}, Raw(body))
+
+
+def refuse(request: Any, status: int, code: str) -> Any:
+    """From a `before-send` handler: the AWS error for `request`, which no later handler (moto's, the IoT
+    Commands emulator's) then carries out, as AWS would not have."""
+    url, request.url = request.url, _REFUSED
+    return aws_error(url, status, code)
+
+
+_REFUSED = "http://refused.iot-commands.invalid/"  # botocore calls every before-send handler: none knows this

@@ -133,7 +133,8 @@ def test_every_consumer_is_fed_by_its_queue_and_reports_partial_failures(
         assert mapping["Properties"]["BatchSize"] == consumer.batch_size
         assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         queue = template["Resources"][_refs(mapping["Properties"]["EventSourceArn"])[0]]
-        assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] > 0
+        (declared,) = [entry for entry in resources.QUEUES if entry.name == consumer.queue]
+        assert queue["Properties"]["RedrivePolicy"]["maxReceiveCount"] == declared.max_receive_count
         assert queue["Properties"]["VisibilityTimeout"] > template["Resources"][function]["Properties"]["Timeout"]
 
 

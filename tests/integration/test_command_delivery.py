@@ -145,7 +145,10 @@ def queue_without_delays(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return delays
 
 
+@pytest.mark.parametrize(("status", "code"), [(429, "ThrottlingException"), (500, "InternalServerException")])
 def test_throttling_in_a_batch_loses_nothing_and_starts_nothing_twice(
+    status: int,
+    code: str,
     api: HandlerClient,
     command_template: Callable[..., dict[str, Any]],
     fleet: Callable[[int], list[str]],
@@ -166,7 +169,7 @@ def test_throttling_in_a_batch_loses_nothing_and_starts_nothing_twice(
             asked[thing] += 1
             if throttled[thing] > 0:
                 throttled[thing] -= 1
-                return aws_error(request.url, 429, "ThrottlingException")
+                return aws_error(request.url, status, code)
         return hook(request, **kwargs)
 
     monkeypatch.setattr(iot_commands.emulator, "botocore_hook", throttling)

@@ -37,9 +37,17 @@ class UnsupportedMediaType(ServiceError):
     pass
 
 
-class Throttled(ServiceError):
-    """AWS is throttling this service; the client may retry after `retry_after` seconds."""
+class RetryLater(ServiceError):
+    """AWS could not do it now, after the retries with backoff; the client may retry after `retry_after` s."""
 
     def __init__(self, message: str, retry_after: int = 1) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Throttled(RetryLater):
+    """AWS is throttling this service (a 429)."""
+
+
+class Unavailable(RetryLater):
+    """AWS failed, timed out or could not be reached (a 503)."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from commands_core.adapters.aws import error_code
+from commands_core.adapters.aws import error_code, throttled
 from commands_core.adapters.dynamo import from_item, to_item
 from commands_core.clock import iso, now
 from commands_core.errors import AlreadyExists
@@ -402,7 +402,8 @@ class CommandRepository:
                 return
             pending = unprocessed
             time.sleep(min(0.05 * 2**attempt, 2))
-        raise RuntimeError(f"DynamoDB left {len(pending[self._table])} execution items unwritten after retries")
+        # Items left unprocessed are DynamoDB's throttling, told in a 200 rather than as an error.
+        raise throttled()
 
     @staticmethod
     def _conditional(write: Any) -> bool:

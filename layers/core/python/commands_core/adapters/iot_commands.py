@@ -13,9 +13,10 @@ from typing import Any, Literal
 
 from commands_core.adapters import aws
 from commands_core.adapters.aws import error_code
-from commands_core.errors import Conflict
+from commands_core.errors import Conflict, RetryLater
 
-_RETRYABLE = frozenset({"ThrottlingException", "InternalServerException", "ServiceQuotaExceededException"})
+# Throttling and AWS trouble arrive as RetryLater (adapters/aws.py); a quota is worth asking again later too.
+_RETRYABLE = frozenset({"ServiceQuotaExceededException"})
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ class IotCommands:
                 return Start("gone", reason=message)
             if code in ("ValidationException", "ConflictException"):
                 return Start("refused", reason=message)
-            if code in _RETRYABLE or isinstance(error, BotoCoreError):  # throttled, AWS trouble, a timeout
+            if code in _RETRYABLE or isinstance(error, RetryLater | BotoCoreError):  # throttled, AWS trouble
                 return Start("retry", reason=message)
             raise
         return Start("started", execution_id=str(response["executionId"]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from commands_core.adapters.aws import error_code
-from commands_core.errors import AlreadyExists, Conflict, NotFound, Throttled
+from commands_core.errors import AlreadyExists, Conflict, NotFound
 
 # AWS IoT refusing what the request asks of the job as it is now: the seed's 422, with AWS IoT's reason.
 _REFUSED = frozenset(
@@ -26,7 +26,7 @@ class JobsApi:
 
     def call(self, operation: str, about: tuple[str, str], **arguments: Any) -> dict[str, Any]:
         """AWS IoT's answer to `operation` (without its metadata). `about` is (kind, id) of what a
-        ResourceNotFoundException is about."""
+        ResourceNotFoundException is about. Throttling and AWS trouble arrive classified (adapters/aws.py)."""
         try:
             response: dict[str, Any] = getattr(self._client, operation)(**arguments)
         except Exception as error:
@@ -34,8 +34,6 @@ class JobsApi:
             message = str(getattr(error, "response", {}).get("Error", {}).get("Message") or code)
             if code == "ResourceNotFoundException":
                 raise NotFound(*about) from None
-            if code in ("ThrottlingException", "TooManyRequestsException"):
-                raise Throttled("AWS IoT is throttling requests; retry shortly", retry_after=2) from None
             if code == "ResourceAlreadyExistsException":
                 raise AlreadyExists(f"AWS IoT refused it: {message}") from None
             status = getattr(error, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from commands_core import wiring
 from commands_core.clock import iso
-from commands_core.errors import InvalidInput, ServiceError, Throttled
+from commands_core.errors import InvalidInput, RetryLater, ServiceError, Throttled, Unavailable
 from commands_core.models import ApiModel
 from commands_core.observability import logger, metrics
 from commands_core.validation import json_value, parse
@@ -32,6 +32,12 @@ _LARGER_FILES = "; a larger file takes an upload URL: POST /commands/{commandId}
 _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}")  # RFC 6838
 # What Powertools' resolver matches in a path segment; a parameter holding anything else matches no route.
 _SEGMENT = re.compile(r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+")
+
+# What AWS refused after the retries (adapters/aws.py classifies it), the same in every family.
+_RETRY_LATER: dict[type[ServiceError], HTTPStatus] = {
+    Throttled: HTTPStatus.TOO_MANY_REQUESTS,
+    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
 
 
 def route(app: APIGatewayRestResolver, function: str) -> Callable[[F], F]:
@@ -52,13 +58,15 @@ def map_errors(
     statuses: dict[type[ServiceError], HTTPStatus],
     error_response: Callable[[int, str, dict[str, str]], Response[str]],
 ) -> None:
-    """A family's error mapping, in one place: domain errors to its status codes, a path parameter the
-    resolver could not match to its field's 4xx (`InvalidInput`'s status), anything else to a 500 that tells
-    no internals. `error_response(status, message, headers)` writes the family's body."""
+    """A family's error mapping, in one place: domain errors to its status codes, AWS throttling to a 429 and
+    AWS trouble to a 503 (both with Retry-After), a path parameter the resolver could not match to its
+    field's 4xx (`InvalidInput`'s status), anything else to a 500 that tells no internals.
+    `error_response(status, message, headers)` writes the family's body."""
+    statuses = _RETRY_LATER | statuses
 
     def service_error(error: ServiceError) -> Response[str]:
         status = next(code for kind, code in statuses.items() if isinstance(error, kind))
-        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else {}
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, RetryLater) else {}
         return error_response(status, error.message, headers)
 
     def unexpected(error: Exception) -> Response[str]:

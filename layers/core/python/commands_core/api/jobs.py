@@ -1,5 +1,5 @@
 """The Jobs family (seeds 002 and 004): JSON in and out, `{"error": "<reason>"}` with the seed's 404 and 422
-(a request this service or AWS IoT refuses), 429 with Retry-After when AWS IoT throttles."""
+(a request this service or AWS IoT refuses), 429 or 503 with Retry-After when AWS throttles or fails."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from commands_core.api import http
-from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled
+from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError
 
 _STATUS: dict[type[ServiceError], HTTPStatus] = {
     InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.UNPROCESSABLE_ENTITY,
-    Throttled: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 

@@ -10,13 +10,12 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from commands_core.api import http
-from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled
+from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError
 
 _STATUS: dict[type[ServiceError], HTTPStatus] = {
     InvalidInput: HTTPStatus.BAD_REQUEST,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.BAD_REQUEST,
-    Throttled: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from commands_core.api import http
-from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled, UnsupportedMediaType
+from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, UnsupportedMediaType
 
 MEDIA_TYPE = "application/vnd.aws-cdf-v1.0+json"
 _JSON = "application/json"
@@ -20,7 +20,6 @@ _STATUS: dict[type[ServiceError], HTTPStatus] = {
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
     UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-    Throttled: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 
