@@ -223,25 +223,6 @@ def test_no_wildcard_actions_or_resources_on_data(template: dict[str, Any]) -> N
             assert "*" not in _as_list(statement["Resource"])
 
 
-def test_each_function_may_do_only_what_its_wiring_entry_declares(template: dict[str, Any], cdk_out: Path) -> None:
-    statements = _statements(template)
-
-    for entry in wiring.functions():
-        function = template["Resources"][_function_of_folder(template, cdk_out, entry.function)]
-        (role,) = _refs(function["Properties"]["Role"])
-        granted = {
-            action
-            for owner, statement in statements
-            if owner == role
-            for action in _as_list(statement["Action"])
-            if action.startswith(DATA_SERVICES)
-        }
-        declared = {action for access in entry.access for action in access.actions}
-        if isinstance(entry, wiring.Consumer):
-            declared |= EVENT_SOURCE_ACTIONS
-        assert granted == declared, entry.function
-
-
 def test_functions_have_no_managed_policies_and_write_only_their_own_logs(template: dict[str, Any]) -> None:
     for function in _functions(template).values():
         (role_id,) = _refs(function["Properties"]["Role"])
