@@ -4,18 +4,32 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from commands_core import wiring
+from stacks import auth
+from stacks.checks import acknowledge
 from stacks.functions import LOG_RETENTION, FunctionFactory
 
 _AUTHORIZATION = {
     "iam": apigw.AuthorizationType.IAM,
+    "cognito": apigw.AuthorizationType.COGNITO,
     "api_key": apigw.AuthorizationType.NONE,  # the key is checked by API Gateway (api_key_required)
+    "api_key+iam": apigw.AuthorizationType.IAM,
     "none": apigw.AuthorizationType.NONE,
+}
+# Why a method passes cdk-nag's authorization rules in each mode (APIG4: any authorization; COG4: Cognito).
+_NOT_COGNITO = {
+    "iam": "Operators sign requests with IAM (SigV4); a Cognito authorizer is the opt-in alternative "
+    "(-c v1Auth=cognito / -c jobsAuth=cognito).",
+    "api_key": "Devices present the stack's API key (seed 003's contract), held in a usage plan; IAM can be added "
+    "with -c statusAuth=api_key+iam.",
+    "api_key+iam": "Devices present the stack's API key and sign requests with IAM (SigV4).",
+    "none": "The deployer opted this family out of authorization explicitly, by CDK context.",
 }
 
 # Access log fields: who, what, the outcome, and why it failed when it did.
@@ -44,6 +58,8 @@ class Api(Construct):
         construct_id: str,
         *,
         functions: FunctionFactory,
+        modes: dict[wiring.Family, auth.Mode],
+        user_pool_arn: str | None,
         manage_account_role: bool,
         rate_limit: int,
         burst_limit: int,
@@ -77,9 +93,62 @@ class Api(Construct):
             self.rest_api.add_gateway_response(
                 f"Gateway{response_type.response_type}", type=response_type, templates=template
             )
+        if manage_account_role:
+            acknowledge(
+                self.rest_api.node.find_child("CloudWatchRole"),
+                "API Gateway's one logging role per account and region: AWS's managed policy is the one API Gateway "
+                "documents for it, and a policy narrowed to this service's log groups would break the account's "
+                "other APIs.",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+            )
+        acknowledge(
+            self.rest_api.deployment_stage,
+            "A WAF web ACL is billed per ACL and rule, and is often attached account-wide by AWS Firewall Manager: "
+            "the deployer's choice. Routes are authenticated (unless a family is opted out); the stage is throttled.",
+            "AwsSolutions-APIG3",
+        )
+        # Each function validates its request against its models and answers in its family's error shape; the
+        # validator applies whatever a method declares (parameters, models) before a function is invoked.
+        self.validator = self.rest_api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        self.modes = modes
+        self.authorizer = self._add_authorizer(user_pool_arn) if "cognito" in modes.values() else None
         self.functions = {route.function: self._add_route(functions, route) for route in wiring.ROUTES}
-        if any(wiring.auth_of(route) == "api_key" for route in wiring.ROUTES):
+        if any(modes[route.family].startswith("api_key") for route in wiring.ROUTES):
             self._add_api_key()
+
+    def _add_authorizer(self, user_pool_arn: str | None) -> apigw.CognitoUserPoolsAuthorizer:
+        """The Cognito authorizer of the operator families: the deployer's user pool, else one of the stack's."""
+        if user_pool_arn:
+            pool = cognito.UserPool.from_user_pool_arn(self, "Operators", user_pool_arn)
+        else:
+            pool = cognito.UserPool(
+                self,
+                "Operators",
+                user_pool_name="iot-commands-operators",
+                self_sign_up_enabled=False,  # an administrator invites each operator
+                sign_in_aliases=cognito.SignInAliases(email=True),
+                password_policy=cognito.PasswordPolicy(
+                    min_length=12,
+                    require_digits=True,
+                    require_lowercase=True,
+                    require_uppercase=True,
+                    require_symbols=True,
+                ),
+                mfa=cognito.Mfa.REQUIRED,
+                mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+                account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+                feature_plan=cognito.FeaturePlan.PLUS,
+                standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+                deletion_protection=True,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            client = pool.add_client("Cli", auth_flows=cognito.AuthFlow(user_srp=True), generate_secret=False)
+            CfnOutput(self, "OperatorUserPoolId", value=pool.user_pool_id)
+            CfnOutput(self, "OperatorUserPoolClientId", value=client.user_pool_client_id)
+        return apigw.CognitoUserPoolsAuthorizer(self, "OperatorAuthorizer", cognito_user_pools=[pool])
 
     def _add_api_key(self) -> None:
         """The key of the routes that require one (the status family): a usage plan on the stage holds it; a
@@ -104,13 +173,19 @@ class Api(Construct):
             timeout=Duration.seconds(29),  # API Gateway's integration timeout
             description=f"{route.method} {route.path}: {route.description}",
         )
-        auth = wiring.auth_of(route)
+        mode = self.modes[route.family]
         integration = apigw.LambdaIntegration(function, allow_test_invoke=False)
         for path in route.paths:
-            self.rest_api.root.resource_for_path(path).add_method(
+            method = self.rest_api.root.resource_for_path(path).add_method(
                 route.method,
                 integration,
-                authorization_type=_AUTHORIZATION[auth],
-                api_key_required=auth == "api_key",
+                authorization_type=_AUTHORIZATION[mode],
+                authorizer=self.authorizer if mode == "cognito" else None,
+                api_key_required=mode.startswith("api_key"),
+                request_validator=self.validator,
             )
+            if mode != "cognito":
+                acknowledge(method, _NOT_COGNITO[mode], "AwsSolutions-COG4")
+            if _AUTHORIZATION[mode] == apigw.AuthorizationType.NONE:
+                acknowledge(method, _NOT_COGNITO[mode], "AwsSolutions-APIG4")
         return function

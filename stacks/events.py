@@ -8,11 +8,13 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from commands_core import wiring
-from stacks.functions import FunctionFactory, construct_name
+from stacks.checks import acknowledge_wildcards
+from stacks.functions import LOG_RETENTION, FunctionFactory, construct_name
 from stacks.storage import Storage
 
 _SQL_VERSION = "2016-03-23"
@@ -29,16 +31,26 @@ class StatusEvents(Construct):
             parameters={"eventConfigurations": {"JOB": enabled, "JOB_EXECUTION": enabled}},
             physical_resource_id=cr.PhysicalResourceId.of("iot-job-event-configurations"),
         )
-        cr.AwsCustomResource(
+        # The provider's own role and log group: no managed policy, logs written to its group only.
+        provider_logs = logs.LogGroup(self, "JobEventConfigurationsLogs", retention=LOG_RETENTION)
+        provider_role = iam.Role(
+            self, "JobEventConfigurationsRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com")
+        )
+        provider_logs.grant_write(provider_role)
+        configurations = cr.AwsCustomResource(
             self,
             "JobEventConfigurations",
             on_create=call,
             on_update=call,
             install_latest_aws_sdk=False,
+            role=provider_role,
+            log_group=provider_logs,
             policy=cr.AwsCustomResourcePolicy.from_statements(
-                # An account-level setting: the action has no resource to narrow it to.
                 [iam.PolicyStatement(actions=["iot:UpdateEventConfigurations"], resources=["*"])]
             ),
+        )
+        acknowledge_wildcards(
+            configurations, ["*"], "iot:UpdateEventConfigurations: an account-level setting, with no resource ARN."
         )
         role = iam.Role(
             self,

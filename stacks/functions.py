@@ -12,11 +12,15 @@ from constructs import Construct
 
 from commands_core import resources, wiring
 from commands_core.observability import SERVICE
+from stacks.checks import acknowledge, acknowledge_wildcards, arn_of
 from stacks.layer import ARCHITECTURE, RUNTIME
 from stacks.storage import Storage
 
 LAMBDAS = Path(__file__).resolve().parent.parent / "lambdas"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+# The DynamoDB actions that read an index; they get the table's declared indexes by name, never `index/*`.
+INDEX_ACTIONS = ("dynamodb:Query", "dynamodb:Scan")
+IOT_ARN = "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:"  # as cdk-nag renders an AWS IoT ARN
 
 
 class FunctionFactory:
@@ -64,42 +68,77 @@ class FunctionFactory:
             log_group=log_group,
             environment=self._environment,
         )
+        acknowledge(
+            function,
+            "The core layer is bundled for Python 3.13 (stacks/layer.py); moving the layer and every function to a "
+            "newer Python is a change of its own, tested as one.",
+            "AwsSolutions-L1",
+        )
+        # Active tracing's X-Ray actions take no resource; every other wildcard comes from the wiring.
+        wildcards: dict[str, list[str]] = {"*": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]}
         for access in entry.access:
-            self._grant(role, access)
+            for resource in self._grant(role, access):
+                wildcards.setdefault(resource, []).extend(access.actions)
+        for resource, actions in wildcards.items():
+            acknowledge_wildcards(role, [resource], _why_wildcard(resource, actions))
         return function
 
-    def _grant(self, role: iam.Role, access: wiring.Access) -> None:
+    def _grant(self, role: iam.Role, access: wiring.Access) -> list[str]:
+        """Adds the access to the role; returns its wildcard resources, as cdk-nag names them."""
         storage = self._storage
+        actions = list(access.actions)
         if access.resource in storage.tables:
-            storage.tables[access.resource].grant(role, *access.actions)
-        elif access.resource in storage.queues:
-            storage.queues[access.resource].grant(role, *access.actions)
-        elif access.resource in storage.buckets:
+            table = storage.tables[access.resource]
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[table.table_arn]))
+            index_actions = [action for action in actions if action in INDEX_ACTIONS]
+            indexes = [f"{table.table_arn}/index/{index.name}" for index in _TABLES[access.resource].indexes]
+            if index_actions and indexes:
+                role.add_to_policy(iam.PolicyStatement(actions=index_actions, resources=indexes))
+            return []
+        if access.resource in storage.queues:
+            storage.queues[access.resource].grant(role, *actions)
+            return []
+        if access.resource in storage.buckets:
             bucket = storage.buckets[access.resource]
             keys = list(access.scope or ("*",))
-            if access.actions == ("s3:ListBucket",):  # a bucket-level action: the bucket, for those keys only
+            if actions == ["s3:ListBucket"]:  # a bucket-level action: the bucket, for those keys only
                 role.add_to_policy(
                     iam.PolicyStatement(
-                        actions=["s3:ListBucket"],
-                        resources=[bucket.bucket_arn],
-                        conditions={"StringLike": {"s3:prefix": keys}},
+                        actions=actions, resources=[bucket.bucket_arn], conditions={"StringLike": {"s3:prefix": keys}}
                     )
                 )
-            else:
-                arns = [bucket.arn_for_objects(key) for key in keys]
-                role.add_to_policy(iam.PolicyStatement(actions=list(access.actions), resources=arns))
-        elif access.resource in storage.roles:
+                return []
             role.add_to_policy(
-                iam.PolicyStatement(actions=list(access.actions), resources=[storage.roles[access.resource].role_arn])
+                iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(k) for k in keys])
             )
-        elif access.resource == "iot":
+            return [f"{arn_of(bucket)}/{key}" for key in keys if "*" in key]
+        if access.resource in storage.roles:
+            role_arn = storage.roles[access.resource].role_arn
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[role_arn]))
+            return []
+        if access.resource == "iot":
             arns = [
                 "*" if scope == "*" else f"arn:{Aws.PARTITION}:iot:{Aws.REGION}:{Aws.ACCOUNT_ID}:{scope}"
                 for scope in access.scope
             ]
-            role.add_to_policy(iam.PolicyStatement(actions=list(access.actions), resources=arns))
-        else:
-            raise ValueError(f"{access.resource} is not a resource of the stack")
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=arns))
+            return [scope if scope == "*" else f"{IOT_ARN}{scope}" for scope in access.scope if "*" in scope]
+        raise ValueError(f"{access.resource} is not a resource of the stack")
+
+
+_TABLES = {table.name: table for table in resources.TABLES}
+
+
+def _why_wildcard(resource: str, actions: list[str]) -> str:
+    names = ", ".join(dict.fromkeys(actions))
+    if resource == "*":
+        return f"{names}: actions that accept no resource ARN."
+    if resource.startswith(IOT_ARN):
+        return (
+            f"{names}: AWS IoT things, groups, jobs, job templates and commands are named at run time by operators "
+            "and commands; the resource type (or the service's own name prefix) is as narrow as IAM allows."
+        )
+    return f"{names}: command files are keyed by command and file ids chosen at run time, under this prefix only."
 
 
 def construct_name(function: str) -> str:

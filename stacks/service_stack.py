@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from stacks import auth
 from stacks.api import Api
 from stacks.events import Schedules, StatusEvents
 from stacks.functions import FunctionFactory
@@ -24,6 +25,8 @@ class ServiceStack(Stack):
             self,
             "Api",
             functions=functions,
+            modes=auth.modes(context),
+            user_pool_arn=context(auth.USER_POOL_ARN_KEY),
             manage_account_role=str(context("apiGatewayCloudWatchRole") or "true").lower() != "false",
             rate_limit=int(context("apiRateLimit") or 100),
             burst_limit=int(context("apiBurstLimit") or 200),

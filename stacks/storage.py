@@ -11,12 +11,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from commands_core import resources
+from stacks.checks import acknowledge, acknowledge_wildcards, arn_of
 
 
 class Storage(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, production: bool) -> None:
         super().__init__(scope, construct_id)
+        # S3 delivers access logs under a bucket policy, not the legacy ACL, also where cdk.json is not read (tests).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         self.tables = {table.name: self._table(table, production) for table in resources.TABLES}
+        self.access_logs = self._access_logs()
         self.buckets = {bucket.name: self._bucket(bucket) for bucket in resources.BUCKETS}
         self.dead_letter_alarms: list[cloudwatch.Alarm] = []
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
@@ -59,8 +63,29 @@ class Storage(Construct):
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=Duration.days(30))],
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=f"{bucket.name}/",
             removal_policy=RemovalPolicy.RETAIN,
         )
+
+    def _access_logs(self) -> s3.Bucket:
+        """Where S3 writes the server access logs of the service's buckets (who read or wrote which file)."""
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogsBucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,  # the only encryption S3 log delivery writes to
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            access_logs,
+            "The bucket that receives server access logs: logging it into itself would log its own log deliveries.",
+            "AwsSolutions-S1",
+        )
+        return access_logs
 
     def _queue(self, queue: resources.Queue) -> sqs.Queue:
         name = queue.name.capitalize()
@@ -102,6 +127,11 @@ class Storage(Construct):
         )
         files = self.buckets[resources.FILES.name].arn_for_objects("commands/*/published/*")
         role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[files]))
+        acknowledge_wildcards(
+            role,
+            [f"{arn_of(self.buckets[resources.FILES.name])}/commands/*/published/*"],
+            "AWS IoT presigns the published copy of any command's files: their keys are named by command and file ids.",
+        )
         return role
 
 

@@ -12,18 +12,35 @@ def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cdk.out")
 
 
-@pytest.fixture(scope="session")
-def template(cdk_out: Path) -> dict[str, Any]:
-    """The stack synthesized once, as `cdk synth` would (no AWS account, no Docker)."""
+def synthesize(outdir: Path, context: dict[str, str] | None = None) -> Any:
+    """The stack synthesized into `outdir` with this CDK context, as `cdk synth -c key=value` would (no AWS
+    account, no Docker); the stack is returned for checks that read the construct tree."""
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
     import aws_cdk as cdk
-    from aws_cdk.assertions import Template
 
     from stacks.service_stack import ServiceStack
 
-    app = cdk.App(outdir=str(cdk_out))
+    app = cdk.App(outdir=str(outdir), context=context)
     stack = ServiceStack(app, "IotCommandsService")
+    app.synth()
+    return stack
+
+
+def template_of(stack: Any) -> dict[str, Any]:
+    from aws_cdk.assertions import Template
+
     return dict(Template.from_stack(stack).to_json())
+
+
+@pytest.fixture(scope="session")
+def stack(cdk_out: Path) -> Any:
+    """The stack synthesized once with the defaults."""
+    return synthesize(cdk_out)
+
+
+@pytest.fixture(scope="session")
+def template(stack: Any) -> dict[str, Any]:
+    return template_of(stack)
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

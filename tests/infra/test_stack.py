@@ -224,25 +224,6 @@ def test_no_wildcard_actions_or_resources_on_data(template: dict[str, Any]) -> N
             assert "*" not in _as_list(statement["Resource"])
 
 
-def test_each_function_may_do_only_what_its_wiring_entry_declares(template: dict[str, Any], cdk_out: Path) -> None:
-    statements = _statements(template)
-
-    for entry in wiring.functions():
-        function = template["Resources"][_function_of_folder(template, cdk_out, entry.function)]
-        (role,) = _refs(function["Properties"]["Role"])
-        granted = {
-            action
-            for owner, statement in statements
-            if owner == role
-            for action in _as_list(statement["Action"])
-            if action.startswith(DATA_SERVICES)
-        }
-        declared = {action for access in entry.access for action in access.actions}
-        if isinstance(entry, wiring.Consumer):
-            declared |= EVENT_SOURCE_ACTIONS
-        assert granted == declared, entry.function
-
-
 def test_functions_have_no_managed_policies_and_write_only_their_own_logs(template: dict[str, Any]) -> None:
     for function in _functions(template).values():
         (role_id,) = _refs(function["Properties"]["Role"])
@@ -294,25 +275,40 @@ def test_tables_have_the_declared_keys_indexes_and_expiry(template: dict[str, An
         assert expiry.get("Enabled", False) is (declared.expiry_attribute is not None)
 
 
-def test_the_files_bucket_is_private_encrypted_versioned_and_tls_only(template: dict[str, Any]) -> None:
-    (bucket_id, bucket), *_ = resources_of(template, "AWS::S3::Bucket").items()
-    properties = bucket["Properties"]
+def test_every_bucket_is_private_encrypted_and_tls_only(template: dict[str, Any]) -> None:
+    buckets = resources_of(template, "AWS::S3::Bucket")
+    denials = {
+        bucket_id: [
+            statement
+            for policy in resources_of(template, "AWS::S3::BucketPolicy").values()
+            if _refs(policy["Properties"]["Bucket"]) == [bucket_id]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+            if statement["Effect"] == "Deny"
+        ]
+        for bucket_id in buckets
+    }
 
-    assert all(properties["PublicAccessBlockConfiguration"].values())
-    assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    for bucket_id, bucket in buckets.items():
+        properties = bucket["Properties"]
+        assert all(properties["PublicAccessBlockConfiguration"].values())
+        assert properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert any(
+            statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for statement in denials[bucket_id]
+        )
+
+
+def test_the_files_bucket_is_versioned_and_its_access_is_logged_to_another_bucket(template: dict[str, Any]) -> None:
+    (files_id,) = {
+        ref
+        for function in _functions(template).values()
+        for ref in _refs(function["Properties"]["Environment"]["Variables"][resources.FILES.env])
+    }
+    properties = template["Resources"][files_id]["Properties"]
+
     assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
-    policies = [
-        policy
-        for policy in resources_of(template, "AWS::S3::BucketPolicy").values()
-        if _refs(policy["Properties"]["Bucket"]) == [bucket_id]
-    ]
-    denials = [
-        statement
-        for policy in policies
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        if statement["Effect"] == "Deny"
-    ]
-    assert any(statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for statement in denials)
+    (logs_id,) = _refs(properties["LoggingConfiguration"]["DestinationBucketName"])
+    assert logs_id != files_id
+    assert template["Resources"][logs_id]["Type"] == "AWS::S3::Bucket"
 
 
 def test_errors_api_gateway_answers_itself_have_the_v1_error_shape(template: dict[str, Any]) -> None:
