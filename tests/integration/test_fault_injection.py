@@ -149,6 +149,8 @@ class Route:
     matches: bytes = b""  # the requests of the operation that fail (all by default)
 
 
+TEMPLATE = {"templateId": "t", "operation": "t", "document": "{}"}
+
 ROUTES = {
     "templates_get/dynamodb": Route(
         "v1",
@@ -156,6 +158,14 @@ ROUTES = {
         lambda api, request: request.getfixturevalue("template")(),
         lambda api: api.get("/templates/ota"),
         200,
+    ),
+    "templates_create/dynamodb": Route(  # the Idempotency-Key's record, which Powertools writes
+        "v1",
+        "dynamodb.PutItem",
+        lambda api, request: None,
+        lambda api: api.post("/templates", TEMPLATE, headers={"Idempotency-Key": "k"}),
+        201,
+        b"-idempotency",
     ),
     "files_upload/s3": Route("v1", "s3.PutObject", lambda api, request: request.getfixturevalue("draft"), _upload, 201),
     "commands_update/sqs": Route("v1", "sqs.SendMessage", _draft_with_file, _publish, 204),

@@ -13,7 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
-from commands_core.errors import Conflict, InvalidInput
+from commands_core.errors import Conflict, InvalidInput, ServiceError
 
 HEADER = "Idempotency-Key"
 EXPIRES_AFTER_SECONDS = 24 * 60 * 60
@@ -32,6 +32,7 @@ def once(app: APIGatewayRestResolver, create: Callable[[], Response[str]]) -> Re
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
+        IdempotencyPersistenceLayerError,
         IdempotencyValidationError,
     )
 
@@ -63,6 +64,12 @@ def once(app: APIGatewayRestResolver, create: Callable[[], Response[str]]) -> Re
         raise InvalidInput(HEADER, "was used for a different request; a new request needs a new key") from None
     except IdempotencyAlreadyInProgressError:
         raise Conflict(f"a request with this {HEADER} is still in progress; retry shortly") from None
+    except IdempotencyPersistenceLayerError as error:
+        # Powertools wraps what the idempotency table's client raised: AWS throttling or trouble is the 429/503
+        # it would be anywhere else.
+        if isinstance(error.__cause__, ServiceError):
+            raise error.__cause__ from None
+        raise
     return Response(status_code=first["status"], body=first["body"], headers=first["headers"])
 
 
