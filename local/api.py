@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from commands_core.api.status import envelope
-from commands_core.wiring import BINARY_MEDIA_TYPES, Route, auth_of
+from commands_core.wiring import BINARY_MEDIA_TYPES, FAMILY_AUTH, Route
 from local.lambdas import Functions
 
 STAGE = "local"
@@ -114,7 +114,7 @@ class Api:
         self.api_key = api_key  # when set, routes of auth api_key want it in x-api-key, as API Gateway would
 
     def invoke(self, match: Match, event: dict[str, Any]) -> dict[str, Any]:
-        if self.api_key and auth_of(match.route) == "api_key":
+        if self.api_key and FAMILY_AUTH[match.route.family] == "api_key":
             given = {name.lower(): value for name, value in (event.get("headers") or {}).items()}.get("x-api-key")
             if not given or not hmac.compare_digest(given.encode(), self.api_key.encode()):
                 body = envelope(HTTPStatus.UNAUTHORIZED, "a valid API key is required in x-api-key")

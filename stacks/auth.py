@@ -11,7 +11,7 @@ from commands_core import wiring
 Mode = Literal["iam", "cognito", "api_key", "api_key+iam", "none"]
 
 CONTEXT_KEYS: dict[wiring.Family, str] = {"v1": "v1Auth", "jobs": "jobsAuth", "status": "statusAuth"}
-# The first is the default; `none` only when the deployer names it.
+# The modes a deployer may choose; the default is the wiring's FAMILY_AUTH, `none` only when named.
 ALLOWED: dict[wiring.Family, tuple[Mode, ...]] = {
     "v1": ("iam", "cognito", "none"),
     "jobs": ("iam", "cognito", "none"),
@@ -26,7 +26,8 @@ def modes(context: Callable[[str], Any]) -> dict[wiring.Family, Mode]:
     for family, key in CONTEXT_KEYS.items():
         value = context(key)
         allowed = ALLOWED[family]
-        mode = allowed[0] if value is None else next((mode for mode in allowed if mode == str(value)), None)
+        chosen = wiring.FAMILY_AUTH[family] if value is None else str(value)
+        mode = next((mode for mode in allowed if mode == chosen), None)
         if mode is None:
             raise ValueError(f"context {key}={value!r} is not one of: {', '.join(allowed)}")
         found[family] = mode

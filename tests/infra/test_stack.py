@@ -162,7 +162,7 @@ def test_operator_routes_require_iam_signatures(template: dict[str, Any]) -> Non
     for route in wiring.ROUTES:
         for path in route.paths:
             properties = methods[(route.method, path)]
-            if wiring.auth_of(route) == "iam":
+            if wiring.FAMILY_AUTH[route.family] == "iam":
                 assert properties["AuthorizationType"] == "AWS_IAM"
             assert properties["AuthorizationType"] != "NONE" or properties.get("ApiKeyRequired") is True
 
@@ -376,7 +376,7 @@ def test_every_schedule_runs_its_function_at_its_rate(template: dict[str, Any], 
 
 def test_the_status_family_wants_the_stacks_api_key_and_a_bad_key_gets_its_envelope(template: dict[str, Any]) -> None:
     methods = _methods(template)
-    keyed = {(route.method, route.path) for route in wiring.ROUTES if wiring.auth_of(route) == "api_key"}
+    keyed = {(route.method, route.path) for route in wiring.ROUTES if wiring.FAMILY_AUTH[route.family] == "api_key"}
 
     assert keyed == {
         (method, path) for (method, path), properties in methods.items() if properties.get("ApiKeyRequired")

@@ -36,7 +36,6 @@ class Route:
     path: str  # API Gateway syntax: /templates/{templateId}
     family: Family
     access: tuple[Access, ...] = ()
-    auth: Auth | None = None  # None: the family's default (FAMILY_AUTH)
     description: str = ""
     aliases: tuple[str, ...] = ()  # more paths of the same operation (a contract's older revision)
 
@@ -87,6 +86,7 @@ class Schedule:
     description: str = ""
 
 
+# How each family is authorized unless the deployer chooses another mode (stacks/auth.py).
 FAMILY_AUTH: dict[Family, Auth] = {"v1": "iam", "jobs": "iam", "status": "api_key"}
 
 # Request bodies of these types reach the functions base64-encoded, as bytes.
@@ -526,7 +526,3 @@ def route(function: str) -> Route:
 def functions() -> tuple[Route | Consumer | Schedule, ...]:
     """Every function of the service: one per route, queue consumer and schedule."""
     return (*ROUTES, *CONSUMERS, *SCHEDULES)
-
-
-def auth_of(route: Route) -> Auth:
-    return route.auth or FAMILY_AUTH[route.family]
