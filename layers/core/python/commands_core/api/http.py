@@ -11,12 +11,11 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from commands_core import wiring
 from commands_core.clock import iso
 from commands_core.errors import InvalidInput, ServiceError, Throttled
-from commands_core.models import ApiModel
 from commands_core.observability import logger, metrics
 from commands_core.validation import json_value, parse
 
@@ -128,13 +127,6 @@ def flag(app: APIGatewayRestResolver, name: str) -> bool:
     if value not in ("true", "false"):
         raise InvalidInput(name, "must be true or false")
     return value == "true"
-
-
-class PageQuery(ApiModel):
-    """The query of a list route: page size and continuation token."""
-
-    max_results: int = Field(default=25, ge=1, le=100)
-    next_token: str | None = Field(default=None, min_length=1, max_length=4096)
 
 
 def body(app: APIGatewayRestResolver, model: type[M]) -> M:

@@ -11,8 +11,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from commands_core.api import http
 from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled
+from commands_core.models.responses import ErrorBody
 
-_STATUS: dict[type[ServiceError], HTTPStatus] = {
+STATUSES: dict[type[ServiceError], HTTPStatus] = {
     InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -22,7 +23,7 @@ _STATUS: dict[type[ServiceError], HTTPStatus] = {
 
 def resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
-    http.map_errors(app, _STATUS, lambda status, message, headers: respond(status, {"error": message}, headers))
+    http.map_errors(app, STATUSES, lambda status, message, headers: respond(status, ErrorBody(error=message), headers))
     return app
 
 

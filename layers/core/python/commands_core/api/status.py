@@ -11,8 +11,9 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from commands_core.api import http
 from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled
+from commands_core.models.responses import Envelope
 
-_STATUS: dict[type[ServiceError], HTTPStatus] = {
+STATUSES: dict[type[ServiceError], HTTPStatus] = {
     InvalidInput: HTTPStatus.BAD_REQUEST,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.BAD_REQUEST,
@@ -22,12 +23,12 @@ _STATUS: dict[type[ServiceError], HTTPStatus] = {
 
 def resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
-    http.map_errors(app, _STATUS, lambda status, message, headers: respond(status, message, None, headers))
+    http.map_errors(app, STATUSES, lambda status, message, headers: respond(status, message, None, headers))
     return app
 
 
 def envelope(status: int, message: str, content: Any = None) -> str:
-    return json.dumps({"code": int(status), "message": message, "content": content}, default=http.json_default)
+    return json.dumps(Envelope(code=int(status), message=message, content=content), default=http.json_default)
 
 
 def respond(status: int, message: str, content: Any = None, headers: dict[str, str] | None = None) -> Response[str]:
