@@ -11,6 +11,7 @@ import copy
 import importlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from http import HTTPStatus
@@ -62,10 +63,10 @@ _SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
 }
 
 
-def document() -> dict[str, Any]:
+def document(routes: Iterable[Route] = ROUTES) -> dict[str, Any]:
     schemas = _Schemas()
     paths: dict[str, dict[str, Any]] = {}
-    for route in ROUTES:
+    for route in routes:
         for index, path in enumerate(route.paths):
             operation = _operation(route, schemas)
             operation["operationId"] = route.function if index == 0 else f"{route.function}_{index}"
