@@ -7,6 +7,8 @@ import json
 import urllib.error
 import urllib.request
 
+import pytest
+
 from bench import fuzz
 from commands_core.wiring import ROUTES
 from local import openapi
@@ -41,8 +43,9 @@ def test_swagger_ui_at_docs_loads_its_assets_from_the_runtime(local_runtime: Run
         assert len(content) > 1000
 
 
-def test_a_method_no_route_has_is_a_405_not_a_server_error(local_runtime: Runtime) -> None:
-    status, _, body = _get(local_runtime, "/templates", method="TRACE")
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])
+def test_a_method_no_route_has_is_a_405_not_a_server_error(local_runtime: Runtime, method: str) -> None:
+    status, _, body = _get(local_runtime, "/templates", method=method)
     assert status == 405
     assert "allowed: GET, POST" in json.loads(body)["error"]
 
