@@ -7,6 +7,7 @@ bench/fuzz.json; any failure fails the run. `make test` runs the same with a sma
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -74,7 +75,7 @@ def _summary(events: Path, seconds: float) -> dict[str, Any]:
     requests = 0
     operations: set[str] = set()
     failures: Counter[str] = Counter()
-    examples: list[str] = []
+    examples: list[dict[str, Any]] = []
     errors: list[str] = []
     for line in events.read_text().splitlines():
         kind, event = next(iter(json.loads(line).items()))
@@ -84,16 +85,15 @@ def _summary(events: Path, seconds: float) -> dict[str, Any]:
             continue
         recorder = event["recorder"]
         operations.add(recorder["label"])
-        requests += len(recorder.get("interactions") or {})
+        interactions = recorder.get("interactions") or {}
+        requests += len(interactions)
         for case_id, checks in (recorder.get("checks") or {}).items():
             for check in checks:
                 if not check.get("failure_info"):
                     continue
                 failures[check["name"]] += 1
                 if len(examples) < 10:
-                    case = recorder["cases"][case_id]["value"]
-                    failure = check["failure_info"]["failure"]
-                    examples.append(f"{check['name']}: {case.get('method')} {case.get('path')} -> {failure['title']}")
+                    examples.append(_case(check, recorder["cases"][case_id]["value"], interactions.get(case_id)))
     return {
         "requests": requests,
         "operations": len(operations),
@@ -101,6 +101,19 @@ def _summary(events: Path, seconds: float) -> dict[str, Any]:
         "failed_cases": examples,
         "errors": errors,
         "seconds": round(seconds, 1),
+    }
+
+
+def _case(check: dict[str, Any], case: dict[str, Any], interaction: dict[str, Any] | None) -> dict[str, Any]:
+    """A failed case as a reader can replay it: the request, the check, and the answer."""
+    response = (interaction or {}).get("response") or {}
+    content = response.get("content") or {}
+    answer = base64.b64decode(content["$base64"]).decode(errors="replace") if "$base64" in content else ""
+    return {
+        "check": check["name"],
+        "request": {key: case.get(key) for key in ("method", "path", "path_parameters", "query", "headers", "body")},
+        "status": response.get("status_code"),
+        "answer": answer[:300],
     }
 
 
