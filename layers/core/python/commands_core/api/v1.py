@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 from commands_core.api import http
 from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, Throttled, UnsupportedMediaType
-from commands_core.models.responses import ErrorBody
+
+if TYPE_CHECKING:  # the bodies' types, for mypy only: a function does not import every reply's type
+    from commands_core.models.responses import ErrorBody
 
 MEDIA_TYPE = "application/vnd.aws-cdf-v1.0+json"
 _JSON = "application/json"
@@ -80,7 +82,8 @@ def no_content(app: APIGatewayRestResolver) -> Response[str]:
 def error_response(
     app: APIGatewayRestResolver, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response[str]:
-    return respond(app, status, ErrorBody(error=message), headers=headers or None)
+    body: ErrorBody = {"error": message}
+    return respond(app, status, body, headers=headers or None)
 
 
 def _media_type(app: APIGatewayRestResolver) -> str:
