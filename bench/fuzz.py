@@ -66,6 +66,7 @@ def run(url: str, budget: Budget, *, seed: int = 8) -> dict[str, Any]:
             ],
             check=False,  # the summary says what failed
             stdout=subprocess.DEVNULL,
+            cwd=folder,  # where schemathesis keeps its cache: nothing is left in the project
         )
         seconds = time.perf_counter() - started
         return _summary(events, seconds) | {"max_examples": budget.max_examples, "phases": budget.phases, "seed": seed}
