@@ -8,7 +8,7 @@ export PYTHONPATH := layers/core/python:.
 # jsii prints a banner about the Node.js release on every run; its version is the machine's, not the project's.
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
-.PHONY: install run test lint format unit integration infra e2e synth bench clean
+.PHONY: install run test lint format unit integration infra e2e synth bench openapi fuzz clean
 
 install: $(INSTALLED)
 
@@ -45,6 +45,14 @@ synth: $(INSTALLED) $(NODE_INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m bench
+
+# The OpenAPI document, generated from the code into docs/openapi.json (a test fails when it is stale).
+openapi: $(INSTALLED)
+	$(BIN)/python -m local.openapi
+
+# Schemathesis against the local runtime, from that document: the full budget; summary in bench/fuzz.json.
+fuzz: $(INSTALLED)
+	$(BIN)/python -m bench.fuzz
 
 clean:
 	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache

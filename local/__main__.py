@@ -9,7 +9,7 @@ import threading
 from types import FrameType
 
 from commands_core.wiring import CONSUMERS, ROUTES, functions
-from local import aws, fleet, queues, schedules, views
+from local import aws, fleet, openapi, queues, schedules, views
 from local.api import Api, serve
 from local.iot_commands import IotCommands
 from local.lambdas import Functions
@@ -49,10 +49,15 @@ def main() -> None:
     iot_commands.on_start(simulator.command_requested)
     threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
     threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
-    server = serve(port, Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key))
+    api = Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key, pages=openapi.pages())
+    server = serve(port, api)
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
     print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
-    print(f"API on http://127.0.0.1:{port} ({len(ROUTES)} routes); Ctrl-C stops", file=sys.stderr, flush=True)
+    print(
+        f"API on http://127.0.0.1:{port} ({len(ROUTES)} routes), its document at /openapi.json and /docs",
+        file=sys.stderr,
+    )
+    print("Ctrl-C stops", file=sys.stderr, flush=True)
 
     def shut_down(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt

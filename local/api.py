@@ -106,11 +106,13 @@ class Api:
         functions: Functions,
         extras: LocalRoutes | None = None,
         api_key: str | None = None,
+        pages: Pages | None = None,
     ) -> None:
         self.routes = tuple(routes)
         self.router = Router(self.routes)
         self.functions = functions
         self.extras = extras or {}
+        self.pages = pages or {}
         self.api_key = api_key  # when set, routes of auth api_key want it in x-api-key, as API Gateway would
 
     def invoke(self, match: Match, event: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +127,8 @@ class Api:
 # Routes of the local runtime itself under /_local/ (not part of the service): path prefix -> handler of the
 # rest of the path, answering (status, JSON body).
 LocalRoutes = dict[str, Callable[[str, str, bytes], tuple[int, Any]]]
+# Documents the local runtime serves as they are (the OpenAPI document, Swagger UI): path -> (type, content).
+Pages = dict[str, tuple[str, bytes]]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -135,6 +139,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def __getattr__(self, name: str) -> Any:
+        # Any other method (TRACE, QUERY, ...) reaches the router too, which answers 405, not http.server's 501.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _serve(self) -> None:
         started = time.perf_counter()
@@ -147,6 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
         local = next((prefix for prefix in self.server.api.extras if url.path.startswith(prefix)), None)
         if url.path == "/_local/health":
             status, function = self._send_json(HTTPStatus.OK, {"status": "ok"}), "-"
+        elif url.path.rstrip("/") in self.server.api.pages and self.command in ("GET", "HEAD"):
+            content_type, content = self.server.api.pages[url.path.rstrip("/")]
+            status, function = self._send(HTTPStatus.OK, content_type, content), "-"
         elif local is not None:
             code, answer = self.server.api.extras[local](self.command, url.path.removeprefix(local), body)
             status, function = self._send_json(code, answer), "local"
@@ -211,6 +224,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
         return status
+
+    def _send(self, status: int, content_type: str, content: bytes) -> int:
+        encoded = base64.b64encode(content).decode()
+        response = {"statusCode": status, "headers": {"Content-Type": content_type}, "body": encoded}
+        return self._send_proxy_response(response | {"isBase64Encoded": True})
 
     def _send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> int:
         return self._send_proxy_response(

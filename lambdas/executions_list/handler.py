@@ -1,24 +1,18 @@
 """GET /commands/{commandId}/executions: a command's executions (thingName and status), a page at a time."""
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import Field
 
 from commands_core.api import http, v1
 from commands_core.dependencies import ports
-from commands_core.models.executions import ExecutionStatus
+from commands_core.models.executions import ExecutionQuery
 from commands_core.services import executions
 
 app = v1.resolver()
 
 
-class ListQuery(http.PageQuery):
-    status: ExecutionStatus | None = None
-    max_results: int = Field(default=100, ge=1, le=250)
-
-
 @http.route(app, "executions_list")
 def list_executions(commandId: str) -> Response[str]:
-    query = http.query(app, ListQuery)
+    query = http.query(app, ExecutionQuery)
     found = executions.list_executions(ports(), commandId, query.status, query.max_results, query.next_token)
     return v1.page(app, "executions", [item.summary for item in found.items], found.next_token, query.max_results)
 

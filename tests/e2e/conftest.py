@@ -6,11 +6,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,9 @@ def free_port() -> int:
 class Runtime:
     process: subprocess.Popen[str]
     url: str
+    # What it printed (a line per request), read as it comes: a full pipe would block the runtime.
+    output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
@@ -55,10 +59,13 @@ def start(env: dict[str, str]) -> Runtime:
         text=True,
     )
     runtime = Runtime(process, f"http://127.0.0.1:{port}")
+    runtime.reader = threading.Thread(target=_drain, args=(runtime,), daemon=True)
+    runtime.reader.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the local runtime exited: {process.stdout.read() if process.stdout else ''}")
+            runtime.reader.join(timeout=5)
+            raise RuntimeError(f"the local runtime exited: {''.join(runtime.output)}")
         try:
             if runtime.request("GET", "/_local/health")[0] == 200:
                 return runtime
@@ -68,10 +75,18 @@ def start(env: dict[str, str]) -> Runtime:
     raise RuntimeError("the local runtime did not answer within 60 s")
 
 
+def _drain(runtime: Runtime) -> None:
+    assert runtime.process.stdout is not None
+    for line in runtime.process.stdout:
+        runtime.output.append(line)
+
+
 def stop(runtime: Runtime) -> tuple[int, str]:
     runtime.process.send_signal(signal.SIGINT)
-    output, _ = runtime.process.communicate(timeout=20)
-    return runtime.process.returncode, output
+    runtime.process.wait(timeout=20)
+    if runtime.reader:
+        runtime.reader.join(timeout=5)
+    return runtime.process.returncode, "".join(runtime.output)
 
 
 @pytest.fixture(scope="session")

@@ -275,3 +275,19 @@ def test_the_api_shows_files_as_s3_uris_and_hides_dispatch_state() -> None:
     assert shown["commandId"] == "c1"
     assert shown["templateId"] == "t1"
     assert shown["status"] == "draft"
+
+
+@pytest.mark.parametrize("threshold", [5e-324, 0.001, 10.999, 0, 100.01])
+def test_an_abort_threshold_aws_iot_cannot_take_is_rejected_not_stored(threshold: float) -> None:
+    # Given an abort criterion whose threshold has more than two decimals, or is out of range (found by fuzzing:
+    # 5e-324 reached DynamoDB, which cannot hold it, and the API answered 500)
+    criteria = {**CRITERIA, "thresholdPercentage": threshold}
+    # When a command carries it, then it is a 400 naming the field
+    error = rejection(fields, abortConfig={"criteriaList": [criteria]})
+    assert error.field == "abortConfig.criteriaList.0.thresholdPercentage"
+
+
+@pytest.mark.parametrize("threshold", [0.01, 10.9, 10.99, 33.33, 100])
+def test_an_abort_threshold_of_up_to_two_decimals_is_accepted(threshold: float) -> None:
+    criteria = {**CRITERIA, "thresholdPercentage": threshold}
+    assert fields(abortConfig={"criteriaList": [criteria]}).abort_config is not None

@@ -29,6 +29,41 @@ class Access:
     scope: tuple[str, ...] = ()
 
 
+# A type of the code, as "module:Name" (a pydantic model, a TypedDict, a type alias): the route names the very
+# objects that validate its request and shape its response, and only the OpenAPI generator imports them all.
+TypeRef = str
+
+
+@dataclass(frozen=True)
+class Body:
+    """A request body: the model it is parsed with. `partial`: any subset of its fields (a PATCH merged onto
+    the resource); `file_field`: a multipart/form-data upload of one file in that field instead."""
+
+    model: TypeRef | None = None
+    partial: bool = False
+    required: bool = True
+    file_field: str | None = None
+
+
+@dataclass(frozen=True)
+class Header:
+    """A request header the route reads."""
+
+    name: str
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A success response: its status, the type of its body (for the status family, of its `content`), and the
+    response headers it sets."""
+
+    status: int
+    body: TypeRef | None = None
+    headers: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Route:
     function: str  # the folder lambdas/<function>/ holding handler.py
@@ -38,6 +73,11 @@ class Route:
     access: tuple[Access, ...] = ()
     description: str = ""
     aliases: tuple[str, ...] = ()  # more paths of the same operation (a contract's older revision)
+    body: Body | None = None
+    query: TypeRef | None = None  # the model the query string is parsed with
+    flags: tuple[str, ...] = ()  # boolean query parameters (true or false) read with http.flag
+    headers: tuple[Header, ...] = ()
+    replies: tuple[Reply, ...] = (Reply(200),)
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -121,6 +161,12 @@ _DELETE_COMMAND_GROUPS = Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/c
 _COMMAND_EXECUTIONS = ("command/*", "thing/*")
 _READ_COMMAND_EXECUTIONS = Access("iot", ("iot:ListCommandExecutions",), _COMMAND_EXECUTIONS)
 
+# POST /templates, /commands and /jobs: a retry with the same key gets the first answer (api/idempotency.py).
+IDEMPOTENCY_KEY = Header(
+    "Idempotency-Key",
+    "1-255 printable ASCII characters; a retry with the same key and request gets the first answer, for 24 hours",
+)
+
 V1_ROUTES: tuple[Route, ...] = (
     Route(
         "templates_create",
@@ -130,6 +176,9 @@ V1_ROUTES: tuple[Route, ...] = (
         # GetItem: a retry with the same templateId is answered from the template it created.
         (Access("templates", ("dynamodb:PutItem", "dynamodb:GetItem")), _IDEMPOTENT),
         description="Registers a new template.",
+        headers=(IDEMPOTENCY_KEY,),
+        body=Body("commands_core.models.templates:TemplateFields"),
+        replies=(Reply(201, headers=("Location",)),),
     ),
     Route(
         "templates_list",
@@ -138,9 +187,17 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (Access("templates", ("dynamodb:Query",)),),
         description="Lists templates.",
+        query="commands_core.models:PageQuery",
+        replies=(Reply(200, "commands_core.models.responses:TemplatePage"),),
     ),
     Route(
-        "templates_get", "GET", "/templates/{templateId}", "v1", (_READ_TEMPLATE,), description="Returns a template."
+        "templates_get",
+        "GET",
+        "/templates/{templateId}",
+        "v1",
+        (_READ_TEMPLATE,),
+        description="Returns a template.",
+        replies=(Reply(200, "commands_core.models.templates:Template"),),
     ),
     Route(
         "templates_update",
@@ -149,6 +206,8 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (Access("templates", ("dynamodb:GetItem", "dynamodb:PutItem")),),
         description="Updates a template.",
+        body=Body("commands_core.models.templates:TemplateFields", partial=True),
+        replies=(Reply(204),),
     ),
     Route(
         "templates_delete",
@@ -157,6 +216,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (Access("templates", ("dynamodb:DeleteItem",)), Access("commands", ("dynamodb:Query",))),
         description="Deletes a template no live command uses.",
+        replies=(Reply(204),),
     ),
     Route(
         "commands_create",
@@ -165,6 +225,9 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (_WRITE_COMMAND, _READ_COMMAND, *_PUBLISH, _IDEMPOTENT),
         description="Creates a command, and publishes it when its status is in_progress.",
+        headers=(IDEMPOTENCY_KEY,),
+        body=Body("commands_core.models.commands:NewCommand"),
+        replies=(Reply(201, "commands_core.models.responses:CommandView", headers=("Location",)),),
     ),
     Route(
         "commands_list",
@@ -173,8 +236,18 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (Access("commands", ("dynamodb:Query",)),),
         description="Lists commands, newest first.",
+        query="commands_core.models.commands:CommandQuery",
+        replies=(Reply(200, "commands_core.models.responses:CommandPage"),),
     ),
-    Route("commands_get", "GET", "/commands/{commandId}", "v1", (_READ_COMMAND,), description="Returns a command."),
+    Route(
+        "commands_get",
+        "GET",
+        "/commands/{commandId}",
+        "v1",
+        (_READ_COMMAND,),
+        description="Returns a command.",
+        replies=(Reply(200, "commands_core.models.responses:CommandView"),),
+    ),
     Route(
         "commands_update",
         "PATCH",
@@ -182,6 +255,9 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")), *_PUBLISH, *_CANCEL),
         description="Edits a draft command; publishes or cancels a command.",
+        body=Body("commands_core.models.commands:CommandChanges", partial=True),
+        flags=("force",),
+        replies=(Reply(204),),
     ),
     Route(
         "commands_delete",
@@ -196,6 +272,8 @@ V1_ROUTES: tuple[Route, ...] = (
             *_CANCEL,
         ),
         description="Deletes a draft command; cancels a published one and marks it deleted.",
+        flags=("force",),
+        replies=(Reply(202, "commands_core.models.responses:CommandView"), Reply(204)),
     ),
     Route(
         "files_upload",
@@ -208,6 +286,8 @@ V1_ROUTES: tuple[Route, ...] = (
             Access("files", ("s3:PutObject",), ("commands/*",)),
         ),
         description="Uploads a file of a draft command (multipart/form-data, field file).",
+        body=Body(file_field="file"),
+        replies=(Reply(201, headers=("Location",)),),
     ),
     Route(
         "files_delete",
@@ -221,6 +301,7 @@ V1_ROUTES: tuple[Route, ...] = (
             Access("files", ("s3:DeleteObject",), ("commands/*",)),
         ),
         description="Deletes a file of a draft command.",
+        replies=(Reply(204),),
     ),
     Route(
         "files_upload_url",
@@ -229,6 +310,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (_READ_COMMAND, _READ_TEMPLATE, Access("files", ("s3:PutObject",), ("commands/*",))),
         description="Returns a presigned URL to upload a file too large for the API.",
+        replies=(Reply(200, "commands_core.models.responses:UploadUrl"),),
     ),
     Route(
         "executions_list",
@@ -237,6 +319,8 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (Access("commands", ("dynamodb:GetItem", "dynamodb:Query")),),
         description="Lists a command's executions, optionally those in one status.",
+        query="commands_core.models.executions:ExecutionQuery",
+        replies=(Reply(200, "commands_core.models.responses:ExecutionPage"),),
     ),
     Route(
         "executions_get",
@@ -245,6 +329,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (_READ_EXECUTION, Access("iot", ("iot:GetCommandExecution",), _COMMAND_EXECUTIONS)),
         description="Returns one thing's execution of a command, with its history (and the device's result).",
+        replies=(Reply(200, "commands_core.models.responses:ExecutionsView"),),
     ),
     Route(
         "executions_cancel",
@@ -257,6 +342,8 @@ V1_ROUTES: tuple[Route, ...] = (
             _DELETE_COMMAND_GROUPS,  # cancelling the last pending execution completes the command
         ),
         description="Cancels one thing's execution (?force=true for one in progress).",
+        flags=("force",),
+        replies=(Reply(204),),
     ),
 )
 
@@ -274,8 +361,24 @@ def _jobs_route(
     *,
     description: str,
     aliases: tuple[str, ...] = (),
+    headers: tuple[Header, ...] = (),
+    body: Body | None = None,
+    query: TypeRef | None = None,
+    replies: tuple[Reply, ...],
 ) -> Route:
-    return Route(function, method, path, "jobs", access, description=description, aliases=aliases)
+    return Route(
+        function,
+        method,
+        path,
+        "jobs",
+        access,
+        description=description,
+        aliases=aliases,
+        headers=headers,
+        body=body,
+        query=query,
+        replies=replies,
+    )
 
 
 # The Jobs API (seeds 002 and 004): AWS IoT Jobs as they are; both revisions' paths of the executions lists.
@@ -293,12 +396,26 @@ JOB_ROUTES: tuple[Route, ...] = (
             _IDEMPOTENT,
         ),
         description="Creates an AWS IoT job.",
+        headers=(IDEMPOTENCY_KEY,),
+        body=Body("commands_core.models.jobs_api:NewJob"),
+        replies=(Reply(200, "commands_core.models.responses:JobCreated"),),
     ),
     _jobs_route(
-        "jobs_list", "GET", "/jobs", (Access("iot", ("iot:ListJobs",), ("*",)),), description="Lists AWS IoT jobs."
+        "jobs_list",
+        "GET",
+        "/jobs",
+        (Access("iot", ("iot:ListJobs",), ("*",)),),
+        description="Lists AWS IoT jobs.",
+        query="commands_core.models.jobs_api:ListQuery",
+        replies=(Reply(200, "commands_core.models.responses:JobList"),),
     ),
     _jobs_route(
-        "jobs_get", "GET", "/jobs/{jobId}", (Access("iot", ("iot:DescribeJob",), _JOB),), description="Returns a job."
+        "jobs_get",
+        "GET",
+        "/jobs/{jobId}",
+        (Access("iot", ("iot:DescribeJob",), _JOB),),
+        description="Returns a job.",
+        replies=(Reply(200, "commands_core.models.responses:JobView"),),
     ),
     _jobs_route(
         "jobs_document",
@@ -306,6 +423,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs/{jobId}/document",
         (Access("iot", ("iot:GetJobDocument",), _JOB),),
         description="Returns a job's document.",
+        replies=(Reply(200, "commands_core.models.responses:JobDocument"),),
     ),
     _jobs_route(
         "jobs_update",
@@ -313,6 +431,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs/{jobId}",
         (Access("iot", ("iot:UpdateJob",), _JOB), Access("presign", ("iam:PassRole",))),
         description="Changes a job's description and configurations.",
+        body=Body("commands_core.models.jobs_api:JobChanges", required=False),
+        replies=(Reply(200, "commands_core.models.responses:Updated"),),
     ),
     _jobs_route(
         "jobs_associate",
@@ -320,6 +440,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs/{jobId}/associate",
         (Access("iot", ("iot:DescribeJob", "iot:AssociateTargetsWithJob"), _JOB_AND_TARGETS),),
         description="Adds targets to a continuous job.",
+        body=Body("commands_core.models.jobs_api:Association"),
+        replies=(Reply(200, "commands_core.models.responses:Associated"),),
     ),
     _jobs_route(
         "jobs_cancel",
@@ -327,6 +449,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs/{jobId}/cancel",
         (Access("iot", ("iot:CancelJob",), _JOB),),
         description="Cancels a job.",
+        body=Body("commands_core.models.jobs_api:JobCancel", required=False),
+        replies=(Reply(200, "commands_core.models.responses:Canceled"),),
     ),
     _jobs_route(
         "jobs_delete",
@@ -334,6 +458,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs/{jobId}",
         (Access("iot", ("iot:DeleteJob",), _JOB),),
         description="Deletes a job.",
+        body=Body("commands_core.models.jobs_api:Force", required=False),
+        replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
     _jobs_route(
         "job_executions_get",
@@ -341,6 +467,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs/{jobId}/things/{thingName}",
         (Access("iot", ("iot:DescribeJobExecution",), _JOB_EXECUTION),),
         description="Returns one thing's execution of a job.",
+        replies=(Reply(200, "commands_core.models.responses:JobExecutionView"),),
     ),
     _jobs_route(
         "job_executions_cancel",
@@ -348,6 +475,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs/{jobId}/things/{thingName}/cancel",
         (Access("iot", ("iot:CancelJobExecution",), _JOB_EXECUTION),),
         description="Cancels one thing's execution of a job.",
+        body=Body("commands_core.models.jobs_api:ExecutionCancel", required=False),
+        replies=(Reply(200, "commands_core.models.responses:Canceled"),),
     ),
     _jobs_route(
         "job_executions_delete",
@@ -355,6 +484,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/jobs/{jobId}/things/{thingName}",
         (Access("iot", ("iot:DescribeJobExecution", "iot:DeleteJobExecution"), _JOB_EXECUTION),),
         description="Deletes one thing's execution of a job.",
+        body=Body("commands_core.models.jobs_api:ExecutionDelete", required=False),
+        replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
     _jobs_route(
         "job_executions_of_job",
@@ -363,6 +494,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         (Access("iot", ("iot:ListJobExecutionsForJob",), _JOB),),
         description="Lists a job's executions.",
         aliases=("/jobs-executions/jobs/{jobId}",),
+        query="commands_core.models.jobs_api:ListQuery",
+        replies=(Reply(200, "commands_core.models.responses:ExecutionsOfJob"),),
     ),
     _jobs_route(
         "job_executions_of_thing",
@@ -371,6 +504,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         (Access("iot", ("iot:DescribeThing", "iot:ListJobExecutionsForThing"), ("thing/*",)),),
         description="Lists a thing's job executions.",
         aliases=("/jobs-executions/things/{thingName}",),
+        query="commands_core.models.jobs_api:ListQuery",
+        replies=(Reply(200, "commands_core.models.responses:ExecutionsOfThing"),),
     ),
     _jobs_route(
         "job_templates_create",
@@ -378,6 +513,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/job-templates",
         (Access("iot", ("iot:CreateJobTemplate",), _JOB_TEMPLATE), Access("presign", ("iam:PassRole",))),
         description="Creates an AWS IoT job template.",
+        body=Body("commands_core.models.jobs_api:NewJobTemplate"),
+        replies=(Reply(200, "commands_core.models.responses:JobTemplateCreated"),),
     ),
     _jobs_route(
         "job_templates_list",
@@ -385,6 +522,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/job-templates",
         (Access("iot", ("iot:ListJobTemplates",), ("*",)),),
         description="Lists job templates.",
+        query="commands_core.models.jobs_api:ListQuery",
+        replies=(Reply(200, "commands_core.models.responses:JobTemplateList"),),
     ),
     _jobs_route(
         "job_templates_get",
@@ -392,6 +531,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/job-templates/{jobTemplateId}",
         (Access("iot", ("iot:DescribeJobTemplate",), _JOB_TEMPLATE),),
         description="Returns a job template.",
+        replies=(Reply(200, "commands_core.models.responses:JobTemplateView"),),
     ),
     _jobs_route(
         "job_templates_delete",
@@ -399,6 +539,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "/job-templates/{jobTemplateId}",
         (Access("iot", ("iot:DeleteJobTemplate",), _JOB_TEMPLATE),),
         description="Deletes a job template.",
+        replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
 )
 # The Command Status API (seed 003) and the device inbox, over the executions; an API key in the stack.
@@ -415,9 +556,17 @@ STATUS_ROUTES: tuple[Route, ...] = (
         "status",
         (_READ_STATUSES,),
         description="Lists command statuses (filters request, device, state, exclude_internal_commands).",
+        query="commands_core.models.status:StatusQuery",
+        replies=(Reply(200, "commands_core.models.responses:StatusPage"),),
     ),
     Route(
-        "status_get", "GET", "/commands/v0/status/{id}", "status", (_READ_STATUSES,), description="Returns a status."
+        "status_get",
+        "GET",
+        "/commands/v0/status/{id}",
+        "status",
+        (_READ_STATUSES,),
+        description="Returns a status.",
+        replies=(Reply(200, "commands_core.models.responses:StatusView"),),
     ),
     Route(
         "status_update",
@@ -426,6 +575,8 @@ STATUS_ROUTES: tuple[Route, ...] = (
         "status",
         _REPORT,
         description="A device reports the state of its execution.",
+        body=Body("commands_core.models.status:StatusUpdate"),
+        replies=(Reply(200, "commands_core.models.responses:StatusView"),),
     ),
     Route(
         "inbox_fetch",
@@ -438,6 +589,8 @@ STATUS_ROUTES: tuple[Route, ...] = (
             Access("files", ("s3:GetObject",), ("commands/*/published/*",)),  # the URLs it presigns
         ),
         description="A device fetches its pending commands (device_id); inbox ones become Command Initiated.",
+        query="commands_core.models.status:InboxQuery",
+        replies=(Reply(200, "commands_core.models.responses:Inbox"),),
     ),
 )
 ROUTES: tuple[Route, ...] = (*V1_ROUTES, *JOB_ROUTES, *STATUS_ROUTES)

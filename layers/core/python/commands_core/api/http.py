@@ -12,12 +12,11 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from commands_core import wiring
 from commands_core.clock import iso
 from commands_core.errors import InvalidInput, RetryLater, ServiceError, Throttled, Unavailable
-from commands_core.models import ApiModel
 from commands_core.observability import logger, metrics
 from commands_core.validation import json_value, parse
 
@@ -34,7 +33,7 @@ _MEDIA_TYPE = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^
 _SEGMENT = re.compile(r"[-._~()'!*:@,;=+&$%<> \[\]{}|^\w]+")
 
 # What AWS refused after the retries (adapters/aws.py classifies it), the same in every family.
-_RETRY_LATER: dict[type[ServiceError], HTTPStatus] = {
+RETRY_LATER: dict[type[ServiceError], HTTPStatus] = {
     Throttled: HTTPStatus.TOO_MANY_REQUESTS,
     Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
@@ -62,7 +61,7 @@ def map_errors(
     AWS trouble to a 503 (both with Retry-After), a path parameter the resolver could not match to its
     field's 4xx (`InvalidInput`'s status), anything else to a 500 that tells no internals.
     `error_response(status, message, headers)` writes the family's body."""
-    statuses = _RETRY_LATER | statuses
+    statuses = RETRY_LATER | statuses
 
     def service_error(error: ServiceError) -> Response[str]:
         status = next(code for kind, code in statuses.items() if isinstance(error, kind))
@@ -160,13 +159,6 @@ def flag(app: APIGatewayRestResolver, name: str) -> bool:
     if value not in ("true", "false"):
         raise InvalidInput(name, "must be true or false")
     return value == "true"
-
-
-class PageQuery(ApiModel):
-    """The query of a list route: page size and continuation token."""
-
-    max_results: int = Field(default=25, ge=1, le=100)
-    next_token: str | None = Field(default=None, min_length=1, max_length=4096)
 
 
 def body(app: APIGatewayRestResolver, model: type[M]) -> M:

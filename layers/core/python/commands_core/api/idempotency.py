@@ -14,8 +14,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from commands_core.errors import Conflict, InvalidInput, ServiceError
+from commands_core.wiring import IDEMPOTENCY_KEY
 
-HEADER = "Idempotency-Key"
+HEADER = IDEMPOTENCY_KEY.name
 EXPIRES_AFTER_SECONDS = 24 * 60 * 60
 MAX_KEY_LENGTH = 255
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from commands_core.api import http
 from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError
 
-_STATUS: dict[type[ServiceError], HTTPStatus] = {
+if TYPE_CHECKING:  # the bodies' types, for mypy only: a function does not import every reply's type
+    from commands_core.models.responses import ErrorBody
+
+STATUSES: dict[type[ServiceError], HTTPStatus] = {
     InvalidInput: HTTPStatus.UNPROCESSABLE_ENTITY,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -21,8 +24,12 @@ _STATUS: dict[type[ServiceError], HTTPStatus] = {
 
 def resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
-    http.map_errors(app, _STATUS, lambda status, message, headers: respond(status, {"error": message}, headers))
+    http.map_errors(app, STATUSES, lambda status, message, headers: respond(status, _error(message), headers))
     return app
+
+
+def _error(message: str) -> ErrorBody:
+    return {"error": message}
 
 
 def respond(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:

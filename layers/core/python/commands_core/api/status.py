@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from commands_core.api import http
 from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError
 
-_STATUS: dict[type[ServiceError], HTTPStatus] = {
+if TYPE_CHECKING:  # the bodies' types, for mypy only: a function does not import every reply's type
+    from commands_core.models.responses import Envelope
+
+STATUSES: dict[type[ServiceError], HTTPStatus] = {
     InvalidInput: HTTPStatus.BAD_REQUEST,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.BAD_REQUEST,
@@ -21,12 +24,13 @@ _STATUS: dict[type[ServiceError], HTTPStatus] = {
 
 def resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver()
-    http.map_errors(app, _STATUS, lambda status, message, headers: respond(status, message, None, headers))
+    http.map_errors(app, STATUSES, lambda status, message, headers: respond(status, message, None, headers))
     return app
 
 
 def envelope(status: int, message: str, content: Any = None) -> str:
-    return json.dumps({"code": int(status), "message": message, "content": content}, default=http.json_default)
+    body: Envelope = {"code": int(status), "message": message, "content": content}
+    return json.dumps(body, default=http.json_default)
 
 
 def respond(status: int, message: str, content: Any = None, headers: dict[str, str] | None = None) -> Response[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
@@ -12,10 +12,13 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from commands_core.api import http
 from commands_core.errors import Conflict, InvalidInput, NotFound, ServiceError, UnsupportedMediaType
 
+if TYPE_CHECKING:  # the bodies' types, for mypy only: a function does not import every reply's type
+    from commands_core.models.responses import ErrorBody
+
 MEDIA_TYPE = "application/vnd.aws-cdf-v1.0+json"
 _JSON = "application/json"
 
-_STATUS: dict[type[ServiceError], HTTPStatus] = {
+STATUSES: dict[type[ServiceError], HTTPStatus] = {
     InvalidInput: HTTPStatus.BAD_REQUEST,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
@@ -37,7 +40,7 @@ def resolver(accepts: tuple[str, ...] = (MEDIA_TYPE, _JSON)) -> APIGatewayRestRe
         return next_middleware(app)
 
     app.use(middlewares=[check_media_types])
-    http.map_errors(app, _STATUS, lambda status, message, headers: error_response(app, status, message, headers))
+    http.map_errors(app, STATUSES, lambda status, message, headers: error_response(app, status, message, headers))
     return app
 
 
@@ -78,7 +81,8 @@ def no_content(app: APIGatewayRestResolver) -> Response[str]:
 def error_response(
     app: APIGatewayRestResolver, status: int, message: str, headers: dict[str, str] | None = None
 ) -> Response[str]:
-    return respond(app, status, {"error": message}, headers=headers or None)
+    body: ErrorBody = {"error": message}
+    return respond(app, status, body, headers=headers or None)
 
 
 def _media_type(app: APIGatewayRestResolver) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -20,3 +20,10 @@ class ApiModel(BaseModel):
 
     def to_api(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class PageQuery(ApiModel):
+    """The query of a list route: page size and continuation token."""
+
+    max_results: int = Field(default=25, ge=1, le=100)
+    next_token: str | None = Field(default=None, min_length=1, max_length=4096)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel
+from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel, PageQuery
 from commands_core.models.executions import TERMINAL
 from commands_core.models.jobs import JobSettings
 from commands_core.models.templates import DOCUMENT_MAX_BYTES, Delivery
@@ -91,6 +91,25 @@ class CommandFields(JobSettings):
         if (size := sum(len(value.encode()) for value in parameters.values())) > DOCUMENT_MAX_BYTES:
             raise ValueError(f"hold {size} bytes of values; a rendered document holds at most {DOCUMENT_MAX_BYTES}")
         return parameters
+
+
+class NewCommand(CommandFields):
+    """The body of POST /commands: the fields, an optional id, and whether to publish at once."""
+
+    command_id: CommandId | None = None  # generated when absent
+    status: Literal["draft", "in_progress"] = "draft"
+
+
+class CommandChanges(CommandFields):
+    """The body of PATCH /commands/{commandId}: fields of a draft, or a status change (in_progress publishes,
+    cancelled cancels)."""
+
+    command_id: CommandId | None = None  # absent, or the path's
+    status: CommandStatus | None = None
+
+
+class CommandQuery(PageQuery):
+    status: CommandStatus | None = None
 
 
 READ_ONLY_FIELDS = {

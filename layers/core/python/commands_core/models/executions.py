@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from commands_core.models import ApiModel
+from commands_core.models import ApiModel, PageQuery
 
 ExecutionStatus = Literal[
     "SCHEDULED",
@@ -71,3 +71,8 @@ class Report(ApiModel):
     details: dict[str, str] | None = None
     cloud_timeout: bool = False
     execution_id: str | None = None
+
+
+class ExecutionQuery(PageQuery):
+    status: ExecutionStatus | None = None
+    max_results: int = Field(default=100, ge=1, le=250)

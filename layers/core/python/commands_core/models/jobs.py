@@ -17,7 +17,8 @@ class _Strict(ApiModel):
 class AbortCriteria(_Strict):
     failure_type: Literal["FAILED", "REJECTED", "TIMED_OUT", "ALL"]
     action: Literal["CANCEL"] = "CANCEL"
-    threshold_percentage: float = Field(gt=0, le=100)
+    # AWS IoT takes two digits after the decimal point; a value such as 5e-324 can't even be stored (DynamoDB).
+    threshold_percentage: float = Field(ge=0.01, le=100, multiple_of=0.01)
     min_number_of_executed_things: int = Field(ge=1, strict=True)
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field, field_validator
 
-from commands_core.models import ApiModel
+from commands_core.models import THING_NAME_PATTERN, ApiModel
 from commands_core.models.executions import ExecutionStatus
 from commands_core.validation import is_id, is_thing_name
 
@@ -98,6 +98,14 @@ class StatusQuery(ApiModel):
         if isinstance(value, str) and value.lower() not in ("true", "false"):
             raise ValueError("must be true or false")
         return value.lower() == "true" if isinstance(value, str) else value
+
+
+class InboxQuery(ApiModel):
+    """The inbox's query: the device (a thing name) whose pending commands to fetch; other parameters are ignored."""
+
+    model_config = ConfigDict(alias_generator=None)
+
+    device_id: str = Field(pattern=rf"^{THING_NAME_PATTERN}$")
 
 
 class StatusUpdate(ApiModel):
