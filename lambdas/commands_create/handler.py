@@ -15,7 +15,8 @@ def create_command() -> Response[str]:
 
 
 def create() -> Response[str]:
-    command = commands.create(ports(), http.json_object(app))
+    key_id = idempotency.key_id(app)
+    command = commands.create(ports(), http.json_object(app), default_id=key_id.hex if key_id else None)
     return v1.created(app, f"/commands/{command.command_id}", command.to_api())
 
 

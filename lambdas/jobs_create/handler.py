@@ -12,7 +12,12 @@ app = api.resolver()
 
 @http.route(app, "jobs_create")
 def jobs_create() -> Response[str]:
-    return idempotency.once(app, lambda: api.ok(jobs.create_job(jobs_ports(), api.body(app))))
+    return idempotency.once(app, create)
+
+
+def create() -> Response[str]:
+    key_id = idempotency.key_id(app)
+    return api.ok(jobs.create_job(jobs_ports(), api.body(app), default_id=str(key_id) if key_id else None))
 
 
 lambda_handler = http.entrypoint(app)

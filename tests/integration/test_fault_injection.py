@@ -251,6 +251,39 @@ def test_a_publish_refused_for_lack_of_the_queue_is_completed_by_asking_again(
     assert [job["jobId"] for job in jobs] == ["cmd-1"]
 
 
+@pytest.mark.parametrize(
+    ("retry", "headers"),
+    [("with its Idempotency-Key", {"Idempotency-Key": "publish-1"}), ("naming the id it created", {})],
+)
+def test_a_create_and_publish_refused_for_lack_of_the_queue_is_completed_by_its_retry(
+    api: HandlerClient,
+    faults: Faults,
+    template: Callable[..., dict[str, Any]],
+    things: Callable[..., list[str]],
+    retry: str,
+    headers: dict[str, str],
+) -> None:
+    # Given a create-and-publish answered 503 after its command was written, the dispatch queue unreachable
+    template("plain", document="{}", requiredDocumentParameters=[], requiredFiles=[])
+    things("dev-1")
+    body = {"templateId": "plain", "targets": ["dev-1"], "status": "in_progress"}
+    body |= {} if headers else {"commandId": "cmd-1"}
+    fault = faults.add("sqs.SendMessage", "unreachable")
+    assert api.post("/commands", body, headers=headers).status == 503
+
+    # When the queue is back and the client sends the same request again
+    fault.clear()
+    reply = api.post("/commands", body, headers=headers)
+    api.drain()
+
+    # Then there is one command, and its rollout went ahead
+    assert reply.status == 201, retry
+    (listed,) = api.get("/commands").json()["results"]
+    command = api.get(f"/commands/{listed['commandId']}").json()
+    assert (command["commandId"], command["counts"]) == (reply.json()["commandId"], {"QUEUED": 1})
+    assert [job["jobId"] for job in local_aws.client("iot", api.env).list_jobs()["jobs"]] == [command["commandId"]]
+
+
 # --- queue consumers: nothing lost, nothing doubled, the dead-letter queue after bounded receives ---------
 
 

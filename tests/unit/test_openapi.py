@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from commands_core.api import status, v1
-from commands_core.errors import Throttled
+from commands_core.api import v1
+from commands_core.errors import RetryLater
 from commands_core.wiring import ROUTES, Header, Reply, route
 from local import openapi
 
@@ -81,17 +81,17 @@ def test_a_header_and_a_reply_declared_on_a_route_show_up() -> None:
 
 
 def test_a_status_code_mapped_in_a_family_shows_up_with_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a family that maps a new error to 503, as a throttling does to 429
-    class Unavailable(Throttled):
+    # Given a family that maps a new error, one to retry later, to a status no family uses yet
+    class Locked(RetryLater):
         pass
 
-    monkeypatch.setitem(v1.STATUSES, Unavailable, HTTPStatus.SERVICE_UNAVAILABLE)
+    monkeypatch.setitem(v1.STATUSES, Locked, HTTPStatus.LOCKED)
     # When the document is generated
     responses = _operation(openapi.document([route("templates_get")]), "/templates/{templateId}", "get")["responses"]
-    # Then the status is documented, with its Retry-After header
-    assert "Retry-After" in responses["503"]["headers"]
+    # Then the status is documented, with its Retry-After header, and so are AWS's 429 and 503
+    assert "Retry-After" in responses["423"]["headers"]
     assert "Retry-After" in responses["429"]["headers"]
-    assert status.STATUSES  # the other families keep theirs
+    assert "Retry-After" in responses["503"]["headers"]
 
 
 def test_the_document_is_json_that_openapi_tools_load() -> None:

@@ -67,9 +67,9 @@ def jobs_ports() -> JobsPorts:
     return JobsPorts(api=JobsApi(client), registry=IotRegistry(client), presign_role_arn=settings().presign_role_arn)
 
 
-@cache
 def idempotency_store() -> DynamoDBPersistenceLayer:
-    """Where the create routes keep the first answer to an Idempotency-Key."""
+    """Where the create routes keep the first answer to an Idempotency-Key. A new one per request: Powertools
+    keeps the route's key prefix on it, which requests of other routes in the same process must not change."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     return DynamoDBPersistenceLayer(settings().idempotency_table, boto3_client=aws.client("dynamodb"))
@@ -77,5 +77,5 @@ def idempotency_store() -> DynamoDBPersistenceLayer:
 
 def reset() -> None:
     """Forgets every cached client, adapter and setting (tests and the local runtime switch endpoints)."""
-    for cached in (template_repository, command_repository, ports, jobs_ports, idempotency_store, aws.client, settings):
+    for cached in (template_repository, command_repository, ports, jobs_ports, aws.client, settings):
         cached.cache_clear()

@@ -8,6 +8,7 @@ request only: most requests carry no key, and the import would cost every cold s
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -57,7 +58,7 @@ def once(app: APIGatewayRestResolver, create: Callable[[], Response[str]]) -> Re
         data_keyword_argument="request",
         persistence_store=idempotency_store(),
         config=config,
-        key_prefix=f"{event.http_method} {event.resource}",  # keys are per route
+        key_prefix=_prefix(app),
     )
     try:
         first = run(request={"key": key, "request": _digest(app)})
@@ -72,6 +73,20 @@ def once(app: APIGatewayRestResolver, create: Callable[[], Response[str]]) -> Re
             raise error.__cause__ from None
         raise
     return Response(status_code=first["status"], body=first["body"], headers=first["headers"])
+
+
+def key_id(app: APIGatewayRestResolver) -> uuid.UUID | None:
+    """With an Idempotency-Key, the id a create gives the resource when the request names none: the same for
+    every retry with the key, so that a retry after a failure past the write (the dispatch message not sent,
+    the answer not kept) finds that resource instead of making a second one."""
+    event = app.current_event
+    key = event.headers.get(HEADER)
+    return None if key is None else uuid.uuid5(uuid.NAMESPACE_URL, f"{_prefix(app)}#{key}")
+
+
+def _prefix(app: APIGatewayRestResolver) -> str:
+    """Keys are per route."""
+    return f"{app.current_event.http_method} {app.current_event.resource}"
 
 
 def _digest(app: APIGatewayRestResolver) -> str:

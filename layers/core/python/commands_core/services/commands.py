@@ -60,13 +60,13 @@ class Ports:
 FROZEN_ON_PUBLISH = ("rollout_maximum_per_minute", "execution_timeout_seconds")
 
 
-def create(ports: Ports, body: Mapping[str, Any]) -> Command:
+def create(ports: Ports, body: Mapping[str, Any], default_id: str | None = None) -> Command:
     """A new draft, or with `"status": "in_progress"` a published command; nothing is created if publishing
-    would fail."""
+    would fail. Its id is the body's commandId, else `default_id`, else a new one."""
     status = body.get("status", "draft")
     if status not in ("draft", "in_progress"):
         raise InvalidInput("status", "must be draft or in_progress when a command is created")
-    command_id = body["commandId"] if "commandId" in body else uuid.uuid4().hex
+    command_id = body["commandId"] if "commandId" in body else default_id or uuid.uuid4().hex
     fields = _fields(ports, {key: value for key, value in body.items() if key not in ("status", "commandId")})
     at = now()
     command = parse(
@@ -85,7 +85,7 @@ def create(ports: Ports, body: Mapping[str, Any]) -> Command:
 
 
 def _created_before(ports: Ports, command_id: str, fields: CommandFields, status: str) -> Command:
-    """The command a create with an explicit commandId made, when this create is that request retried."""
+    """The command a create with the same id made, when this create is that request retried."""
     existing = ports.commands.get(command_id)
     if (
         existing is None
@@ -93,7 +93,8 @@ def _created_before(ports: Ports, command_id: str, fields: CommandFields, status
         or (status == "in_progress" and existing.status == "draft")
     ):
         raise AlreadyExists(f"command '{command_id}' already exists")
-    return existing
+    # A retry after the first attempt wrote the command but could not send its dispatch message: send it now.
+    return publish(ports, existing) if existing.status == "in_progress" else existing
 
 
 def get(ports: Ports, command_id: str) -> Command:

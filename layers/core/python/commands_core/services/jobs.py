@@ -42,11 +42,12 @@ class JobsPorts:
     presign_role_arn: str
 
 
-def create_job(ports: JobsPorts, body: Mapping[str, Any]) -> dict[str, Any]:
+def create_job(ports: JobsPorts, body: Mapping[str, Any], default_id: str | None = None) -> dict[str, Any]:
+    """Creates the job; its id is the body's jobId, else `default_id`, else a new one."""
     job = parse(NewJob, body)
     if (job.document is None) == (job.job_template_id is None):
         raise InvalidInput("document", "give the job's document, or a jobTemplateId whose document it takes")
-    job_id = job.job_id or str(uuid.uuid4())
+    job_id = job.job_id or default_id or str(uuid.uuid4())
     arguments = _configs(ports, job) | {
         "jobId": job_id,
         "targets": [_target_arn(ports, target) for target in job.targets],
@@ -64,7 +65,7 @@ def create_job(ports: JobsPorts, body: Mapping[str, Any]) -> dict[str, Any]:
     try:
         created = _with_targets(lambda: ports.api.call("create_job", ("targets", ""), **arguments))
     except AlreadyExists:
-        retried = _created_before(ports, arguments) if job.job_id else None
+        retried = _created_before(ports, arguments)
         if retried is None:
             raise
         created = retried
