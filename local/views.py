@@ -7,6 +7,8 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from commands_core.errors import InvalidInput
+from commands_core.validation import json_body
 from local import fleet
 from local.api import LocalRoutes
 
@@ -53,9 +55,12 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
         if method != "POST":
             return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only POST"}
         try:
-            message = json.loads(body or b"{}")
+            message = json_body(body or b"{}")  # the bytes the client sent: a U+FFFD in them is one
+        except InvalidInput as error:
+            return HTTPStatus.BAD_REQUEST, {"error": error.message}
+        try:
             topic, payload = message["topic"], message["payload"]
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             return HTTPStatus.BAD_REQUEST, {"error": 'body: must be {"topic": "...", "payload": {...}}'}
         if not isinstance(topic, str) or not isinstance(payload, dict):
             return HTTPStatus.BAD_REQUEST, {"error": "topic must be a string and payload an object"}

@@ -18,7 +18,7 @@ from commands_core import wiring
 from commands_core.clock import iso
 from commands_core.errors import InvalidInput, RetryLater, ServiceError, Throttled, Unavailable
 from commands_core.observability import logger, metrics
-from commands_core.validation import json_value, parse
+from commands_core.validation import json_body, parse
 
 M = TypeVar("M", bound=BaseModel)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -100,17 +100,11 @@ def json_default(value: Any) -> Any:
 
 
 def json_object(app: APIGatewayRestResolver) -> dict[str, Any]:
-    """The request body, which must be a JSON object."""
+    """The request body, which must be a JSON object: UTF-8 holding an I-JSON message (`json_body`)."""
     raw = raw_body(app)
     if not raw:
         raise InvalidInput("body", "is required")
-    try:
-        data = json_value(raw.decode())
-    except UnicodeDecodeError:
-        raise InvalidInput("body", "must be UTF-8 JSON") from None
-    except ValueError as error:
-        reason = str(error) if "nested" in str(error) or "not JSON" in str(error) else "is not valid JSON"
-        raise InvalidInput("body", reason) from None
+    data = json_body(raw, as_text=not app.current_event.is_base64_encoded)
     if not isinstance(data, dict):
         raise InvalidInput("body", "must be a JSON object")
     return data
