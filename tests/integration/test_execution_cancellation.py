@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -71,20 +72,21 @@ def test_a_retried_execution_is_not_final_when_it_fails_and_the_command_waits_fo
     def ingest(events: list[dict[str, Any]]) -> None:
         api.functions.invoke("status_ingest", sqs_event(events))
 
-    ingest([job_execution_event(command_id, "t-1", "FAILED", 200)])
+    at = int(time.time())  # AWS IoT's time of the events: after publishing
+    ingest([job_execution_event(command_id, "t-1", "FAILED", at)])
     assert api.get(f"/commands/{command_id}").json()["status"] == "in_progress"  # AWS IoT may retry it
 
     ingest(
         [
-            job_execution_event(command_id, "t-1", "IN_PROGRESS", 300),
-            job_execution_event(command_id, "t-1", "SUCCEEDED", 400),
+            job_execution_event(command_id, "t-1", "IN_PROGRESS", at + 100),
+            job_execution_event(command_id, "t-1", "SUCCEEDED", at + 200),
         ]
     )
-    ingest([job_execution_event(command_id, "t-1", "FAILED", 200)])  # the first attempt's event, again: stale
+    ingest([job_execution_event(command_id, "t-1", "FAILED", at)])  # the first attempt's event, again: stale
     assert statuses(api, command_id) == {"t-1": "SUCCEEDED"}
 
     iot_execution(command_id, "t-1").status = "SUCCEEDED"
-    ingest([{"eventType": "JOB", "operation": "completed", "jobId": command_id, "timestamp": 500}])
+    ingest([{"eventType": "JOB", "operation": "completed", "jobId": command_id, "timestamp": at + 300}])
     command = api.get(f"/commands/{command_id}").json()
     assert (command["status"], command["counts"]) == ("completed", {"SUCCEEDED": 1})
 
@@ -134,7 +136,7 @@ def test_a_completed_command_leaves_no_thing_group(api: HandlerClient, published
     command_id = published("grouped", names)
     assert iot.describe_thing_group(thingGroupName=f"command-{command_id}")
 
-    events = [job_execution_event(command_id, name, "SUCCEEDED", 200) for name in names]
+    events = [job_execution_event(command_id, name, "SUCCEEDED", int(time.time())) for name in names]
     for start in range(0, len(events), 10):
         api.functions.invoke("status_ingest", sqs_event(events[start : start + 10]))
 

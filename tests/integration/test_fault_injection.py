@@ -5,6 +5,7 @@ injected per adapter (DynamoDB, S3, SQS, AWS IoT, the AWS IoT Commands data plan
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -320,7 +321,8 @@ def test_a_status_event_whose_write_failed_comes_back_and_counts_once(
     fault = faults.add("dynamodb.TransactWriteItems", kind, times=ATTEMPTS, matches=b"execution#dev-1")
 
     # When both devices' SUCCEEDED events arrive through the status queue
-    _send_events(api, [job_execution_event("cmd-1", thing, "SUCCEEDED", 200) for thing in ("dev-1", "dev-2")])
+    at = int(time.time())
+    _send_events(api, [job_execution_event("cmd-1", thing, "SUCCEEDED", at) for thing in ("dev-1", "dev-2")])
     api.drain()
 
     # Then dev-1's event failed once, came back and was applied: each counted once, nothing left over
@@ -351,7 +353,7 @@ def test_a_status_event_that_fails_every_time_reaches_the_dead_letter_queue_afte
     _published(api, request)
     faults.add("dynamodb.TransactWriteItems", "failing", matches=b"execution#dev-1")
     received = _receives(monkeypatch, ingest)
-    events = [job_execution_event("cmd-1", thing, "SUCCEEDED", 200) for thing in ("dev-1", "dev-2")]
+    events = [job_execution_event("cmd-1", thing, "SUCCEEDED", int(time.time())) for thing in ("dev-1", "dev-2")]
 
     _send_events(api, events)
     api.drain()

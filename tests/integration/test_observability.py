@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,9 +57,10 @@ def test_an_ingested_event_logs_its_message_and_execution_and_counts_the_outcome
 ) -> None:
     published("cmd", ["dev-1", "dev-2"])
     output.records()
+    at = int(time.time())  # AWS IoT's time of the events: after publishing
     events = [
-        job_execution_event("cmd", "dev-1", "SUCCEEDED", 1000),
-        job_execution_event("cmd", "dev-2", "FAILED", 1001),
+        job_execution_event("cmd", "dev-1", "SUCCEEDED", at),
+        job_execution_event("cmd", "dev-2", "FAILED", at + 1),
     ]
 
     api.functions.invoke("status_ingest", sqs_event(events, prefix="msg-"))

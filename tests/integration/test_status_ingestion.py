@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -36,12 +37,13 @@ def test_any_order_of_duplicated_and_stale_events_ends_where_the_events_say(
 ) -> None:
     # Given a command to 12 devices, each with a true story: progress steps, then maybe an end
     command_id = published(f"prop-{next(_examples)}", DEVICES)
+    start = int(time.time())  # AWS IoT's time of the events: after publishing, not in the future
     events, expected, progress = [], {}, {}
     for device in DEVICES:
         steps = data.draw(st.integers(min_value=0, max_value=3), label=f"{device} progress steps")
         end = data.draw(st.sampled_from([None, *TERMINALS]), label=f"{device} end")
-        story = [("IN_PROGRESS", 100 + step, {"step": str(step)}) for step in range(steps)]
-        story += [(end, 200, {"result": end.lower()})] if end else []
+        story = [("IN_PROGRESS", start + step, {"step": str(step)}) for step in range(steps)]
+        story += [(end, start + 100, {"result": end.lower()})] if end else []
         events += [job_execution_event(command_id, device, status, at, details) for status, at, details in story]
         expected[device] = end or ("IN_PROGRESS" if steps else "QUEUED")
         if steps and not end:
@@ -71,7 +73,7 @@ def test_a_record_that_fails_in_a_batch_comes_back_and_is_applied_once(
     api: HandlerClient, published: Callable[..., str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     command_id = published("flaky", DEVICES[:3])
-    events = [job_execution_event(command_id, device, "SUCCEEDED", 200) for device in DEVICES[:3]]
+    events = [job_execution_event(command_id, device, "SUCCEEDED", int(time.time())) for device in DEVICES[:3]]
     apply = transitions.apply
     failures = {"d01": 1}
 
@@ -100,18 +102,31 @@ def test_events_of_jobs_the_service_did_not_create_are_ignored(
 ) -> None:
     command_id = published("mine", ["m-1"])
 
-    result = ingest(api, [job_execution_event("someone-elses-job", "m-1", "SUCCEEDED", 200), {"eventType": "OTHER"}])
+    event = job_execution_event("someone-elses-job", "m-1", "SUCCEEDED", int(time.time()))
+
+    result = ingest(api, [event, {"eventType": "OTHER"}])
 
     assert result == {"batchItemFailures": []}
     assert statuses(api, command_id) == {"m-1": "QUEUED"}
 
 
-def test_a_thing_that_joins_a_continuous_command_gets_an_execution(
-    api: HandlerClient, published: Callable[..., str]
+def test_a_thing_that_joins_a_continuous_command_gets_an_execution_once_aws_iot_has_one(
+    api: HandlerClient, published: Callable[..., str], iot: Any
 ) -> None:
-    command_id = published("continuous", ["c-1"], type="CONTINUOUS")
+    from moto.iot.models import FakeJobExecution, iot_backends
 
-    ingest(api, [job_execution_event(command_id, "newcomer", "SUCCEEDED", 200)])
+    command_id = published("continuous", ["c-1"], type="CONTINUOUS")
+    arn = iot.create_thing(thingName="newcomer")["thingArn"]
+    event = job_execution_event(command_id, "newcomer", "SUCCEEDED", int(time.time()))
+
+    ingest(api, [event])  # the thing exists, but AWS IoT has no execution of the job for it
+    assert statuses(api, command_id) == {"c-1": "QUEUED"}
+
+    # It joins the job's thing group: AWS IoT gives it an execution
+    iot_backends["123456789012"]["us-east-1"].job_executions[(command_id, "newcomer")] = FakeJobExecution(
+        command_id, arn
+    )
+    ingest(api, [event])
 
     assert statuses(api, command_id) == {"c-1": "QUEUED", "newcomer": "SUCCEEDED"}
     command = api.get(f"/commands/{command_id}").json()

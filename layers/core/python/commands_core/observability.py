@@ -9,12 +9,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = "iot-commands"
+NAMESPACE = "IoTCommands"
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="IoTCommands", service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+
+def count_by(name: str, **dimensions: str) -> None:
+    """Counts one `name` under `dimensions` (and the service), in a metric record of its own: `metrics` holds a
+    single set of dimensions for every metric of an invocation, which a per-value dimension would split."""
+    if is_metrics_disabled():  # as `metrics` does; single_metric alone would print regardless
+        return
+    with single_metric(
+        name=name, unit=MetricUnit.Count, value=1, namespace=NAMESPACE, default_dimensions={"service": SERVICE}
+    ) as metric:
+        for key, value in dimensions.items():
+            metric.add_dimension(name=key, value=value)
 
 
 @contextmanager

@@ -637,6 +637,8 @@ CONSUMERS: tuple[Consumer, ...] = (
             _RECORD_EXECUTIONS,
             Access("commands", ("dynamodb:Query",)),
             _READ_JOB_EXECUTIONS,
+            # Whether AWS IoT has an execution for a thing the table does not (it joined a CONTINUOUS job's group).
+            Access("iot", ("iot:DescribeJobExecution",), _JOB_EXECUTION),
             _DELETE_COMMAND_GROUPS,
             _ENQUEUE,
         ),

@@ -136,6 +136,16 @@ class IotJobs:
             return str(described["execution"]["status"])
         return "CANCELED"
 
+    def execution_status(self, job_id: str, thing_name: str) -> str | None:
+        """The status of the thing's execution of the job as AWS IoT has it; None if AWS IoT has none."""
+        try:
+            described = self._client.describe_job_execution(jobId=job_id, thingName=thing_name)
+        except Exception as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return None
+            raise
+        return str(described["execution"]["status"])
+
     def executions(self, job_id: str) -> Iterator[tuple[str, str, datetime]]:
         """(thing name, status, last update) of every execution of the job, as AWS IoT has them."""
         arguments: dict[str, Any] = {"jobId": job_id, "maxResults": 250}

@@ -1,111 +1,176 @@
 """AWS IoT events, as the topic rules deliver them, turned into execution reports and command changes.
 
 Events arrive at least once and in any order; everything here goes through transitions.apply or conditional
-command updates, so a duplicate or a stale event changes nothing. Events of jobs and AWS IoT commands this
-service did not create for the command of that id are ignored.
+command updates, so a duplicate or a stale event changes nothing. An execution event changes a command only
+when it is about an execution the command created (or, for a job, one AWS IoT confirms it has); anything else
+(another job or AWS IoT command, a thing the command never targeted, a malformed event, an absurd time) is
+dropped: counted in StatusEventsDropped by reason and logged once.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import timedelta
+from typing import Any, NamedTuple
 
-from commands_core.models.executions import Report
-from commands_core.observability import logger, metrics
+from pydantic import ValidationError
+
+from commands_core.clock import now
+from commands_core.models.commands import Command
+from commands_core.models.events import (
+    EVENTS,
+    VALIDATION_REASONS,
+    CommandExecutionEvent,
+    JobEvent,
+    JobExecutionEvent,
+    StatusEvent,
+)
+from commands_core.models.executions import ExecutionStatus, Report
+from commands_core.observability import count_by, logger, metrics
 from commands_core.services import commands, delivery, transitions
 from commands_core.services.commands import Ports
 from commands_core.services.reconcile import JOB_STATUSES, reconcile_job
 
+SKEW = timedelta(minutes=5)  # how far AWS IoT's clock and ours may disagree
 _NO_RESPONSE = "$NO_RESPONSE_FROM_DEVICE"
+_FOREIGN = frozenset({"unknown_job", "unknown_command"})  # other jobs of the account: routine, not suspect
+_LOGGED_FIELDS = ("eventType", "eventId", "jobId", "commandArn", "thingArn", "targetArn", "executionId", "status")
 
 
-def handle(ports: Ports, event: dict[str, Any]) -> None:
-    kind = event.get("eventType")
-    if kind == "JOB_EXECUTION":
-        _job_execution(ports, event)
-    elif kind == "JOB":
-        _job(ports, event)
-    elif kind == "COMMAND_EXECUTION":
-        _command_execution(ports, event)
+class Drop(NamedTuple):
+    """Why an event changes nothing: `reason`, a dimension of StatusEventsDropped, and the detail logged."""
+
+    reason: str
+    detail: str
+
+
+def handle(ports: Ports, message: Any) -> None:
+    """Applies one message of the status queue (a JSON value, whatever it holds)."""
+    try:
+        event: StatusEvent = EVENTS.validate_python(message)
+    except ValidationError as error:
+        problems = error.errors(include_url=False, include_input=False)
+        reason = problems[0]["type"] if problems[0]["type"] in VALIDATION_REASONS else "malformed"
+        dropped: Drop | None = Drop(reason, _problem(problems))
     else:
-        logger.warning("not an AWS IoT job or command event; dropped", extra={"event_type": kind})
-    metrics.add_metric(name="StatusEventsIngested", unit="Count", value=1)
-    if isinstance(event.get("timestamp"), int | float):  # how late events arrive (rules, queue, retries)
-        lag = (datetime.now(UTC) - _moment(event["timestamp"])).total_seconds()
-        metrics.add_metric(name="IngestionLagSeconds", unit="Seconds", value=max(0.0, lag))
+        if isinstance(event, JobExecutionEvent):
+            dropped = _job_execution(ports, event)
+        elif isinstance(event, CommandExecutionEvent):
+            dropped = _command_execution(ports, event)
+        else:
+            dropped = _job(ports, event)
+        if dropped is None and event.timestamp is not None:  # how late events arrive (rules, queue, retries)
+            lag = (now() - event.timestamp).total_seconds()
+            metrics.add_metric(name="IngestionLagSeconds", unit="Seconds", value=max(0.0, lag))
+    if dropped is not None:
+        _drop(dropped, message)
+    metrics.add_metric(name="StatusEventsIngested", unit="Count", value=1)  # received, dropped or not
 
 
-def _job_execution(ports: Ports, event: dict[str, Any]) -> None:
+def _job_execution(ports: Ports, event: JobExecutionEvent) -> Drop | None:
+    command = ports.commands.get(event.job_id)  # a command's job id is its command id
+    if command is None or command.job_id != event.job_id:
+        return Drop("unknown_job", "no command of this service has this AWS IoT job")
+    if late := _out_of_time(command, event):
+        return late
     # An execution deleted in AWS IoT will never report again: for the command it is REMOVED.
-    raw = "REMOVED" if str(event.get("operation", "")).lower() == "deleted" else str(event.get("status", ""))
-    status = JOB_STATUSES.get(raw.upper())
+    status: ExecutionStatus | None = "REMOVED" if event.deleted else JOB_STATUSES.get(event.status)
     if status is None:
-        logger.warning("job execution event without a known status; dropped", extra={"status": event.get("status")})
-        return
-    job_id = str(event.get("jobId"))
-    command = ports.commands.get(job_id)  # a command's job id is its command id
-    if command is None or command.job_id != job_id:
-        logger.info("event of a job this service did not create; dropped", extra={"job_id": job_id})
-        return
-    details = event.get("statusDetails") or None
-    report = Report(
-        command_id=job_id,
-        thing_name=event["thingArn"].rsplit("/", 1)[-1],
-        status=status,
-        at=_moment(event.get("timestamp")),
-        source="jobs-event",
-        details={str(key): str(value) for key, value in details.items()} if isinstance(details, dict) else None,
-    )
-    _apply(ports, report)
-
-
-def _command_execution(ports: Ports, event: dict[str, Any]) -> None:
-    status = delivery.STATUSES.get(str(event.get("status", "")).upper())
-    if status is None:
-        logger.warning("command execution event without a known status; dropped", extra={"status": event.get("status")})
-        return
-    command_arn = str(event.get("commandArn"))
-    command = ports.commands.get(command_arn.rsplit("/", 1)[-1])  # a command's IoT command id is its command id
-    if command is None or command.iot_command_arn != command_arn:
-        logger.info("event of an AWS IoT command this service did not create; dropped", extra={"arn": command_arn})
-        return
-    reason = event.get("statusReason") or {}
+        return Drop("unknown_status", f"{event.status} is not a status of a job execution")
+    execution = ports.commands.get_execution(command.command_id, event.thing_name)
+    # A thing the table lacks may still be the job's: one that joined the group of a CONTINUOUS job, or a
+    # group member AWS IoT found at CreateJob that was not one when the command expanded. AWS IoT knows.
+    if execution is None and ports.jobs.execution_status(event.job_id, event.thing_name) is None:
+        return Drop("untargeted", "neither the command nor its AWS IoT job has an execution for this thing")
+    details = event.status_details
     report = Report(
         command_id=command.command_id,
-        thing_name=event["targetArn"].rsplit("/", 1)[-1],
+        thing_name=event.thing_name,
         status=status,
-        at=_moment(event.get("timestamp")),
-        source="commands-event",
-        reason=" ".join(str(part) for part in (reason.get("reasonCode"), reason.get("reasonDescription")) if part)
-        or None,
-        cloud_timeout=status == "TIMED_OUT" and reason.get("reasonCode") == _NO_RESPONSE,
-        execution_id=str(event["executionId"]) if event.get("executionId") else None,
+        at=event.timestamp,
+        source="jobs-event",
+        details={str(key): str(value) for key, value in details.items()} if details else None,
     )
-    _apply(ports, report)
+    _apply(ports, report, create_missing=execution is None)
+    return None
 
 
-def _apply(ports: Ports, report: Report) -> None:
-    if transitions.apply(ports.commands, report) and report.status != "IN_PROGRESS":
+def _command_execution(ports: Ports, event: CommandExecutionEvent) -> Drop | None:
+    command = ports.commands.get(event.command_id)  # a command's IoT command id is its command id
+    if command is None or command.iot_command_arn != event.command_arn:
+        return Drop("unknown_command", "no command of this service has this AWS IoT command")
+    if late := _out_of_time(command, event):
+        return late
+    status = delivery.STATUSES.get(event.status)
+    if status is None:
+        return Drop("unknown_status", f"{event.status} is not a status of a command execution")
+    # The command started an execution on each of its targets, and only there: nothing is created from an event.
+    execution = ports.commands.get_execution(command.command_id, event.thing_name)
+    if execution is None:
+        return Drop("untargeted", "the command has no execution for this thing")
+    if execution.execution_id and execution.execution_id != event.execution_id:
+        return Drop("other_execution", f"the command's execution on this thing is {execution.execution_id}")
+    reason = event.status_reason
+    code, description = (reason.reason_code, reason.reason_description) if reason else (None, None)
+    report = Report(
+        command_id=command.command_id,
+        thing_name=event.thing_name,
+        status=status,
+        at=event.timestamp,
+        source="commands-event",
+        reason=" ".join(part for part in (code, description) if part) or None,
+        cloud_timeout=status == "TIMED_OUT" and code == _NO_RESPONSE,
+        execution_id=event.execution_id,
+    )
+    _apply(ports, report, create_missing=False)
+    return None
+
+
+def _apply(ports: Ports, report: Report, *, create_missing: bool) -> None:
+    if transitions.apply(ports.commands, report, create_missing=create_missing) and report.status != "IN_PROGRESS":
         command = ports.commands.get(report.command_id)
         if command:
             commands.complete_if_done(ports, command)
 
 
-def _job(ports: Ports, event: dict[str, Any]) -> None:
-    job_id = str(event.get("jobId"))
-    command = ports.commands.get(job_id)
-    if command is None or command.job_id != job_id or command.status != "in_progress":
-        return
-    operation = str(event.get("operation") or event.get("status") or "").lower()
+def _job(ports: Ports, event: JobEvent) -> Drop | None:
+    command = ports.commands.get(event.job_id)
+    if command is None or command.job_id != event.job_id:
+        return Drop("unknown_job", "no command of this service has this AWS IoT job")
+    if command.status != "in_progress":
+        return None  # ended already: nothing left to do
+    operation = (event.operation or event.status).lower()
     if operation == "completed":
         # AWS IoT says every execution has ended: read them all, in case an event was lost.
         reconcile_job(ports, command, job_completed=True)
     elif operation in ("canceled", "cancellation_in_progress", "deleted", "deletion_in_progress"):
         commands.cancel(ports, command, force=False, reason=f"its AWS IoT job was {operation.replace('_', ' ')}")
+    return None
 
 
-def _moment(timestamp: Any) -> datetime:
-    """An event's time: AWS IoT sends epoch seconds (jobs) or milliseconds (commands)."""
-    if not isinstance(timestamp, int | float):
-        return datetime.now(UTC)
-    return datetime.fromtimestamp(timestamp / 1000 if timestamp > 1e11 else timestamp, UTC)
+def _out_of_time(command: Command, event: JobExecutionEvent | CommandExecutionEvent) -> Drop | None:
+    """An event time no execution of the command can have: later than now, or earlier than its publishing."""
+    if event.timestamp > now() + SKEW:
+        return Drop("bad_timestamp", f"{event.timestamp.isoformat()} is more than {SKEW} in the future")
+    if command.published_at and event.timestamp < command.published_at - SKEW:
+        return Drop("bad_timestamp", f"{event.timestamp.isoformat()} is before the command was published")
+    return None
+
+
+def _problem(problems: list[Any]) -> str:
+    """What validation found, in a line: `field: problem` for each (the first five)."""
+    return "; ".join(
+        ": ".join(filter(None, (".".join(str(part) for part in problem["loc"][1:]), problem["msg"])))
+        for problem in problems[:5]
+    )
+
+
+def _drop(dropped: Drop, message: Any) -> None:
+    # What identifies the event, as it came (cut short: a malformed event may carry anything).
+    event = {key: value[:300] for key in _LOGGED_FIELDS if isinstance(value := _field(message, key), str)}
+    level = logger.info if dropped.reason in _FOREIGN else logger.warning
+    level("status event dropped", extra={"reason": dropped.reason, "detail": dropped.detail, "event": event})
+    count_by("StatusEventsDropped", reason=dropped.reason)
+
+
+def _field(message: Any, key: str) -> Any:
+    return message.get(key) if isinstance(message, dict) else None

@@ -73,7 +73,8 @@ def reconcile_job(ports: Ports, command: Command, *, job_completed: bool = False
             report = Report(
                 command_id=command.command_id, thing_name=thing_name, status=status, at=at, source="reconciler"
             )
-            changed += transitions.apply(ports.commands, report)
+            # Listed by AWS IoT itself: an execution the table lacks is real (a thing that joined the group).
+            changed += transitions.apply(ports.commands, report, create_missing=True)
     if job_completed:
         for thing_name in [name for name, status in table.items() if status in PENDING and name not in listed]:
             reason = "AWS IoT's completed job has no execution for this thing"

@@ -63,11 +63,12 @@ class ExecutionChurn(Exception):
     """The execution kept changing under us; the caller retries later (a queue message comes back)."""
 
 
-def apply(store: CommandRepository, report: Report, *, create_missing: bool = True) -> bool:
+def apply(store: CommandRepository, report: Report, *, create_missing: bool = False) -> bool:
     """Applies the report if the rule allows it; False when it changes nothing (duplicate, stale, unknown).
 
-    An execution the command does not have yet (a thing that joined the group of a CONTINUOUS job) is created
-    when `create_missing`, if the command exists.
+    An execution the command does not have yet is created only with `create_missing` (if the command exists):
+    for one AWS IoT itself holds (a thing that joined the group of a CONTINUOUS job), never for a thing an event
+    merely names.
     """
     # Every log line about this execution names it, whichever function applies the report.
     with log_keys(command_id=report.command_id, thing_name=report.thing_name):
