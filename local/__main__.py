@@ -1,25 +1,60 @@
-"""`make run`: the embedded AWS endpoint, the API and the queue consumers, until Ctrl-C."""
+"""`make run`: the embedded AWS endpoint, the API and the queue consumers, until Ctrl-C (or SIGTERM)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
-from commands_core.wiring import CONSUMERS, ROUTES, functions
-from local import aws, fleet, openapi, queues, schedules, views
-from local.api import Api, serve
-from local.iot_commands import IotCommands
-from local.lambdas import Functions
-from local.rules import Broker
+if TYPE_CHECKING:
+    from local.iot_commands import IotCommands
 
 
-def main() -> None:
+def main() -> NoReturn:
+    # First thing, before the imports (moto's take a while): a signal at any point of start-up stops the runtime
+    # as one later does.
+    stopping = _stop_on_signals()
+    with contextlib.ExitStack() as running:
+        try:
+            _run(running)
+        except KeyboardInterrupt:  # raised by the signal handler, out of whatever the runtime was doing
+            pass
+        finally:
+            stopping.set()  # what has started is closing: a signal now would interrupt that, or hide an error
+    _exit()
+
+
+def _stop_on_signals() -> threading.Event:
+    """Ctrl-C (SIGINT) and SIGTERM stop the runtime; once it is stopping, they change nothing."""
+    stopping = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+    return stopping
+
+
+def _run(running: contextlib.ExitStack) -> None:
+    """Starts everything, each part closed by `running` when it ends, and serves the API until a signal."""
+    from commands_core.wiring import CONSUMERS, ROUTES, functions
+    from local import aws, fleet, openapi, queues, schedules, views
+    from local.api import Api, serve
+    from local.lambdas import Functions
+    from local.rules import Broker
+
     port = int(os.environ.get("PORT", "8080"))
     aws_port = int(os.environ.get("AWS_PORT", "4566"))
     fleet_size = int(os.environ.get("FLEET_SIZE", "10"))
+    request_timeout = float(os.environ.get("REQUEST_TIMEOUT_SECONDS", "10"))
     env = aws.environment(aws_port)
     os.environ.update(env)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
@@ -28,12 +63,14 @@ def main() -> None:
     broker: Broker | None = None
     iot_commands = aws.iot_commands(lambda topic, payload: broker.publish(topic, payload) if broker else [])
     endpoint = aws.start_endpoint(aws_port, iot_commands)
+    running.callback(endpoint.shutdown)
     aws.create_resources(env)
     iot = aws.client("iot", env)
     things = fleet.create(iot, fleet_size)
     handlers = Functions(function.function for function in functions())
     handlers.preload()
     stop = threading.Event()
+    running.callback(stop.set)  # before the endpoint goes: the consumers stop polling it first
     queues.start(CONSUMERS, env, handlers, stop)
     schedules.start(handlers, stop, every_seconds=float(os.environ.get("SCHEDULE_SECONDS", "30")))
     broker = Broker(env, iot_commands)
@@ -50,7 +87,8 @@ def main() -> None:
     threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
     threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
     api = Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key, pages=openapi.pages())
-    server = serve(port, api)
+    server = serve(port, api, request_timeout)
+    running.callback(server.server_close)
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
     print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
     print(
@@ -58,21 +96,23 @@ def main() -> None:
         file=sys.stderr,
     )
     print("Ctrl-C stops", file=sys.stderr, flush=True)
+    server.serve_forever()
 
-    def shut_down(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, shut_down)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop.set()
-        server.server_close()
-        endpoint.shutdown()
-        print("stopped", file=sys.stderr)
+def _exit() -> NoReturn:
+    """Says `stopped`, as the last line, and ends the process at once."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    said = os.dup(sys.stderr.fileno())
+    # Threads still finishing a request would print after `stopped`: from here on, what they print is dropped.
+    silent = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(silent, sys.stdout.fileno())
+    os.dup2(silent, sys.stderr.fileno())
+    os.write(said, b"stopped\n")
+    # Not a return: the interpreter's teardown frees the heap object by object (more than 30 s with a large one,
+    # such as a big simulated fleet in moto), and there is nothing left to do: the servers are closed, the output
+    # written.
+    os._exit(0)
 
 
 def _expire(iot_commands: IotCommands, stop: threading.Event) -> None:

@@ -1,15 +1,18 @@
 """The API on loopback: every route of the wiring declaration, through the real handlers.
 
 Requests become API Gateway REST proxy events, as the deployed API sends them. Like Lambda, a function
-handles one event at a time, so each function has a lock of its own.
+handles one event at a time, so each function has a lock of its own. A request must arrive in full within the
+request timeout (a 408 otherwise), so that a client that stops sending does not hold a thread for ever.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
+import io
 import json
 import re
+import socket
 import sys
 import time
 import uuid
@@ -17,12 +20,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from commands_core.api.status import envelope
 from commands_core.wiring import BINARY_MEDIA_TYPES, FAMILY_AUTH, Route
 from local.lambdas import Functions
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 STAGE = "local"
 
@@ -131,9 +137,70 @@ LocalRoutes = dict[str, Callable[[str, str, bytes], tuple[int, Any]]]
 Pages = dict[str, tuple[str, bytes]]
 
 
+class _Late(Exception):
+    """The request did not arrive in full within the request timeout."""
+
+
+class _Reader(io.RawIOBase):
+    """A connection's bytes, read against the deadline of the request they belong to: a request must arrive in
+    full in time however it trickles, not merely keep sending a byte now and then."""
+
+    def __init__(self, connection: socket.socket, timeout: float) -> None:
+        self._connection = connection
+        self._timeout = timeout
+        self.deadline: float | None = None  # None between requests: the connection may wait that long, idle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        wait = self._timeout if self.deadline is None else self.deadline - time.monotonic()
+        if wait <= 0:
+            raise _Late
+        self._connection.settimeout(wait)
+        try:
+            return self._connection.recv_into(buffer)
+        except TimeoutError:
+            raise _Late from None
+
+    def arrived(self) -> None:
+        """Reading is over (the request is in, or late): the answer is written with the whole timeout per send."""
+        self.deadline = None
+        self._connection.settimeout(self._timeout)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # replaced by one that reads against the request's deadline
+        self._reader = _Reader(self.connection, self.server.request_timeout)
+        self._buffered = self.rfile = io.BufferedReader(self._reader)
+
+    def handle_one_request(self) -> None:
+        self._reader.deadline = None
+        try:
+            waiting = self._buffered.peek(1)
+        except (_Late, ConnectionError):
+            waiting = b""
+        if not waiting:  # closed by the client, or idle for the whole timeout: closed without an answer
+            self.close_connection = True
+            return
+        started = time.perf_counter()
+        self._reader.deadline = time.monotonic() + self.server.request_timeout
+        # What a timeout in the request line leaves (http.server sets them once the line is read).
+        self.command, self.path, self.request_version, self.requestline = "", "", self.protocol_version, ""
+        try:
+            super().handle_one_request()
+        except _Late:
+            self.close_connection = True
+            self._reader.arrived()
+            timeout = f"{self.server.request_timeout:g}"
+            message = {"error": f"the request did not arrive in full within {timeout} s"}
+            status = self._send_json(HTTPStatus.REQUEST_TIMEOUT, message, {"Connection": "close"})
+            self._log(status, "-", started)
 
     def do_GET(self) -> None:
         self._serve()
@@ -150,6 +217,7 @@ class _Handler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         url = urlsplit(self.path)
         body = self._read_body()
+        self._reader.arrived()
         if body is None:
             self.close_connection = True
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": "Content-Length: must be a whole number of bytes"})
@@ -165,12 +233,14 @@ class _Handler(BaseHTTPRequestHandler):
             status, function = self._send_json(code, answer), "local"
         else:
             status, function = self._dispatch(url.path, url.query, body)
+        self._log(status, function, started)
+
+    def _log(self, status: int, function: str, started: float) -> None:
         elapsed = (time.perf_counter() - started) * 1000
-        print(
-            f'{self.client_address[0]} "{self.command} {self.path}" {status} {elapsed:.1f}ms {function}',
-            file=sys.stderr,
-            flush=True,
-        )
+        request = f"{self.command} {self.path}" if self.command else "-"
+        # One write: lines of requests served at once do not interleave.
+        sys.stderr.write(f'{self.client_address[0]} "{request}" {status} {elapsed:.1f}ms {function}\n')
+        sys.stderr.flush()
 
     def _read_body(self) -> bytes | None:
         """The request body (fixed length or chunked); None when its framing is broken."""
@@ -245,11 +315,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # Connections wait in this queue until the server accepts them: at the default 5, some of a burst of clients
+    # (a load test, parallel fuzzing) are reset or left hanging. The system caps it (net.core.somaxconn).
+    request_queue_size = 1024
 
-    def __init__(self, port: int, api: Api) -> None:
-        super().__init__(("127.0.0.1", port), _Handler)
+    def __init__(self, port: int, api: Api, request_timeout: float) -> None:
         self.api = api
+        self.request_timeout = request_timeout
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):  # the client went away: nothing to answer, nothing to debug
+            sys.stderr.write(f"{client_address[0]} connection lost: {error!r}\n")
+            return
+        super().handle_error(request, client_address)
 
 
-def serve(port: int, api: Api) -> _Server:
-    return _Server(port, api)
+def serve(port: int, api: Api, request_timeout: float = 10) -> _Server:
+    """The API on 127.0.0.1:`port` (0: any free port), not yet serving; `request_timeout` is how long, in
+    seconds, a request may take to arrive in full (and a connection may stay idle between requests)."""
+    return _Server(port, api, request_timeout)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import importlib.util
 import queue
 import sys
+import threading
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
+
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +57,7 @@ class Functions:
     instance, as many events of a function run at once, as when Lambda scales out."""
 
     def __init__(self, names: Iterable[str], instances: int = 1) -> None:
+        _log_keys_per_thread()
         self._idle: dict[str, queue.SimpleQueue[int]] = {}
         for name in names:
             self._idle[name] = queue.SimpleQueue()
@@ -72,3 +76,42 @@ class Functions:
             return response
         finally:
             self._idle[name].put(instance)
+
+
+class _KeysPerThread(LambdaPowertoolsFormatter):
+    """The Powertools formatter with the keys it adds to each line (`log_format`, which `append_keys`,
+    `remove_keys` and `clear_state` change) held per thread. Locally all functions share one process, hence one
+    logger; in Lambda each function has a process of its own, so the keys of one invocation never reach the
+    lines of another. Keeping them per thread gives the local runtime the same, as a thread runs one invocation
+    at a time (a line logged from a thread a function starts itself carries none of its invocation's keys)."""
+
+    _per_thread: threading.local
+
+    @property
+    def log_format(self) -> dict[str, Any]:
+        keys: dict[str, Any] | None = getattr(self._per_thread, "keys", None)
+        if keys is None:  # a thread that has set none yet starts as clear_state leaves the formatter
+            keys = self._per_thread.keys = dict.fromkeys(self.log_record_order) | self.keys_combined
+        return keys
+
+    @log_format.setter
+    def log_format(self, keys: dict[str, Any]) -> None:
+        self._per_thread.keys = keys
+
+
+_swapping = threading.Lock()
+
+
+def _log_keys_per_thread() -> None:
+    """Makes the service logger's formatter keep its keys per thread (once; the deployed code is unchanged)."""
+    from commands_core.observability import logger  # imported when needed: the logger reads its level when made
+
+    with _swapping:
+        formatter = logger.registered_formatter
+        if type(formatter) is not LambdaPowertoolsFormatter:
+            return  # already per thread
+        keys = formatter.__dict__.pop("log_format")
+        formatter.__class__ = _KeysPerThread  # the same formatter, its settings kept: only where keys live changes
+        per_thread = cast(_KeysPerThread, formatter)
+        per_thread._per_thread = threading.local()
+        per_thread.log_format = keys  # the thread that makes the change keeps the keys it had

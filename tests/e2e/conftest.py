@@ -30,6 +30,7 @@ def free_port() -> int:
 class Runtime:
     process: subprocess.Popen[str]
     url: str
+    aws_port: int
     # What it printed (a line per request), read as it comes: a full pipe would block the runtime.
     output: list[str] = field(default_factory=list)
     reader: threading.Thread | None = None
@@ -48,19 +49,28 @@ class Runtime:
         return status, {k.lower(): v for k, v in received.items()}, json.loads(raw) if raw else None
 
 
-def start(env: dict[str, str]) -> Runtime:
-    port = free_port()
+def launch(env: dict[str, str]) -> Runtime:
+    """A runtime starting (`make run`), not waited for."""
+    port, aws_port = free_port(), free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "local"],
         cwd=ROOT,
-        env=os.environ | env | {"PORT": str(port), "AWS_PORT": str(free_port())},
+        env=os.environ | env | {"PORT": str(port), "AWS_PORT": str(aws_port)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    runtime = Runtime(process, f"http://127.0.0.1:{port}")
+    runtime = Runtime(process, f"http://127.0.0.1:{port}", aws_port)
     runtime.reader = threading.Thread(target=_drain, args=(runtime,), daemon=True)
     runtime.reader.start()
+    return runtime
+
+
+def start(env: dict[str, str]) -> Runtime:
+    """A runtime serving its API."""
+    runtime = launch(env)
+    process = runtime.process
+    assert runtime.reader is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -83,9 +93,20 @@ def _drain(runtime: Runtime) -> None:
 
 def stop(runtime: Runtime) -> tuple[int, str]:
     runtime.process.send_signal(signal.SIGINT)
-    runtime.process.wait(timeout=20)
-    if runtime.reader:
-        runtime.reader.join(timeout=5)
+    return ended(runtime, timeout=20)
+
+
+def ended(runtime: Runtime, timeout: float) -> tuple[int, str]:
+    """The exit code and all the output of a runtime that ends within `timeout` seconds (else TimeoutExpired,
+    and it is killed)."""
+    try:
+        runtime.process.wait(timeout=timeout)
+    finally:
+        if runtime.process.poll() is None:
+            runtime.process.kill()
+            runtime.process.wait()
+        if runtime.reader:
+            runtime.reader.join(timeout=5)
     return runtime.process.returncode, "".join(runtime.output)
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
+import threading
 import time
+from http.client import HTTPException
 from pathlib import Path
 
 from commands_core.wiring import ROUTES
-from tests.e2e.conftest import ROOT, Runtime, start, stop
+from tests.e2e.conftest import ROOT, Runtime, ended, launch, start
 
 
 def test_the_templates_flow_of_the_readme_works_over_http(local_runtime: Runtime) -> None:
@@ -72,15 +75,60 @@ def test_invalid_input_never_gives_a_5xx(local_runtime: Runtime) -> None:
         assert local_runtime.request("POST", "/templates", body)[0] == 400
 
 
-def test_ctrl_c_stops_the_runtime_cleanly_and_each_request_is_logged() -> None:
-    runtime = start({})
-    runtime.request("GET", "/templates")
-
-    code, output = stop(runtime)
-
+def _stopped_cleanly(code: int, output: str) -> None:
     assert code == 0
+    assert output.splitlines()[-1] == "stopped"
+    assert output.count("stopped") == 1
+    assert "Traceback" not in output, output
+
+
+def test_sigterm_with_requests_in_flight_stops_the_runtime_within_5_s_and_each_request_is_logged() -> None:
+    runtime = start({})
+    answered, done = threading.Event(), threading.Event()
+
+    def client() -> None:
+        while not done.is_set():
+            try:
+                runtime.request("GET", "/templates")
+                answered.set()
+            except (OSError, HTTPException, ValueError):  # the runtime going away under the request
+                done.wait(0.05)
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    for thread in clients:
+        thread.start()
+    try:
+        assert answered.wait(timeout=10)
+        runtime.process.send_signal(signal.SIGTERM)
+        runtime.process.send_signal(signal.SIGINT)  # a second signal, while it stops, changes nothing
+
+        code, output = ended(runtime, timeout=5)
+    finally:
+        done.set()
+        for thread in clients:
+            thread.join()
+
+    _stopped_cleanly(code, output)
     assert '"GET /templates" 200' in output
-    assert "Traceback" not in output
+
+
+def test_ctrl_c_during_start_up_stops_the_runtime_within_5_s() -> None:
+    runtime = launch({"FLEET_SIZE": "2000"})  # creating a fleet that large takes a while
+    deadline = time.monotonic() + 60
+    while runtime.process.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", runtime.aws_port), timeout=1).close()
+            break  # the AWS endpoint is up: the runtime is creating its resources and its fleet
+        except OSError:
+            time.sleep(0.1)
+
+    runtime.process.send_signal(signal.SIGINT)
+    time.sleep(0.1)
+    runtime.process.send_signal(signal.SIGINT)  # pressed twice
+    code, output = ended(runtime, timeout=5)
+
+    _stopped_cleanly(code, output)
+    assert "Ctrl-C stops" not in output  # it was still starting
 
 
 def _readme_blocks() -> list[str]:
