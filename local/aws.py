@@ -6,14 +6,18 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from commands_core import resources
 
 if TYPE_CHECKING:
+    from local.dynamodb import Dynamodb
     from local.iot_commands import IotCommands
+    from local.sqs import Sqs
+    from local.wire import Emulator
 
 REGION = "us-east-1"
 PREFIX = "iot-commands-local"
@@ -45,7 +49,8 @@ def environment(aws_port: int | None) -> dict[str, str]:
 
 
 def start_endpoint(port: int, iot_commands: IotCommands) -> Any:
-    """moto in server mode, with the IoT Commands emulator in front of it; a server to shut down."""
+    """moto in server mode, with the emulators of IoT Commands, SQS and DynamoDB in front of it; a server to
+    shut down."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -53,7 +58,7 @@ def start_endpoint(port: int, iot_commands: IotCommands) -> Any:
 
     moto_iot.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = iot_commands.wsgi(DomainDispatcherApplication(create_backend_app))
+    app = iot_commands.wsgi(sqs().wsgi(dynamodb().wsgi(DomainDispatcherApplication(create_backend_app))))
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True, name="aws-endpoint").start()
     return server
@@ -75,6 +80,41 @@ def iot_commands(
         thing_exists=lambda name: prefix + name in iot_backends[ACCOUNT][REGION].things,  # keyed by ARN
         publish=publish,
     )
+
+
+def sqs() -> Sqs:
+    """The SQS emulator (local/sqs.py) of the local account and region."""
+    from local.sqs import Sqs
+
+    return Sqs(account=ACCOUNT, region=REGION)
+
+
+def dynamodb() -> Dynamodb:
+    """The DynamoDB emulator (local/dynamodb.py) of the local account and region."""
+    from local.dynamodb import Dynamodb
+
+    return Dynamodb(account=ACCOUNT, region=REGION)
+
+
+@contextmanager
+def in_process(*emulators: Emulator) -> Iterator[None]:
+    """The emulators answer, in process, the calls of every client made meanwhile: the service's and the local
+    runtime's own (tests, under moto's in-process mock, which they answer before). They are closed after."""
+    from commands_core.adapters import aws as service_clients
+
+    events = [service_clients.session().events, _session().events]
+    names = [f"embedded-{type(emulator).__name__}-{id(emulator)}" for emulator in emulators]
+    for emitter in events:
+        for emulator, name in zip(emulators, names, strict=True):
+            emitter.register_first("before-send", emulator.botocore_hook, unique_id=name)
+    try:
+        yield
+    finally:
+        for emitter in events:
+            for name in names:
+                emitter.unregister("before-send", unique_id=name)
+        for emulator in emulators:
+            emulator.close()
 
 
 _lock = threading.Lock()

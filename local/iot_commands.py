@@ -22,10 +22,8 @@ import binascii
 import heapq
 import json
 import re
-import sys
 import threading
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,9 +31,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache, partial
 from http import HTTPStatus
-from io import BytesIO
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from local.wire import (
+    ApiError,
+    Checker,
+    Emulator,
+    error_status,
+    invalid,
+    model,
+    serialize,
+    signed_service,
+)
 
 RESPONSE_TOPIC = "$aws/commands/things/+/executions/+/response/json"
 
@@ -68,27 +76,8 @@ _DELETION_DELAY = 12 * 3600.0  # deprecated this long, a command is deleted at o
 _MAX_TIMEOUT = 12 * 3600  # executionTimeoutSeconds' documented ceiling (the model only has min 1)
 _MAX_PAYLOAD = 32 * 1024
 _NO_RESPONSE = {"reasonCode": "$NO_RESPONSE_FROM_DEVICE", "reasonDescription": "The device did not answer in time"}
-_ANSWERED = "http://answered.iot-commands.invalid"
-_CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
 Effect = Callable[[], object]
-
-
-class _ApiError(Exception):
-    def __init__(self, code: str, message: str, **extra: str) -> None:
-        super().__init__(message)
-        self.code, self.body = code, {"message": message, **extra}
-
-
-def _invalid(message: str) -> _ApiError:
-    return _ApiError("ValidationException", message)
-
-
-@cache
-def _model(service: str) -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(service)
 
 
 @cache
@@ -97,148 +86,13 @@ def _routes() -> list[tuple[str, str, re.Pattern[str], Any]]:
     routes = []
     for service, names in _OPERATIONS.items():
         for name in names:
-            operation = _model(service).operation_model(name)
+            operation = model(service).operation_model(name)
             path = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", operation.http["requestUri"])
             routes.append((service, operation.http["method"], re.compile(path), operation))
     return routes
 
 
 # --- validation against the model ---------------------------------------------------------------------------
-
-
-@cache
-def _category_ranges(category: str) -> str:
-    """The code point ranges of a Unicode general category (C, L, Nd...), as character class content: Python's
-    re has no \\p{...}, and the models use it only inside [...]."""
-    ranges, start = [], None
-    for code in range(sys.maxunicode + 2):
-        inside = code <= sys.maxunicode and unicodedata.category(chr(code)).startswith(category)
-        if inside and start is None:
-            start = code
-        elif not inside and start is not None:
-            ranges.append(f"\\U{start:08x}-\\U{code - 1:08x}")
-            start = None
-    return "".join(ranges)
-
-
-@cache
-def _pattern(pattern: str) -> re.Pattern[str]:
-    pattern = pattern.removeprefix("^")
-    if pattern.endswith("$") and not pattern.endswith("\\$"):
-        pattern = pattern[:-1]
-    return re.compile(re.sub(r"\\p\{(\w+)\}", lambda match: _category_ranges(match.group(1)), pattern))
-
-
-def _show(value: Any) -> str:
-    return "null" if value is None else repr(value) if isinstance(value, str) else json.dumps(value, default=str)
-
-
-class _Checker:
-    """Checks a value against a botocore shape, collecting AWS-style messages that name the member path; returns
-    the value with blobs decoded (JSON carries them as base64) and unknown structure members dropped."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def message(self) -> str:
-        count = len(self.problems)
-        return f"{count} validation error{'s' if count > 1 else ''} detected: {'; '.join(self.problems)}"
-
-    def fail(self, path: str, value: Any, constraint: str) -> None:
-        self.problems.append(f"Value {_show(value)} at '{path}' failed to satisfy constraint: Member {constraint}")
-
-    def check(self, shape: Any, value: Any, path: str) -> Any:
-        kind = shape.type_name
-        if kind in ("structure", "list", "map", "blob"):
-            return getattr(self, f"_{kind}")(shape, value, path)
-        if not _SCALARS[kind](value):
-            self.fail(path, value, f"must be of type {kind}")
-        elif kind == "string":
-            self._string(shape, value, path)
-        elif kind not in ("boolean", "timestamp"):
-            self._bounds(shape, value, value, path, "value")
-        return value
-
-    def _list(self, shape: Any, value: Any, path: str) -> Any:
-        if not isinstance(value, list):
-            self.fail(path, value, "must be of type list")
-            return value
-        self._bounds(shape, value, len(value), path, "length")
-        return [self.check(shape.member, item, f"{path}.{index + 1}") for index, item in enumerate(value)]
-
-    def _map(self, shape: Any, value: Any, path: str) -> Any:
-        if not isinstance(value, dict):
-            self.fail(path, value, "must be of type map")
-            return value
-        self._bounds(shape, value, len(value), path, "length")
-        return {
-            self.check(shape.key, key, f"{path}.{key}(key)"): self.check(shape.value, item, f"{path}.{key}")
-            for key, item in value.items()
-        }
-
-    def _structure(self, shape: Any, value: Any, path: str) -> Any:
-        if not isinstance(value, dict):
-            self.fail(path, value, "must be of type structure")
-            return value
-        checked = {}
-        for name, member in shape.members.items():
-            member_path = f"{path}.{name}" if path else name
-            if value.get(name) is not None:
-                checked[name] = self.check(member, value[name], member_path)
-            elif name in shape.required_members:
-                self.fail(member_path, None, "must not be null")
-        return checked
-
-    def _string(self, shape: Any, value: str, path: str) -> None:
-        self._bounds(shape, value, len(value), path, "length")
-        if shape.enum and value not in shape.enum:
-            self.fail(path, value, f"must satisfy enum value set: [{', '.join(shape.enum)}]")
-        pattern = shape.metadata.get("pattern")
-        if pattern is not None and not _pattern(pattern).fullmatch(value):
-            self.fail(path, value, f"must satisfy regular expression pattern: {pattern}")
-
-    def _blob(self, shape: Any, value: Any, path: str) -> Any:
-        if isinstance(value, str):
-            try:
-                value = base64.b64decode(value, validate=True)
-            except binascii.Error:
-                self.fail(path, value, "must be base64-encoded")
-                return value
-        if not isinstance(value, bytes):
-            self.fail(path, value, "must be of type blob")
-            return value
-        self._bounds(shape, value, len(value), path, "length")
-        return value
-
-    def _bounds(self, shape: Any, value: Any, measure: float, path: str, what: str) -> None:
-        low, high = shape.metadata.get("min"), shape.metadata.get("max")
-        if low is not None and measure < low:
-            self.fail(path, value, f"must have {what} greater than or equal to {low}")
-        if high is not None and measure > high:
-            self.fail(path, value, f"must have {what} less than or equal to {high}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-_SCALARS: dict[str, Callable[[Any], bool]] = {
-    "string": lambda value: isinstance(value, str),
-    "boolean": lambda value: isinstance(value, bool),
-    "integer": lambda value: isinstance(value, int) and not isinstance(value, bool),
-    "long": lambda value: isinstance(value, int) and not isinstance(value, bool),
-    "double": _is_number,
-    "float": _is_number,
-    # Epoch seconds on the wire, datetime once botocore has parsed a response.
-    "timestamp": lambda value: isinstance(value, datetime) or _is_number(value),
-}
-
-
-def check_output(service: str, operation: str, response: Mapping[str, Any]) -> list[str]:
-    """What is wrong with a response (wire JSON or as botocore parsed it) for the operation's output shape."""
-    checker = _Checker()
-    checker.check(_model(service).operation_model(operation).output_shape, dict(response), "")
-    return checker.problems
 
 
 def _query_value(shape: Any, text: str) -> Any:
@@ -255,9 +109,9 @@ def _read_input(operation: Any, labels: Mapping[str, str], query: str, body: byt
     try:
         document = json.loads(body) if body else {}
     except ValueError:
-        raise _invalid("The request body is not valid JSON") from None
+        raise invalid("The request body is not valid JSON") from None
     if not isinstance(document, dict):
-        raise _invalid("The request body must be a JSON object")
+        raise invalid("The request body must be a JSON object")
     parameters = parse_qs(query, keep_blank_values=True)
     raw: dict[str, Any] = {}
     for name, member in operation.input_shape.members.items():
@@ -268,30 +122,11 @@ def _read_input(operation: Any, labels: Mapping[str, str], query: str, body: byt
             raw[name] = _query_value(member, parameters[wire][-1])
         elif location is None and wire in document:
             raw[name] = document[wire]
-    checker = _Checker()
+    checker = Checker()
     checked: dict[str, Any] = checker.check(operation.input_shape, raw, "")
     if checker.problems:
-        raise _invalid(checker.message())
+        raise invalid(checker.message())
     return checked
-
-
-def _serialize(shape: Any, value: Any) -> Any:
-    kind = shape.type_name
-    if kind == "structure":
-        return {
-            member.serialization.get("name", name): _serialize(member, value[name])
-            for name, member in shape.members.items()
-            if value.get(name) is not None and "location" not in member.serialization
-        }
-    if kind == "list":
-        return [_serialize(shape.member, item) for item in value]
-    if kind == "map":
-        return {key: _serialize(shape.value, item) for key, item in value.items()}
-    if kind == "blob":
-        return base64.b64encode(value).decode()
-    if kind == "timestamp":
-        return round(value, 3)  # epoch seconds, as the rest-json protocol's default timestamp format
-    return value
 
 
 def _write_output(operation: Any, output: Mapping[str, Any]) -> tuple[int, bytes]:
@@ -299,14 +134,7 @@ def _write_output(operation: Any, output: Mapping[str, Any]) -> tuple[int, bytes
     status = next(
         (output[name] for name, m in shape.members.items() if m.serialization.get("location") == "statusCode"), 200
     )
-    return int(status), b"" if status == HTTPStatus.NO_CONTENT else json.dumps(_serialize(shape, output)).encode()
-
-
-def _error_status(service: str, code: str) -> int:
-    try:
-        return int(_model(service).shape_for(code).metadata["error"]["httpStatusCode"])
-    except (LookupError, AttributeError):
-        return 400
+    return int(status), b"" if status == HTTPStatus.NO_CONTENT else json.dumps(serialize(shape, output)).encode()
 
 
 # --- state ----------------------------------------------------------------------------------------------------
@@ -378,7 +206,7 @@ class _Execution:
         }
 
 
-class IotCommands:
+class IotCommands(Emulator):
     """The emulated IoT Commands of one account and region."""
 
     RESPONSE_TOPIC = RESPONSE_TOPIC
@@ -414,69 +242,25 @@ class IotCommands:
 
     # --- transport ---
 
-    def handle(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
-    ) -> tuple[int, dict[str, str], bytes] | None:
-        """The answer to an HTTP request, or None when it is not an IoT Commands request."""
-        route = self._route(method, url, headers)
-        return None if route is None else self._answer(*route, url, body or b"")
-
-    def botocore_hook(self, request: Any, **kwargs: Any) -> Any:
-        """A botocore "before-send" handler (register it first): answers our requests in process, leaves the
-        others (None)."""
-        route = self._route(request.method, request.url, request.headers)
-        if route is None:
-            return None
-        from botocore.awsrequest import AWSResponse
-
-        body = request.body.read() if hasattr(request.body, "read") else request.body
-        url = request.url
-        status, headers, payload = self._answer(*route, url, body.encode() if isinstance(body, str) else body or b"")
-        # botocore calls every before-send handler and keeps the first answer; under moto's in-process mock the
-        # next one is moto's, which fails on operations it lacks: it must not recognise the request as AWS's.
-        request.url = _ANSWERED + urlsplit(url).path
-        return AWSResponse(url, status, headers, _RawResponse(payload))
-
-    def wsgi(self, fallback: Callable[..., Any]) -> Callable[..., Any]:
-        """A WSGI app answering our requests and passing the others, body unread, to `fallback`."""
-        from wsgiref.util import request_uri
-
-        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            url = request_uri(environ)
-            headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
-            route = self._route(environ["REQUEST_METHOD"], url, headers)
-            if route is None:
-                return fallback(environ, start_response)
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            status, response_headers, payload = self._answer(*route, url, environ["wsgi.input"].read(length))
-            start_response(f"{status} {HTTPStatus(status).phrase}", list(response_headers.items()))
-            return [payload]
-
-        return app
-
-    def _route(self, method: str, url: str, headers: Mapping[str, str]) -> tuple[Any, dict[str, str]] | None:
-        lowered = {name.lower(): value for name, value in headers.items()}
-        authorization = lowered.get("authorization", "")
-        scope = _CREDENTIAL_SCOPE.search(authorization.decode() if isinstance(authorization, bytes) else authorization)
+    def route(self, method: str, url: str, headers: Mapping[str, Any]) -> tuple[Any, dict[str, str]] | None:
         parts = urlsplit(url)
-        service = scope.group(1) if scope else "iot-jobs-data" if parts.netloc.startswith("data.jobs.iot.") else None
+        service = signed_service(headers) or ("iot-jobs-data" if parts.netloc.startswith("data.jobs.iot.") else None)
         for route_service, route_method, pattern, operation in _routes():
             match = pattern.fullmatch(parts.path)
             if route_service == service and route_method == method.upper() and match:
                 return operation, match.groupdict()
         return None
 
-    def _answer(
-        self, operation: Any, labels: dict[str, str], url: str, body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
+    def answer(self, route: tuple[Any, dict[str, str]], url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        operation, labels = route
         effects: list[Effect] = []
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
         try:
             request = _read_input(operation, labels, urlsplit(url).query, body)
             status, payload = _write_output(operation, self._operations[operation.name](request, effects))
-        except _ApiError as error:
+        except ApiError as error:
             status, payload = (
-                _error_status(operation.service_model.service_name, error.code),
+                error_status(operation.service_model.service_name, error.code),
                 json.dumps(error.body).encode(),
             )
             headers["x-amzn-ErrorType"] = error.code
@@ -564,7 +348,7 @@ class IotCommands:
     def _command(self, command_id: str) -> _Command:
         command = self._commands.get(command_id)
         if command is None:
-            raise _ApiError("ResourceNotFoundException", f"Command {command_id} not found")
+            raise ApiError("ResourceNotFoundException", f"Command {command_id} not found")
         return command
 
     def _create_command(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
@@ -572,15 +356,15 @@ class IotCommands:
         if namespace == "AWS-IoT":
             # Static or dynamic: the two are alternatives (both at once is refused, an assumption).
             if ("payload" in request) == ("payloadTemplate" in request):
-                raise _invalid("An AWS-IoT command needs either payload or payloadTemplate")
+                raise invalid("An AWS-IoT command needs either payload or payloadTemplate")
             if "roleArn" in request:
-                raise _invalid("roleArn is only for the AWS-IoT-FleetWise namespace")
+                raise invalid("roleArn is only for the AWS-IoT-FleetWise namespace")
         if len(request.get("payload", {}).get("content", b"")) > _MAX_PAYLOAD:
-            raise _invalid(f"payload.content is larger than {_MAX_PAYLOAD} bytes")
+            raise invalid(f"payload.content is larger than {_MAX_PAYLOAD} bytes")
         arn = f"{self._prefix}command/{command_id}"
         with self._locked(effects) as now:
             if command_id in self._commands:
-                raise _ApiError("ConflictException", f"Command {command_id} already exists", resourceId=command_id)
+                raise ApiError("ConflictException", f"Command {command_id} already exists", resourceId=command_id)
             spec = {name: value for name, value in request.items() if name != "tags"}
             self._commands[command_id] = _Command(spec | {"commandArn": arn, "namespace": namespace}, now, now)
         return {"commandId": command_id, "commandArn": arn}
@@ -631,19 +415,19 @@ class IotCommands:
     def _start_command_execution(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
         target = re.fullmatch(re.escape(self._prefix) + r"(thing|client)/(.+)", request["targetArn"])
         if target is None:
-            raise _invalid(f"targetArn must be {self._prefix}thing/<name> or {self._prefix}client/<clientId>")
+            raise invalid(f"targetArn must be {self._prefix}thing/<name> or {self._prefix}client/<clientId>")
         # Asked before taking the lock: the callback may well call AWS (moto) itself.
         if target.group(1) == "thing" and not self._thing_exists(target.group(2)):
-            raise _ApiError("ResourceNotFoundException", f"Thing {target.group(2)} not found")
+            raise ApiError("ResourceNotFoundException", f"Thing {target.group(2)} not found")
         timeout, parameters = request.get("executionTimeoutSeconds", 10), request.get("parameters")
         if timeout > _MAX_TIMEOUT:
-            raise _invalid(f"executionTimeoutSeconds must be at most {_MAX_TIMEOUT}")
+            raise invalid(f"executionTimeoutSeconds must be at most {_MAX_TIMEOUT}")
         key = (request["commandArn"], request["targetArn"], request.get("clientToken", ""))
         with self._locked(effects) as now:
             command = self._command_by_arn(request["commandArn"])
             replayed = self._tokens.get(key) if key[2] else None
             if replayed is not None and replayed[1] != (parameters, timeout):
-                raise _ApiError("ConflictException", "The clientToken was used for a different request")
+                raise ApiError("ConflictException", "The clientToken was used for a different request")
             if replayed is not None and replayed[0] in self._executions:
                 return {"executionId": replayed[0]}
             _check_startable(command, parameters or {})
@@ -677,13 +461,13 @@ class IotCommands:
     def _command_by_arn(self, arn: str) -> _Command:
         command = self._commands.get(arn.removeprefix(f"{self._prefix}command/"))
         if command is None or command.spec["commandArn"] != arn:
-            raise _ApiError("ResourceNotFoundException", f"Command {arn} not found")
+            raise ApiError("ResourceNotFoundException", f"Command {arn} not found")
         return command
 
     def _execution(self, request: dict[str, Any]) -> _Execution:
         execution = self._executions.get(request["executionId"])
         if execution is None or execution.target_arn != request["targetArn"]:
-            raise _ApiError("ResourceNotFoundException", f"Command execution {request['executionId']} not found")
+            raise ApiError("ResourceNotFoundException", f"Command execution {request['executionId']} not found")
         return execution
 
     def _get_command_execution(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
@@ -693,11 +477,11 @@ class IotCommands:
 
     def _list_command_executions(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
         if ("commandArn" in request) == ("targetArn" in request):
-            raise _invalid("Give exactly one of commandArn and targetArn")
+            raise invalid("Give exactly one of commandArn and targetArn")
         moments = {"startedTimeFilter": "startedAt", "completedTimeFilter": "completedAt"}
         filters = [name for name in moments if name in request]
         if len(filters) > 1:
-            raise _invalid("Give at most one of startedTimeFilter and completedTimeFilter")
+            raise invalid("Give at most one of startedTimeFilter and completedTimeFilter")
         # Sorted by the filtered time when there is a filter, by creation otherwise (as the docs say).
         moment = moments[filters[0]] if filters else "createdAt"
         after, before = _time_filter(request, filters[0]) if filters else (None, None)
@@ -720,19 +504,9 @@ class IotCommands:
         with self._locked(effects):
             execution = self._execution(request)
             if not execution.final:
-                raise _ApiError("ConflictException", f"Command execution {execution.execution_id} is not terminal")
+                raise ApiError("ConflictException", f"Command execution {execution.execution_id} is not terminal")
             del self._executions[execution.execution_id]
         return {}
-
-
-class _RawResponse(BytesIO):
-    """The raw stream botocore's AWSResponse reads (as moto's botocore stubber provides)."""
-
-    def stream(self, **kwargs: Any) -> Iterator[bytes]:
-        contents = self.read()
-        while contents:
-            yield contents
-            contents = self.read()
 
 
 def _run(effects: list[Effect]) -> None:
@@ -756,7 +530,7 @@ def _device_update(message: Mapping[str, Any]) -> tuple[str, dict[str, str] | No
         ):
             return None
         result = {name: {_RESULT_KEYS[key]: v for key, v in value.items()} for name, value in result.items()}
-    checker, iot = _Checker(), _model("iot")
+    checker, iot = Checker(), model("iot")
     reason = None if reason is None else checker.check(iot.shape_for("StatusReason"), reason, "statusReason")
     result = None if result is None else checker.check(iot.shape_for("CommandExecutionResultMap"), result, "result")
     return None if checker.problems else (status, reason, result)
@@ -765,17 +539,17 @@ def _device_update(message: Mapping[str, Any]) -> tuple[str, dict[str, str] | No
 def _check_startable(command: _Command, parameters: Mapping[str, Mapping[str, Any]]) -> None:
     command_id = command.spec["commandId"]
     if command.deprecated_at is not None or command.pending_deletion:
-        raise _invalid(f"Command {command_id} is deprecated or being deleted")
+        raise invalid(f"Command {command_id} is deprecated or being deleted")
     declared = {parameter["name"]: parameter for parameter in command.spec.get("mandatoryParameters", [])}
     for name, value in parameters.items():
         if name not in declared:
-            raise _invalid(f"parameters.{name} is not among command {command_id}'s mandatoryParameters")
+            raise invalid(f"parameters.{name} is not among command {command_id}'s mandatoryParameters")
         expected = _PARAMETER_KEYS.get(declared[name].get("type", ""))
         if len(value) != 1 or (expected is not None and set(value) != {expected}):
-            raise _invalid(f"parameters.{name} must have exactly one value, of the parameter's type")
+            raise invalid(f"parameters.{name} must have exactly one value, of the parameter's type")
     for name, parameter in declared.items():
         if name not in parameters and "value" not in parameter and "defaultValue" not in parameter:
-            raise _invalid(f"parameters.{name} is mandatory and has no default value")
+            raise invalid(f"parameters.{name} is mandatory and has no default value")
 
 
 def _time_filter(request: Mapping[str, Any], name: str) -> tuple[float | None, float | None]:
@@ -786,7 +560,7 @@ def _time_filter(request: Mapping[str, Any], name: str) -> tuple[float | None, f
         try:
             moment = None if text is None else datetime.fromisoformat(text)
         except ValueError:
-            raise _invalid(f"{name}.{side} must use the format yyyy-MM-dd'T'HH:mm") from None
+            raise invalid(f"{name}.{side} must use the format yyyy-MM-dd'T'HH:mm") from None
         bounds.append(None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
     return bounds[0], bounds[1]
 
@@ -802,7 +576,7 @@ def _page(operation: str, items: list[dict[str, Any]], request: Mapping[str, Any
         except (ValueError, binascii.Error):
             valid = False
         if not valid:
-            raise _invalid("The nextToken is not valid")
+            raise invalid("The nextToken is not valid")
     end = start + request.get("maxResults", 25)
     token = base64.urlsafe_b64encode(f"{operation}:{end}".encode()).decode() if end < len(items) else None
     return items[start:end], token

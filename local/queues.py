@@ -19,7 +19,8 @@ def queue_url(consumer: Consumer, env: dict[str, str]) -> str:
 
 
 def poll_once(sqs: Any, consumer: Consumer, url: str, functions: Functions, wait_seconds: int = 0) -> int:
-    """Receives one batch and invokes the consumer with it; the number of messages received."""
+    """Receives one batch and invokes the consumer with it; the number of messages received. The messages it
+    does not report as failed are deleted in one request, as Lambda's event source does."""
     messages = sqs.receive_message(
         QueueUrl=url,
         MaxNumberOfMessages=consumer.batch_size,
@@ -29,17 +30,26 @@ def poll_once(sqs: Any, consumer: Consumer, url: str, functions: Functions, wait
     ).get("Messages", [])
     if not messages:
         return 0
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    event = {"Records": [_record(message, arn) for message in messages]}
+    event = {"Records": [_record(message, _arn(url)) for message in messages]}
     try:
         response = functions.invoke(consumer.function, event)
     except Exception:  # the whole batch failed: every message comes back after the visibility timeout
         return len(messages)
     failed = {failure["itemIdentifier"] for failure in (response or {}).get("batchItemFailures", [])}
-    for message in messages:
-        if message["MessageId"] not in failed:
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    done = [
+        {"Id": str(number), "ReceiptHandle": message["ReceiptHandle"]}
+        for number, message in enumerate(messages)
+        if message["MessageId"] not in failed
+    ]
+    if done:
+        sqs.delete_message_batch(QueueUrl=url, Entries=done)
     return len(messages)
+
+
+def _arn(url: str) -> str:
+    """The queue's ARN, from its URL (.../<account>/<name>), as the records of its event source carry it."""
+    account, name = url.rstrip("/").rsplit("/", 2)[1:]
+    return f"arn:aws:sqs:{local_aws.REGION}:{account}:{name}"
 
 
 def drain(

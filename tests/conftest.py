@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -112,7 +111,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, iot_commands: EmulatedCommands) -> Iter
     events = clients.session().events
     events.register_first("before-send", iot_commands.emulator.botocore_hook, unique_id=_EMULATOR)
     try:
-        with mock_aws():
+        with mock_aws(), local_aws.in_process(local_aws.sqs(), local_aws.dynamodb()):
             dependencies.reset()
             local_aws.create_resources(env)
             yield env
@@ -133,23 +132,8 @@ INSTANCES = 4
 
 
 @pytest.fixture
-def parallel(aws: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> HandlerClient:
-    """The API with four instances of every function, for requests at the same time (as Lambda scales out).
-
-    DynamoDB applies each request to an item atomically (and a transaction to all of its items); moto's
-    in-process backend takes no lock, so its requests are serialized here, as DynamoDB's isolation would order
-    them. Without this, moto itself loses updates when two threads write one item.
-    """
-    from moto.dynamodb.responses import DynamoHandler
-
-    lock = threading.Lock()
-    call_action = DynamoHandler.call_action
-
-    def serialized(handler: DynamoHandler) -> Any:
-        with lock:
-            return call_action(handler)
-
-    monkeypatch.setattr(DynamoHandler, "call_action", serialized)
+def parallel(aws: dict[str, str]) -> HandlerClient:
+    """The API with four instances of every function, for requests at the same time (as Lambda scales out)."""
     return HandlerClient(aws, instances=INSTANCES)
 
 

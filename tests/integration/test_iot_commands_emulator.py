@@ -12,7 +12,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from local.iot_commands import RESPONSE_TOPIC, IotCommands, check_output
+from local.iot_commands import RESPONSE_TOPIC, IotCommands
+from local.wire import check_output
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
