@@ -15,6 +15,7 @@ from commands_core import clock
 from commands_core.adapters import aws as clients
 from commands_core.adapters.iot_commands import IotCommands
 from commands_core.adapters.queue import DispatchQueue
+from commands_core.models.jobs import DEFAULT_EXECUTION_TIMEOUT_SECONDS
 from commands_core.services import delivery, dispatch
 from local.simulated_time import SimulatedTime, most_in_a_window
 from tests.conftest import EmulatedCommands, HandlerClient, aws_error
@@ -501,3 +502,54 @@ def test_events_of_aws_iot_commands_the_service_did_not_create_are_ignored(
 
     assert api.functions.invoke("status_ingest", sqs_event([event, foreign_of_same_id])) == {"batchItemFailures": []}
     assert statuses(api, "mine") == {"dev-000": "SCHEDULED"}
+
+
+@pytest.mark.parametrize(
+    ("template_timeout", "command_timeout", "started_with"),
+    [(None, None, DEFAULT_EXECUTION_TIMEOUT_SECONDS), (45, None, 45), (45, 90, 90)],
+)
+def test_every_execution_is_started_with_a_timeout_the_service_chose(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+    template_timeout: int | None,
+    command_timeout: int | None,
+    started_with: int,
+) -> None:
+    # Given a template and a command that may or may not say how long a device has
+    command_template(**({"executionTimeoutSeconds": template_timeout} if template_timeout else {}))
+    fields = {"executionTimeoutSeconds": command_timeout} if command_timeout else {}
+
+    # When the command is published to three things
+    publish(api, "timed", fleet(3), **fields)
+    api.drain()
+
+    # Then AWS IoT started each execution with that timeout: the command's, the template's, else the service's
+    executions = iot_commands.emulator.executions("timed")
+    assert [execution["executionTimeoutSeconds"] for execution in executions] == [started_with] * 3
+    assert api.get("/commands/timed").json()["executionTimeoutSeconds"] == started_with
+
+
+def test_a_device_answering_a_minute_late_by_aws_iot_s_default_still_succeeds(
+    api: HandlerClient,
+    command_template: Callable[..., dict[str, Any]],
+    fleet: Callable[[int], list[str]],
+    iot_commands: EmulatedCommands,
+) -> None:
+    # Given a command whose template sets no timeout, started on a device
+    command_template()
+    publish(api, "patient", fleet(1))
+    api.drain()
+    ingest(api, iot_commands)
+
+    # When the device answers a minute later (AWS IoT's own default would have timed it out after 10 s)
+    iot_commands.clock.advance(60)
+    assert iot_commands.emulator.expire() == 0
+    answer(iot_commands, "dev-000", "SUCCEEDED")
+    ingest(api, iot_commands)
+
+    # Then the execution succeeded, without a TIMED_OUT on the way, and the command completed
+    (execution,) = api.get("/commands/patient/executions/dev-000").json()["executions"]
+    assert [entry["to"] for entry in execution["history"]] == ["SCHEDULED", "SENT", "SUCCEEDED"]
+    assert api.get("/commands/patient").json()["status"] == "completed"

@@ -10,7 +10,9 @@ from typing import Any
 import pytest
 
 from commands_core import dependencies
+from commands_core.adapters.queue import DispatchQueue
 from commands_core.clock import iso, now
+from commands_core.errors import Unavailable
 from commands_core.services import dispatch
 from local.aws import client
 from tests.conftest import HandlerClient
@@ -25,10 +27,16 @@ def test_a_cancel_whose_job_cancellation_failed_is_repaired_by_asking_again(
     api.drain()
     jobs = dependencies.ports().jobs
     cancel_job = jobs.cancel_job
-    monkeypatch.setattr(jobs, "cancel_job", lambda *args, **kwargs: (_ for _ in ()).throw(ConnectionError("IoT away")))
 
-    assert api.patch(f"/commands/{draft}", {"status": "cancelled"}).status == 204
-    api.drain()  # the cancel step fails; its message waits for the visibility timeout
+    def unavailable(*args: Any, **kwargs: Any) -> None:
+        raise Unavailable("AWS IoT did not answer")
+
+    monkeypatch.setattr(jobs, "cancel_job", unavailable)
+
+    # The cancel cannot stop the job before it answers, so it says so; the command is cancelled all the same
+    reply = api.patch(f"/commands/{draft}", {"status": "cancelled"})
+    assert (reply.status, api.get(f"/commands/{draft}").json()["status"]) == (503, "cancelled")
+    api.drain()  # the cancel step fails too; its message waits for the visibility timeout
     assert iot.describe_job(jobId=draft)["job"]["status"] != "CANCELED"
 
     monkeypatch.setattr(jobs, "cancel_job", cancel_job)
@@ -39,15 +47,22 @@ def test_a_cancel_whose_job_cancellation_failed_is_repaired_by_asking_again(
     assert api.get(f"/commands/{draft}").json()["counts"] == {"CANCELED": 2}
 
 
-def test_a_cancel_waits_for_an_expand_under_way(draft: str, api: HandlerClient) -> None:
+def test_a_cancel_step_comes_back_a_beat_later_while_an_expand_holds_the_command(
+    draft: str, api: HandlerClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     upload(api, draft)
     publish(api, draft)
     repository = dependencies.command_repository()
     repository.update(draft, {"dispatchStep": "expanding", "leaseUntil": iso(now() + timedelta(minutes=5))})
     repository.set_status(draft, to="cancelled", expected=["in_progress"], at=now())
+    sent: list[tuple[dict[str, Any], int]] = []
+    monkeypatch.setattr(
+        DispatchQueue, "send", lambda self, message, delay_seconds=0: sent.append((message, delay_seconds))
+    )
 
-    with pytest.raises(dispatch.StepDeferred):
-        dispatch.cancel(dependencies.ports(), {"commandId": draft})
+    dispatch.cancel(dependencies.ports(), {"action": "cancel", "commandId": draft})
+
+    assert sent == [({"action": "cancel", "commandId": draft}, dispatch.BEAT_SECONDS)]
 
 
 def test_an_expand_that_finds_no_thing_any_more_cancels_the_command_saying_why(

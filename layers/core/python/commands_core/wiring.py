@@ -151,7 +151,13 @@ _PUBLISH = (
     Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
     _ENQUEUE,
 )
-_CANCEL = (_ENQUEUE,)  # the dispatch queue's cancel step does the rest
+# Before a cancel answers, AWS IoT stops starting anything of the command (its AWS IoT command deprecated, its job
+# cancelled); the dispatch queue's cancel step does the rest.
+_CANCEL = (
+    _ENQUEUE,
+    Access("iot", ("iot:UpdateCommand",), ("command/*",)),
+    Access("iot", ("iot:CancelJob",), ("job/*",)),
+)
 
 _READ_EXECUTION = Access("commands", ("dynamodb:GetItem",))
 _RECORD_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"))
@@ -268,7 +274,7 @@ V1_ROUTES: tuple[Route, ...] = (
             Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")),
             _READ_TEMPLATE,  # a draft's files are the template's required files
             Access("files", ("s3:DeleteObject",), ("commands/*",)),
-            Access("iot", ("iot:UpdateCommand", "iot:DeleteCommand"), ("command/*",)),
+            Access("iot", ("iot:DeleteCommand",), ("command/*",)),
             *_CANCEL,
         ),
         description="Deletes a draft command; cancels a published one and marks it deleted.",

@@ -134,6 +134,16 @@ class CommandRepository:
             ExpressionAttributeValues={":batch": {"SS": [batch]}},
         )
 
+    def add_count(self, command_id: str, status: str, delta: int) -> None:
+        """Adds `delta` (negative: takes away) to the command's count of executions in `status`, atomically."""
+        self._client.update_item(
+            TableName=self._table,
+            Key=_key(command_id),
+            UpdateExpression="SET counts.#status = if_not_exists(counts.#status, :zero) + :delta",
+            ExpressionAttributeNames={"#status": status},
+            ExpressionAttributeValues={":delta": {"N": str(delta)}, ":zero": {"N": "0"}},
+        )
+
     def page(self, status: str | None, max_results: int, next_token: str | None) -> Page[Command]:
         """Commands, newest first; with `status`, only those in it."""
         index, key, value = ("byStatus", "commandStatus", status) if status else ("byKind", "kind", _COMMAND)

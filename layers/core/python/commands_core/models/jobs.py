@@ -39,6 +39,12 @@ class RetryConfig(_Strict):
     criteria_list: list[RetryCriteria] = Field(min_length=1, max_length=2)
 
 
+# A command execution's timeout when neither the command nor its template gives one. AWS IoT Commands' own
+# default, 10 s, times out a device that answers a little late or reconnects after a short outage; ten minutes
+# does not, and still ends a command whose devices stay silent within the hour.
+DEFAULT_EXECUTION_TIMEOUT_SECONDS = 600
+
+
 class JobSettings(ApiModel):
     """Rollout rate, the job's abort, timeout and retry policies, and the execution timeout of the command and
     inbox deliveries; on a command, each overrides the template's."""

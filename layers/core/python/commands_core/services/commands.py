@@ -22,7 +22,7 @@ from commands_core.models.commands import (
     file_key,
     published_file_key,
 )
-from commands_core.models.jobs import check_delivery
+from commands_core.models.jobs import DEFAULT_EXECUTION_TIMEOUT_SECONDS, check_delivery
 from commands_core.models.templates import Template
 from commands_core.observability import metrics
 from commands_core.pagination import Page
@@ -126,7 +126,9 @@ def update(ports: Ports, command_id: str, body: Mapping[str, Any], *, force: boo
     if status == "in_progress":
         return publish(ports, command)
     if status == "cancelled":
-        return cancel(ports, command, force=force)
+        cancelled = cancel(ports, command, force=force)
+        stop_starting(ports, cancelled, force=force)
+        return cancelled
     return command
 
 
@@ -146,6 +148,17 @@ def publish(ports: Ports, command: Command) -> Command:
         raise Conflict(f"command '{command.command_id}' changed while it was being published; retry")
     _dispatch(ports, published)
     return published
+
+
+def stop_starting(ports: Ports, command: Command, *, force: bool) -> None:
+    """What a cancel or a delete does before it answers, so that no execution of the command starts after:
+    AWS IoT starts no execution of a deprecated AWS IoT command, nor more of a cancelled job (an expand or a
+    start step under way sees the status and stops too). The cancel step, sent already, does the rest."""
+    if command.delivery == "command":
+        # By id: the AWS IoT command may be being created right now (its ARN not recorded yet).
+        ports.iot_commands.deprecate(command.command_id)
+    elif command.job_id:
+        ports.jobs.cancel_job(command.job_id, force=force, reason=f"command {command.status} through the API")
 
 
 def cancel(ports: Ports, command: Command, *, force: bool, to: str = "cancelled", reason: str | None = None) -> Command:
@@ -183,12 +196,11 @@ def delete(ports: Ports, command_id: str, *, force: bool = False) -> bool:
         for file_id in set(command.files) | set(template.required_files if template else ()):
             ports.files.delete(file_key(command_id, file_id))
         return False
-    cancel(ports, command, force=force, to="deleted")
+    stop_starting(ports, cancel(ports, command, force=force, to="deleted"), force=force)
     if command.delivery != "command":
         return False
-    # By id, also when its ARN is not recorded yet (the expand under way then finds the command deleted).
-    # Deprecated first: AWS IoT then starts none of its executions, whatever the cancel step has got to.
-    ports.iot_commands.deprecate(command_id)
+    # Deprecated first (stop_starting): AWS IoT then starts none of its executions, whatever the cancel step has
+    # got to, and deletes it once 12 hours have passed.
     return ports.iot_commands.delete(command_id)
 
 
@@ -271,6 +283,11 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
         # The dispatcher and the reconciler read these on every batch and round: frozen, as the template was.
         for name in FROZEN_ON_PUBLISH:
             publication[name] = getattr(command, name) or getattr(template, name)
+    if template.delivery == "command":
+        # Every AWS IoT Commands execution is started with a timeout of the service's, never AWS IoT's 10 s.
+        publication["execution_timeout_seconds"] = (
+            publication["execution_timeout_seconds"] or DEFAULT_EXECUTION_TIMEOUT_SECONDS
+        )
     return publication
 
 

@@ -26,6 +26,7 @@ from commands_core.adapters.iot_commands import Start
 from commands_core.clock import iso, now
 from commands_core.models.commands import Command, Started, published_file_key
 from commands_core.models.executions import Execution, ExecutionStatus, Report
+from commands_core.models.jobs import DEFAULT_EXECUTION_TIMEOUT_SECONDS
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, rendering, transitions
 from commands_core.services.commands import Ports
@@ -35,7 +36,6 @@ WORKERS = 16  # StartCommandExecution calls in flight
 BUDGET_SECONDS = 240.0  # of the consumer's 300: then the step hands over to a new message
 WINDOW = timedelta(seconds=60)
 MAX_BACKOFF_SECONDS = 300  # shorter than the reconciler's stall threshold, which resumes a lost step
-DEFAULT_TIMEOUT_SECONDS = 10  # AWS IoT Commands' when the command gives none
 TIMEOUT_GRACE = timedelta(seconds=30)  # AWS IoT times command executions out itself; this is the backstop
 DESCRIPTION = "IoT Commands Service command"  # how an IoT command of this service is known (a retried create)
 
@@ -205,7 +205,7 @@ def cancel(ports: Ports, command: Command, *, force: bool) -> int:
         reconcile(ports, command, expire_late=False)
     unreached = {"SCHEDULED"} if command.delivery == "command" else {"QUEUED", "SENT", "ACKNOWLEDGED", "IN_PROGRESS"}
     if command.delivery == "inbox" and not force:
-        unreached = {"QUEUED"}
+        unreached = {"QUEUED", "SENT"}  # handed out but not acknowledged: the device has not begun; it is told so
     cancelled = 0
     for execution in ports.commands.pending_executions(command.command_id):
         if execution.status in unreached:
@@ -249,7 +249,7 @@ def expire(ports: Ports, command: Command) -> int:
     command delivery counted from the execution's creation, as AWS IoT does; for the inbox from queueing."""
     timeout = command.execution_timeout_seconds
     if command.delivery == "command":
-        timeout = timeout or DEFAULT_TIMEOUT_SECONDS
+        timeout = timeout or DEFAULT_EXECUTION_TIMEOUT_SECONDS  # a command published before it was set
     if not timeout:
         return 0
     at = now()

@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from commands_core.clock import iso, now
 from commands_core.errors import Conflict
 from commands_core.models.commands import Command, published_file_key
+from commands_core.models.executions import ExecutionStatus
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, delivery, reconcile, targets, transitions
@@ -36,10 +37,11 @@ from commands_core.services.commands import Ports
 FILL_BATCH = 250
 LEASE = timedelta(seconds=330)  # longer than the consumer's timeout, shorter than the queue's visibility timeout
 STALLED_FILL = timedelta(minutes=10)
-
-
-class StepDeferred(Exception):
-    """The step cannot run yet (another holds the command); its message comes back later."""
+# The dispatch beat: a step that must wait for another (a cancel while the command is being expanded) comes back
+# this much later, and an expand looks whether its command was cancelled at least this often (every CHUNK
+# executions written, well under a beat).
+BEAT_SECONDS = 5
+CHUNK = 1000
 
 
 def handle(ports: Ports, message: dict[str, Any]) -> None:
@@ -65,18 +67,18 @@ def expand(ports: Ports, message: dict[str, Any]) -> None:
         ports.commands.delete_executions(command.command_id)
     groups, individual, everyone = _resolve(ports, command)
     if command.delivery in ("command", "inbox"):
-        _expand_direct(ports, command, everyone)
-        return
-    if not everyone and not groups:
+        _expand_direct(ports, command, everyone, generation)
+    elif not everyone and not groups:
         if _advance(ports, command, "expanding", {"dispatchStep": "stopped", "leaseUntil": None}):
             commands.cancel(ports, command, force=False, reason="no thing matched the targets when it was published")
-        return
+    elif _write_executions(ports, command, everyone, "QUEUED", generation):
+        _freeze_files(ports, command)
+        _job_targets(ports, command, groups, individual, generation)
 
-    at = now()
-    # Counts first: a cancel that reads the executions finds counts to move.
-    ports.commands.update(command.command_id, {"counts": {"QUEUED": len(everyone)}, "updatedAt": iso(at)})
-    ports.commands.write_executions(command.command_id, everyone, at, "QUEUED")
-    _freeze_files(ports, command)
+
+def _job_targets(ports: Ports, command: Command, groups: list[str], individual: list[str], generation: str) -> None:
+    """Expand for the job delivery, once its executions are written: up to 100 targets the job names them, and
+    the job is created at once; beyond, they are put in the command's group by `fill` steps first."""
     group_arns = [ports.registry.group_arn(group) for group in groups]
     done_expanding: dict[str, Any] = {"leaseUntil": None, "updatedAt": iso(now())}
     if len(individual) + len(group_arns) <= targets.MAX_JOB_TARGETS:
@@ -84,7 +86,9 @@ def expand(ports: Ports, message: dict[str, Any]) -> None:
         if _advance(
             ports, command, "expanding", done_expanding | {"dispatchStep": "create", "jobTargets": job_targets}
         ):
-            create(ports, message)
+            create(ports, {"commandId": command.command_id})
+        else:
+            _stop_expanding(ports, command.command_id, generation)
         return
     group_name = command_group(command.command_id)
     group_arn = ports.jobs.ensure_group(group_name, f"Targets of command {command.command_id}")
@@ -109,22 +113,26 @@ def expand(ports: Ports, message: dict[str, Any]) -> None:
     }
     if _advance(ports, command, "expanding", done_expanding | step):
         _create_when_filled(ports, command.command_id)
+    else:
+        _stop_expanding(ports, command.command_id, generation)
 
 
-def _expand_direct(ports: Ports, command: Command, everyone: list[str]) -> None:
+def _expand_direct(ports: Ports, command: Command, everyone: list[str], generation: str) -> None:
     """Expand for the command and inbox deliveries: no group or job, the executions and the files are all."""
     if not everyone:
         if _advance(ports, command, "expanding", {"dispatchStep": "stopped", "leaseUntil": None}):
             commands.cancel(ports, command, force=False, reason="no thing matched the targets when it was published")
         return
-    status = "SCHEDULED" if command.delivery == "command" else "QUEUED"
-    ports.commands.update(command.command_id, {"counts": {status: len(everyone)}, "updatedAt": iso(now())})
-    ports.commands.write_executions(command.command_id, everyone, now(), status)
+    status: ExecutionStatus = "SCHEDULED" if command.delivery == "command" else "QUEUED"
+    if not _write_executions(ports, command, everyone, status, generation):
+        return
     _freeze_files(ports, command)
     done: dict[str, Any] = {"leaseUntil": None, "updatedAt": iso(now())}
     if command.delivery == "inbox":
         if _advance(ports, command, "expanding", done | {"dispatchStep": "done"}):
             metrics.add_metric(name="CommandPublished", unit="Count", value=1)
+        else:
+            _stop_expanding(ports, command.command_id, generation)
         return
     try:
         arn = delivery.create(ports, command)
@@ -138,11 +146,42 @@ def _expand_direct(ports: Ports, command: Command, everyone: list[str]) -> None:
         ports.iot_commands.deprecate(command.command_id)
         if (current := ports.commands.get(command.command_id)) and current.status == "deleted":
             ports.iot_commands.delete(command.command_id)
+        _stop_expanding(ports, command.command_id, generation)
         return
     metrics.add_metric(name="CommandPublished", unit="Count", value=1)
     # A step of its own (its own time budget); a lost message is sent again by a repeated expand (below) or
     # the reconciler.
     delivery.send_start(ports, command.command_id, cursor="")
+
+
+def _write_executions(
+    ports: Ports, command: Command, things: list[str], status: ExecutionStatus, generation: str
+) -> bool:
+    """One execution per thing, in `status`, a chunk at a time; False (the expand stopped, and the cancel done)
+    when the command was cancelled or deleted meanwhile: cancel wins within a beat, also over a long expand."""
+    at = now()
+    # Counts first, for every thing: an execution is visible (to a fetching device) as soon as it is written.
+    ports.commands.update(command.command_id, {"counts": {status: len(things)}, "updatedAt": iso(at)})
+    for start in range(0, len(things), CHUNK):
+        current = ports.commands.get(command.command_id)
+        if current is None or current.status != "in_progress":
+            ports.commands.add_count(command.command_id, status, start - len(things))  # the unwritten are none
+            _stop_expanding(ports, command.command_id, generation)
+            return False
+        ports.commands.write_executions(command.command_id, things[start : start + CHUNK], at, status)
+    return True
+
+
+def _stop_expanding(ports: Ports, command_id: str, generation: str) -> None:
+    """An expand that found its command cancelled or deleted gives up its lease and does the cancel itself, at
+    once: the cancel step, which waits while the command is being expanded, would come only a beat later."""
+    if ports.commands.update(
+        command_id,
+        {"dispatchStep": "stopped", "leaseUntil": None},
+        condition="dispatchStep = :expanding AND leaseUntil = :lease",
+        values={":expanding": "expanding", ":lease": generation},
+    ):
+        cancel(ports, {"commandId": command_id, "force": False})
 
 
 def _freeze_files(ports: Ports, command: Command) -> None:
@@ -248,7 +287,9 @@ def cancel(ports: Ports, message: dict[str, Any]) -> None:
     if command is None or command.status not in ("cancelled", "deleted"):
         return
     if command.dispatch_step == "expanding" and command.lease_until and command.lease_until > now():
-        raise StepDeferred(f"command {command.command_id} is being expanded; cancel once it is done")
+        # The expand under way notices the cancel and does it; this comes back a beat later in case it crashed.
+        ports.queue.send(message, delay_seconds=BEAT_SECONDS)
+        return
     force = bool(message.get("force"))
     if command.delivery in ("command", "inbox"):
         cancelled = delivery.cancel(ports, command, force=force)
