@@ -17,20 +17,30 @@ DynamoDB guarantees and the service relies on:
   empty, as DynamoDB's may). Sparse indexes hold only the items that carry their keys.
 - Items live in a temporary SQLite file, removed when the emulator goes away: memory holds only what a request
   is working on.
-- Requests are checked against botocore's model of DynamoDB; expressions (condition, update, filter,
-  projection, key condition) are parsed and evaluated by moto's expression engine; expression attribute names
-  and values must all be used, and all used ones given; key attributes must match the table's schema.
+- Requests are checked against botocore's model of DynamoDB; expressions (condition, update, filter, key
+  condition) are parsed and evaluated by moto's expression engine; expression attribute names and values must
+  all be used, and all used ones given, and the values be valid attribute values; key attributes (and key
+  condition values) must match the table's schema; Select must suit the projection and the index.
+- Where moto's DynamoDB answers otherwise, this emulator answers as DynamoDB: a ProjectionExpression keeps
+  each path asked for (list elements in index order; reserved words and overlapping paths refused); UPDATED_OLD
+  and UPDATED_NEW return the paths the update expression names, as they were or are, changed or not; a
+  TransactGetItems applies its projections; key types, empty index keys, duplicate keys in a batch and batches
+  over 25 requests are refused.
 
 What it cannot reproduce: throttling, capacity and per-partition limits; eventually consistent reads (an
 index is up to date as soon as a write commits, where DynamoDB's lag); TransactionConflict (writes never
 overlap); TTL expiry, streams, backups, PartiQL, UpdateTable and the legacy (non-expression) parameters, which
-are refused; tables keyed by numbers (keys are strings or binary).
+are refused; tables keyed by numbers (keys are strings or binary); numbers are kept as written (DynamoDB
+normalizes them: 1.50 reads back as 1.5); inside TransactWriteItems, an error that depends on an item (an
+operand of the wrong type, an item grown past 400 KB) fails the request with a ValidationException, where
+DynamoDB cancels it with a ValidationError reason.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import json
 import queue
 import re
@@ -266,6 +276,16 @@ class Table:
             raise _invalid(f"The table does not have the specified index: {name}")
         return indexes[name]
 
+    def projected(self, index: Any, item: Wire) -> Wire:
+        """What of an item the index holds: every attribute, its keys, or its keys and the ones it includes."""
+        projection = index.projection or {}
+        kind = projection.get("ProjectionType", "ALL")
+        if kind == "ALL":
+            return item
+        kept = {*self.keys, *(key["AttributeName"] for key in index.schema)}
+        kept |= set(projection.get("NonKeyAttributes") or []) if kind == "INCLUDE" else set()
+        return {name: value for name, value in item.items() if name in kept}
+
     def position(self, index: Any, item: Wire) -> tuple[bytes, bytes] | None:
         """Where the item sits in the index; None when it lacks a key attribute of the index (a sparse index)."""
         position = []
@@ -375,25 +395,120 @@ def _holds(condition: Any, item: Wire | None) -> bool:
     return condition is None or bool(condition.expr(to_moto(item)))
 
 
-def _projection(request: Mapping[str, Any]) -> list[list[str]]:
+DocumentPath = tuple[str | int, ...]  # a document path: attribute and map key names, and list indexes
+_PATH_STEP = re.compile(r"(#?[A-Za-z0-9_]+)((?:\[\s*\d+\s*\])*)")
+
+
+def _projection(request: Mapping[str, Any]) -> list[DocumentPath]:
+    """The document paths of the request's ProjectionExpression ([] without one), checked as DynamoDB does:
+    names not reserved words, no two paths overlapping."""
     expression = request.get("ProjectionExpression")
-    if not expression:
+    if expression is None:
         return []
     names = request.get("ExpressionAttributeNames") or {}
-    paths = []
-    for path in (part.strip() for part in expression.split(",")):
-        if not path:
-            raise _invalid("Invalid ProjectionExpression: an attribute path is empty")
-        paths.append([names.get(step, step) for step in path.split(".")])
+    paths: list[DocumentPath] = []
+    for text in expression.split(","):
+        path: list[str | int] = []
+        for part in text.split("."):
+            match = _PATH_STEP.fullmatch(part.strip())
+            if match is None or match.group(1)[0].isdigit():
+                raise _invalid(f'Invalid ProjectionExpression: Syntax error; token: "{part.strip()}"')
+            name = match.group(1)
+            if not name.startswith("#") and name.upper() in _reserved_words():
+                raise _invalid(
+                    f"Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: {name}"
+                )
+            path.append(str(names.get(name, name)))
+            path.extend(int(index) for index in re.findall(r"\d+", match.group(2)))
+        paths.append(tuple(path))
+    _check_overlaps("ProjectionExpression", paths)
     return paths
 
 
-def _projected(item: Wire, paths: list[list[str]]) -> Wire:
-    return from_moto(to_moto(item).project(paths)) if paths else item
+@lru_cache(maxsize=1)
+def _reserved_words() -> frozenset[str]:
+    from moto.dynamodb.parsing.reserved_keywords import ReservedKeywords
+
+    return frozenset(ReservedKeywords.get_reserved_keywords())
+
+
+def _check_overlaps(what: str, paths: list[DocumentPath]) -> None:
+    for index, one in enumerate(paths):
+        for other in paths[index + 1 :]:
+            if one[: len(other)] == other or other[: len(one)] == one:
+                shown = ", ".join(str(step) for step in one), ", ".join(str(step) for step in other)
+                raise _invalid(
+                    f"Invalid {what}: Two document paths overlap with each other; must remove or rewrite one of these"
+                    f" paths; path one: [{shown[0]}], path two: [{shown[1]}]"
+                )
+
+
+def _projected(item: Wire, paths: list[DocumentPath]) -> Wire:
+    """The parts of an item at `paths` (all of it without paths), as DynamoDB projects them: maps keep the keys
+    asked for, lists the elements asked for, in index order; paths that lead nowhere are left out."""
+    if not paths:
+        return item
+    tree: dict[str | int, Any] = {}
+    for path in paths:
+        value: Any = {"M": item}
+        for step in path:
+            inner = value.get("M" if isinstance(step, str) else "L")
+            if inner is None or (step not in inner if isinstance(step, str) else step >= len(inner)):
+                break
+            value = inner[step]
+        else:
+            node = tree
+            for step in path[:-1]:
+                node = node.setdefault(step, {})
+            node[path[-1]] = _Leaf(value)
+    return {str(name): _wire(branch) for name, branch in tree.items()}
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    value: Any
+
+
+def _wire(node: Any) -> Any:
+    if isinstance(node, _Leaf):
+        return node.value
+    if all(isinstance(step, int) for step in node):
+        return {"L": [_wire(node[index]) for index in sorted(node)]}
+    return {"M": {name: _wire(branch) for name, branch in node.items()}}
+
+
+def _update_paths(expression: str, names: Mapping[str, str]) -> list[DocumentPath]:
+    """The document paths an UpdateExpression sets, removes, adds to or deletes from."""
+    from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
+        ExpressionAttribute,
+        ExpressionAttributeName,
+        ExpressionSelector,
+        UpdateExpressionAddAction,
+        UpdateExpressionDeleteAction,
+        UpdateExpressionRemoveAction,
+        UpdateExpressionSetAction,
+    )
+
+    kinds = [UpdateExpressionSetAction, UpdateExpressionRemoveAction, UpdateExpressionAddAction]
+    actions = _update_ast(expression.strip()).find_clauses([*kinds, UpdateExpressionDeleteAction])
+    paths: list[DocumentPath] = []
+    for action in actions:
+        path: list[str | int] = []
+        for step in action.children[0].children:
+            if isinstance(step, ExpressionAttribute):
+                path.append(step.get_attribute_name())
+            elif isinstance(step, ExpressionAttributeName):
+                placeholder = step.get_attribute_name_placeholder()
+                path.append(names.get(placeholder, placeholder))
+            elif isinstance(step, ExpressionSelector):
+                path.append(step.get_index())
+        paths.append(tuple(path))
+    return paths
 
 
 def _check_placeholders(request: Mapping[str, Any], expressions: tuple[str, ...]) -> None:
-    """Every expression attribute name and value given is used, and every one used is given."""
+    """Every expression attribute name and value given is used, and every one used is given; the values are
+    valid attribute values."""
     used = {token for name in expressions if request.get(name) for token in _PLACEHOLDER.findall(request[name])}
     for given, sign, kind in (
         (request.get("ExpressionAttributeNames"), "#", "Names"),
@@ -401,6 +516,8 @@ def _check_placeholders(request: Mapping[str, Any], expressions: tuple[str, ...]
     ):
         if given == {}:
             raise _invalid(f"ExpressionAttribute{kind} must not be empty")
+        if given and not any(request.get(name) is not None for name in expressions):
+            raise _invalid(f"ExpressionAttribute{kind} can only be specified when using expressions")
         for placeholder in given or {}:
             if placeholder not in used:
                 raise _invalid(
@@ -410,6 +527,13 @@ def _check_placeholders(request: Mapping[str, Any], expressions: tuple[str, ...]
             if placeholder.startswith(sign) and placeholder not in (given or {}):
                 what = "attribute name" if sign == "#" else "attribute value"
                 raise _invalid(f"An expression {what} used in expression is not defined; {what}: {placeholder}")
+    for placeholder, value in (request.get("ExpressionAttributeValues") or {}).items():
+        try:
+            _check_value(value, placeholder)
+        except ApiError as error:
+            raise _invalid(
+                f"ExpressionAttributeValues contains invalid value: {error.body['message']} for key {placeholder}"
+            ) from None
 
 
 def _check_values(item: Wire, what: str = "item") -> None:
@@ -427,7 +551,8 @@ def _check_value(value: Mapping[str, Any], where: str) -> None:
         _check_number(raw)
     elif kind in ("SS", "NS", "BS"):
         if not raw:
-            raise _invalid(f"One or more parameter values were invalid: An number set may not be empty: {where}")
+            word = {"SS": "string", "NS": "number", "BS": "binary"}[kind]
+            raise _invalid(f"One or more parameter values were invalid: An {word} set may not be empty: {where}")
         if len(set(raw)) != len(raw):
             raise _invalid(f"Input collection {raw} contains duplicates: {where}")
         if kind == "NS":
@@ -468,7 +593,7 @@ class _Read:
     start: Wire | None
     forward: bool
     filter: Any
-    projection: list[list[str]]
+    projection: list[DocumentPath]
     count_only: bool
 
 
@@ -657,8 +782,9 @@ class Dynamodb(Emulator):
     def _get_item(self, request: dict[str, Any]) -> dict[str, Any]:
         table = self._table(request["TableName"])
         _check_placeholders(request, ("ProjectionExpression",))
+        paths = _projection(request)  # checked whether or not the item exists
         item = self._rows.get(table, self._key(table, request["Key"]))
-        return {} if item is None else {"Item": _projected(item, _projection(request))}
+        return {} if item is None else {"Item": _projected(item, paths)}
 
     def _put_item(self, request: dict[str, Any]) -> dict[str, Any]:
         table = self._table(request["TableName"])
@@ -701,11 +827,13 @@ class Dynamodb(Emulator):
             return {"Attributes": current} if current else {}
         if returning == "ALL_NEW":
             return {"Attributes": updated}
-        before = current or {}
-        changed = {name for name in set(before) | set(updated) if before.get(name) != updated.get(name)}
-        chosen = before if returning == "UPDATED_OLD" else updated
-        shown = {name: value for name, value in chosen.items() if name in changed}
-        return {"Attributes": shown} if returning != "NONE" and shown else {}
+        if returning == "NONE" or not request.get("UpdateExpression"):
+            return {}
+        # The paths the expression names, changed or not, as they were or are (nested paths alone, not the
+        # whole top-level attribute), as DynamoDB answers.
+        paths = _update_paths(request["UpdateExpression"], request.get("ExpressionAttributeNames") or {})
+        shown = _projected((current or {}) if returning == "UPDATED_OLD" else updated, paths)
+        return {"Attributes": shown} if shown else {}
 
     def _updated(self, table: Table, request: Mapping[str, Any], item: Wire) -> Wire:
         """The item once the UpdateExpression is applied (moto's validator and executor)."""
@@ -717,7 +845,8 @@ class Dynamodb(Emulator):
 
         names = request.get("ExpressionAttributeNames") or {}
         values = request.get("ExpressionAttributeValues") or {}
-        moto_item = to_moto(item)
+        # A copy: moto's executor changes sets in place, and `item` is also the old image the request may return.
+        moto_item = to_moto(copy.deepcopy(item))
         try:
             validated = UpdateExpressionValidator(
                 _update_ast(expression.strip()),
@@ -730,6 +859,9 @@ class Dynamodb(Emulator):
             UpdateExpressionExecutor(validated, moto_item, names).execute()
         except _moto_errors() as error:
             raise _from_moto_error(error) from None
+        except AssertionError:
+            # moto's validator asserts where a function's argument (list_append's second) names no attribute.
+            raise _invalid("The provided expression refers to an attribute that does not exist in the item") from None
         return from_moto(moto_item)
 
     def _delete_item(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -763,6 +895,12 @@ class Dynamodb(Emulator):
             raise _invalid("Query condition missed key schema element") from None
         if len(hashes) != 1 or len(ranges) > 1:
             raise _invalid("Query key condition not supported: one partition key and at most one sort key")
+        declared = {attribute["AttributeName"]: attribute["AttributeType"] for attribute in read.table.spec.attr}
+        for name, values in [(hashes[0][0], [hashes[0][1]]), *((name, values) for name, _, values in ranges)]:
+            if any(set(value) != {declared[name]} for value in values):
+                raise _invalid(
+                    "One or more parameter values were invalid: Condition parameter type does not match schema type"
+                )
         partition = key_bytes(hashes[0][1])
         table, index, forward = read.table, read.index, read.forward
         order = "ASC" if forward else "DESC"
@@ -811,9 +949,8 @@ class Dynamodb(Emulator):
         if index is not None and request.get("ConsistentRead") and index in table.spec.global_indexes:
             raise _invalid("Consistent reads are not supported on global secondary indexes")
         _check_placeholders(request, expressions)
-        select = request.get("Select", "ALL_ATTRIBUTES")
-        if select == "SPECIFIC_ATTRIBUTES" and not request.get("ProjectionExpression"):
-            raise _invalid("SPECIFIC_ATTRIBUTES needs a ProjectionExpression")
+        select = request.get("Select")
+        _check_select(select, request.get("ProjectionExpression"), index)
         return _Read(
             table=table,
             index=index,
@@ -862,7 +999,7 @@ class Dynamodb(Emulator):
                 close()
         results = evaluated
         if read.index is not None:
-            results = [from_moto(read.index.project(to_moto(item))) for item in results]
+            results = [read.table.projected(read.index, item) for item in results]
         if read.filter is not None:
             results = [item for item in results if _holds(read.filter, item)]
         answer: dict[str, Any] = {"Count": len(results), "ScannedCount": len(evaluated)}
@@ -903,8 +1040,9 @@ class Dynamodb(Emulator):
             get = entry["Get"]
             table = self._table(get["TableName"])
             _check_placeholders(get, ("ProjectionExpression",))
+            paths = _projection(get)
             item = self._rows.get(table, self._key(table, get["Key"]))
-            answers.append({} if item is None else {"Item": _projected(item, _projection(get))})
+            answers.append({} if item is None else {"Item": _projected(item, paths)})
         return {"Responses": answers}
 
     # --- writes of many ---
@@ -999,6 +1137,27 @@ class Dynamodb(Emulator):
 
 _BY_INDEX = "SELECT i.size, i.data FROM entries e JOIN items i ON i.tbl = e.tbl AND i.pk = e.pk AND i.sk = e.sk"
 _COMPARISONS = {"=": "= ?", "<": "< ?", "<=": "<= ?", ">": "> ?", ">=": ">= ?"}
+
+
+def _check_select(select: str | None, projection: str | None, index: Any) -> None:
+    """Select as DynamoDB allows it: with a ProjectionExpression only SPECIFIC_ATTRIBUTES, which needs one;
+    projected attributes only of an index; all attributes only of an index that projects them all."""
+    if select is None:
+        return
+    if select == "SPECIFIC_ATTRIBUTES" and not projection:
+        raise _invalid(
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES"
+        )
+    if select != "SPECIFIC_ATTRIBUTES" and projection:
+        chosen = "only the Count" if select == "COUNT" else select
+        raise _invalid(f"Cannot specify the ProjectionExpression when choosing to get {chosen}")
+    if select == "ALL_PROJECTED_ATTRIBUTES" and index is None:
+        raise _invalid("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName")
+    if select == "ALL_ATTRIBUTES" and index is not None and (index.projection or {}).get("ProjectionType") != "ALL":
+        raise _invalid(
+            "One or more parameter values were invalid: Select type ALL_ATTRIBUTES is not supported for global "
+            f"secondary index {index.name} because its projection type is not ALL"
+        )
 
 
 def _range_clause(column: str, comparison: str | None, values: list[Any]) -> tuple[str, tuple[bytes, ...]]:

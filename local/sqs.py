@@ -3,14 +3,24 @@
 moto's SQS walks every message of a queue (several times) for each request and keeps every receipt handle it
 ever issued, so a backlog of a few thousand status events makes each receive quadratic and memory grow for
 good. Here each queue keeps its messages by id and a heap of when each becomes visible: sending, receiving and
-deleting cost O(log n) of the messages waiting, and a deleted message leaves nothing behind.
+deleting cost O(log n) of the messages waiting, and a deleted message leaves nothing behind for long (its heap
+entry goes once such entries outnumber the messages), so memory follows the messages waiting.
 
 Emulated: CreateQueue, GetQueueUrl, ListQueues, DeleteQueue, GetQueueAttributes, SetQueueAttributes,
 PurgeQueue, SendMessage(Batch), ReceiveMessage (long polling, visibility timeouts, delays, the redrive policy's
 dead-letter queue after maxReceiveCount receives, retention), DeleteMessage(Batch) and
-ChangeMessageVisibility(Batch). Every request is checked against botocore's model of SQS. Not emulated: FIFO
-queues, tags, permissions, message move tasks, server-side encryption, quotas and throttling (other operations
-answer UnsupportedOperation).
+ChangeMessageVisibility(Batch). Every request is checked against botocore's model of SQS; message bodies,
+attributes (their MD5 as SQS documents it) and sizes as SQS takes them. As SQS: an error carries its
+query-protocol code in x-amzn-query-error (botocore reports it as the error's Code, e.g.
+AWS.SimpleQueueService.NonExistentQueue, and raises the modelled exception); CreateQueue of an existing queue
+compares only the attributes given; an empty receive or listing leaves its list out; a batch's entries succeed
+or fail one by one. Where SQS leaves a choice, a message is deleted by any receipt handle it was received with
+(SQS may not delete it by an old one).
+
+Not emulated: FIFO queues, tags, permissions, message move tasks, server-side encryption (other operations
+answer UnsupportedOperation); quotas and throttling, PurgeQueueInProgress (purges run as often as asked),
+QueueDeletedRecently (a deleted queue's name is free at once), the 12-hour cap on a message's visibility, and
+system attributes beyond SenderId, SentTimestamp, ApproximateReceiveCount and ApproximateFirstReceiveTimestamp.
 """
 
 from __future__ import annotations
@@ -21,12 +31,14 @@ import hashlib
 import heapq
 import itertools
 import json
+import re
 import struct
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +63,23 @@ _DEFAULTS = {
     "VisibilityTimeout": 30,
 }
 _SYSTEM = ("SenderId", "SentTimestamp", "ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp")
+# SQS answers JSON errors with the code its query protocol had in x-amzn-query-error, which botocore reports as the
+# error's Code (the exception class still follows the model's name): the codes that differ from the names.
+_QUERY_CODES = {
+    "QueueDoesNotExist": "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueNameExists": "QueueAlreadyExists",
+    "MessageNotInflight": "AWS.SimpleQueueService.MessageNotInflight",
+    "UnsupportedOperation": "AWS.SimpleQueueService.UnsupportedOperation",
+    "BatchEntryIdsNotDistinct": "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+    "EmptyBatchRequest": "AWS.SimpleQueueService.EmptyBatchRequest",
+    "TooManyEntriesInBatchRequest": "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+    "InvalidBatchEntryId": "AWS.SimpleQueueService.InvalidBatchEntryId",
+    "BatchRequestTooLong": "AWS.SimpleQueueService.BatchRequestTooLong",
+}
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")  # a queue's name, as a batch entry's id
+# The characters a message may carry (XML's, as SQS documents).
+_BODY = re.compile("[\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+_MAX_ATTRIBUTES = 10
 
 
 def _error(code: str, message: str) -> ApiError:
@@ -146,7 +175,9 @@ class Sqs(Emulator):
             return 200, headers, json.dumps(serialize(shape, output) if shape is not None else {}).encode()
         except ApiError as error:
             body_out = {"__type": f"com.amazonaws.sqs#{error.code}", "message": error.body["message"]}
-            return 400, headers | {"x-amzn-ErrorType": error.code}, json.dumps(body_out).encode()
+            legacy = f"{_QUERY_CODES.get(error.code, error.code)};Sender"
+            headers |= {"x-amzn-ErrorType": error.code, "x-amzn-query-error": legacy}
+            return 400, headers, json.dumps(body_out).encode()
 
     # --- queues ---
 
@@ -159,17 +190,21 @@ class Sqs(Emulator):
     def _create_queue(self, request: dict[str, Any], base: str) -> dict[str, Any]:
         name = request["QueueName"]
         if name.endswith(".fifo") or "FifoQueue" in request.get("Attributes", {}):
-            raise _error("UnsupportedOperation", "the embedded endpoint's SQS emulates standard queues only")
-        if not (1 <= len(name) <= 80 and all(character.isalnum() or character in "-_" for character in name)):
+            raise _error("UnsupportedOperation", "the embedded endpoint's SQS does not emulate FIFO queues")
+        if not _NAME.fullmatch(name):
             raise _error(
                 "InvalidParameterValue", f"Can only include alphanumeric characters, hyphens, or underscores: {name}"
             )
         with self._lock:
             now = self._clock()
-            settings, redrive = self._settings(request.get("Attributes", {}), dict(_DEFAULTS))
+            given = request.get("Attributes", {})
+            settings, redrive = self._settings(given, dict(_DEFAULTS))
             existing = self._queues.get(name)
             if existing is not None:
-                if (existing.settings, existing.redrive) != (settings, redrive or existing.redrive):
+                # As SQS: the attributes given must be the queue's; the others are not compared.
+                if any(existing.settings[key] != settings[key] for key in given if key in _SETTABLE) or (
+                    redrive is not None and redrive != existing.redrive
+                ):
                     raise _error("QueueNameExists", f"A queue named {name} exists with other attributes")
                 return {"QueueUrl": existing.url}
             arn = f"arn:aws:sqs:{self._region}:{self._account}:{name}"
@@ -211,10 +246,13 @@ class Sqs(Emulator):
     def _list_queues(self, request: dict[str, Any], base: str) -> dict[str, Any]:
         with self._lock:
             urls = sorted(q.url for q in self._queues.values() if q.name.startswith(request.get("QueueNamePrefix", "")))
-        start = int(request["NextToken"]) if str(request.get("NextToken", "0")).isdigit() else 0
+        token = str(request.get("NextToken", "0"))
+        start = int(token) if token.isdigit() else 0
         size = request.get("MaxResults", 1000)
-        more = start + size < len(urls)
-        return {"QueueUrls": urls[start : start + size]} | ({"NextToken": str(start + size)} if more else {})
+        page = urls[start : start + size]
+        more = "MaxResults" in request and start + size < len(urls)
+        # SQS leaves out an empty list, as it does an empty receive's messages.
+        return ({"QueueUrls": page} if page else {}) | ({"NextToken": str(start + size)} if more else {})
 
     def _delete_queue(self, request: dict[str, Any], base: str) -> dict[str, Any]:
         with self._lock:
@@ -224,12 +262,10 @@ class Sqs(Emulator):
     def _get_queue_attributes(self, request: dict[str, Any], base: str) -> dict[str, Any]:
         with self._lock:
             attributes = self._queue(request["QueueUrl"]).attributes(self._clock())
+        # The model has checked the names: a queue without an attribute (RedrivePolicy, Policy...) leaves it out.
         names = request.get("AttributeNames") or []
-        if "All" in names:
-            return {"Attributes": attributes}
-        if unknown := [name for name in names if name not in attributes and name not in _SETTABLE]:
-            raise _error("InvalidAttributeName", f"Unknown Attribute {unknown[0]}.")
-        return {"Attributes": {name: attributes[name] for name in names if name in attributes}}
+        chosen = attributes if "All" in names else {name: attributes[name] for name in names if name in attributes}
+        return {"Attributes": chosen} if chosen else {}
 
     def _set_queue_attributes(self, request: dict[str, Any], base: str) -> dict[str, Any]:
         with self._lock:
@@ -254,15 +290,33 @@ class Sqs(Emulator):
 
     def _send_message_batch(self, request: dict[str, Any], base: str) -> dict[str, Any]:
         entries = _batch(request["Entries"])
+        size = sum(_size(entry) for entry in entries)
+        if size > _SETTABLE["MaximumMessageSize"][1]:
+            raise _error(
+                "BatchRequestTooLong",
+                f"Batch requests cannot be longer than {_SETTABLE['MaximumMessageSize'][1]} bytes: {size} bytes sent.",
+            )
+        sent, failed = [], []
         with self._lock:
             queue = self._queue(request["QueueUrl"])
-            sent = [{"Id": entry["Id"]} | self._send(queue, entry) for entry in entries]
-        return {"Successful": sent, "Failed": []}
+            # Each entry succeeds or fails on its own, as in SQS; only the batch's own faults fail the request.
+            for entry in entries:
+                try:
+                    sent.append({"Id": entry["Id"]} | self._send(queue, entry))
+                except ApiError as error:
+                    failed.append({"Id": entry["Id"], "SenderFault": True, "Code": error.code, "Message": str(error)})
+        return {"Successful": sent, "Failed": failed}
 
     def _send(self, queue: _Queue, request: Mapping[str, Any]) -> dict[str, Any]:
         body = request["MessageBody"]
-        if not body or len(body.encode()) > queue.settings["MaximumMessageSize"]:
-            raise _error("InvalidParameterValue", "The message body must be 1 byte to MaximumMessageSize long.")
+        if not body or _size(request) > queue.settings["MaximumMessageSize"]:
+            raise _error(
+                "InvalidParameterValue",
+                "The message (body and attributes) must be 1 byte to MaximumMessageSize long.",
+            )
+        if not _BODY.fullmatch(body):
+            raise _error("InvalidMessageContents", "Invalid characters found in the message body.")
+        _check_attributes(request.get("MessageAttributes") or {})
         delay = request.get("DelaySeconds", queue.settings["DelaySeconds"])
         if not 0 <= delay <= 900:
             raise _error("InvalidParameterValue", "DelaySeconds must be from 0 to 900.")
@@ -291,6 +345,8 @@ class Sqs(Emulator):
             if not 0 <= wait <= _MAX_WAIT_SECONDS:
                 raise _error("InvalidParameterValue", "WaitTimeSeconds must be from 0 to 20.")
             timeout = request.get("VisibilityTimeout", queue.settings["VisibilityTimeout"])
+            if not 0 <= timeout <= _SETTABLE["VisibilityTimeout"][1]:
+                raise _error("InvalidParameterValue", "VisibilityTimeout must be from 0 to 43200.")
             deadline = self._clock() + wait
             while True:
                 received = self._take(queue, count, timeout)
@@ -300,7 +356,7 @@ class Sqs(Emulator):
                 next_due = queue.due[0][0] - self._clock() if queue.due else remaining
                 self._lock.wait(max(0.01, min(remaining, next_due)))
                 queue = self._queue(request["QueueUrl"])
-        return {"Messages": [self._shown(message, wanted, request) for message in received]}
+        return {"Messages": [self._shown(message, wanted, request) for message in received]} if received else {}
 
     def _take(self, queue: _Queue, count: int, timeout: int) -> list[_Message]:
         """Up to `count` visible messages, each made invisible for `timeout` seconds with a new receipt handle;
@@ -383,7 +439,19 @@ class Sqs(Emulator):
     def _delete(self, queue: _Queue, handle: str) -> None:
         """Deleting a message already deleted succeeds, as in SQS; a handle that is not one is refused."""
         message_id = _message_of(queue.name, handle)
-        queue.messages.pop(message_id, None)
+        if queue.messages.pop(message_id, None) is not None:
+            self._compact(queue)
+
+    def _compact(self, queue: _Queue) -> None:
+        """Drops the heap's entries of messages deleted or made visible at another time once they outnumber the
+        messages: they would otherwise stay until their time comes (a visibility timeout later)."""
+        if len(queue.due) > 2 * len(queue.messages) + 64:
+            queue.due = [
+                entry
+                for entry in queue.due
+                if (message := queue.messages.get(entry[2])) is not None and message.visible_at == entry[0]
+            ]
+            heapq.heapify(queue.due)
 
     def _change_message_visibility(self, request: dict[str, Any], base: str) -> dict[str, Any]:
         with self._lock:
@@ -411,6 +479,7 @@ class Sqs(Emulator):
             raise _error("MessageNotInflight", "The message is not in flight with this receipt handle.")
         message.visible_at = self._clock() + timeout
         heapq.heappush(queue.due, (message.visible_at, next(self._order), message.message_id))
+        self._compact(queue)
         self._lock.notify_all()
 
 
@@ -433,9 +502,55 @@ def _batch(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         raise _error("EmptyBatchRequest", "There should be at least one entry in the request.")
     if len(entries) > _MAX_BATCH:
         raise _error("TooManyEntriesInBatchRequest", "Maximum number of entries per request are 10.")
+    if any(not _NAME.fullmatch(entry["Id"]) for entry in entries):
+        raise _error(
+            "InvalidBatchEntryId",
+            "A batch entry id can only contain alphanumeric characters, hyphens and underscores. "
+            "It can be at most 80 letters long.",
+        )
     if len({entry["Id"] for entry in entries}) != len(entries):
         raise _error("BatchEntryIdsNotDistinct", "Two or more batch entries in the request have the same Id.")
     return entries
+
+
+def _size(message: Mapping[str, Any]) -> int:
+    """A message's size as SQS counts it: its body and its attributes' names, types and values, in bytes."""
+    size = len(message["MessageBody"].encode())
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        data = value.get("StringValue", "").encode() or value.get("BinaryValue") or b""
+        size += len(name.encode()) + len(value["DataType"].encode()) + len(data)
+    return size
+
+
+def _check_attributes(attributes: Mapping[str, Mapping[str, Any]]) -> None:
+    """Message attributes as SQS takes them: at most ten, each of a String, Number or Binary type (with an
+    optional custom suffix) and a value of that type."""
+    if len(attributes) > _MAX_ATTRIBUTES:
+        raise _error(
+            "InvalidParameterValue",
+            f"Number of message attributes [{len(attributes)}] exceeds the allowed maximum [{_MAX_ATTRIBUTES}].",
+        )
+    for name, value in attributes.items():
+        kind = value["DataType"].split(".", 1)[0]
+        if kind not in ("String", "Number", "Binary"):
+            raise _error("InvalidParameterValue", f"The type of message (user) attribute '{name}' is invalid.")
+        if not value.get("BinaryValue" if kind == "Binary" else "StringValue"):
+            raise _error(
+                "InvalidParameterValue",
+                f"The message attribute '{name}' must contain non-empty message attribute value for message "
+                f"attribute type '{kind}'.",
+            )
+        if kind == "Number" and not _is_number(value["StringValue"]):
+            raise _error(
+                "InvalidParameterValue", f"Can't cast the value of message (user) attribute '{name}' to a number."
+            )
+
+
+def _is_number(text: str) -> bool:
+    try:
+        return Decimal(text).is_finite()
+    except InvalidOperation:
+        return False
 
 
 def _handle(queue_name: str, message_id: str) -> str:

@@ -181,8 +181,11 @@ _SCALARS: dict[str, Callable[[Any], bool]] = {
 
 def check_output(service: str, operation: str, response: Mapping[str, Any]) -> list[str]:
     """What is wrong with a response (wire JSON or as botocore parsed it) for the operation's output shape."""
+    shape = model(service).operation_model(operation).output_shape
+    if shape is None:  # an operation that answers nothing: only botocore's metadata may be there
+        return [f"Value {_show(name)} at '' is not expected" for name in response if name != "ResponseMetadata"]
     checker = Checker()
-    checker.check(model(service).operation_model(operation).output_shape, dict(response), "")
+    checker.check(shape, dict(response), "")
     return checker.problems
 
 
