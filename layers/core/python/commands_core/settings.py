@@ -20,12 +20,16 @@ class Settings(BaseModel):
     dispatch_queue_url: str = Field(alias="DISPATCH_QUEUE_URL", min_length=1)
     status_queue_url: str = Field(alias="STATUS_QUEUE_URL", min_length=1)
     presign_role_arn: str = Field(alias="PRESIGN_ROLE_ARN", min_length=1)
+    # Tunables, with a default: the stack sets none of them. How long an inbox execution handed out (SENT) is
+    # its device's to acknowledge before the next fetch hands it out again (its answer may have been lost).
+    inbox_lease_seconds: int = Field(default=60, alias="INBOX_LEASE_SECONDS", ge=1)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         names = [field.alias for field in cls.model_fields.values() if field.alias]
-        return cls.model_validate({name: environ.get(name) for name in names})
+        # A variable not set is left out, so that a tunable gets its default and a resource is reported missing.
+        return cls.model_validate({name: environ[name] for name in names if name in environ})
 
 
 @cache

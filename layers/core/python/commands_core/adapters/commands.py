@@ -325,6 +325,25 @@ class CommandRepository:
         }
         return self._transact([write, command])
 
+    def renew_lease(self, execution: Execution, until: datetime) -> bool:
+        """Moves the lease of a SENT inbox execution to `until`, if it is still SENT under the lease it was read
+        with (none: handed out before leases were kept); False otherwise. One conditional write, so that of two
+        fetches at once only one hands the execution out again. The state does not change: no count, no history."""
+        read = "attribute_not_exists(leaseUntil)" if execution.lease_until is None else "leaseUntil = :read"
+        values = {":sent": "SENT", ":until": iso(until)}
+        if execution.lease_until is not None:
+            values[":read"] = iso(execution.lease_until)
+        return self._conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key=_execution_key(execution.command_id, execution.thing_name),
+                UpdateExpression="SET leaseUntil = :until",
+                ConditionExpression=f"#status = :sent AND {read}",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item(values),
+            )
+        )
+
     def _execution_update(self, execution: Execution, report: Report, entry: dict[str, Any]) -> dict[str, Any]:
         sets = ["#status = :to", "updatedAt = :now", "reportedAt = :at"]
         values: dict[str, Any] = {
@@ -350,6 +369,9 @@ class CommandRepository:
         if report.status == "TIMED_OUT":
             sets.append("timedOutBy = :by")
             values[":by"] = "cloud" if report.cloud_timeout else "device"
+        if report.lease_until is not None:
+            sets.append("leaseUntil = :lease")
+            values[":lease"] = iso(report.lease_until)
         expression = "SET " + ", ".join(sets)
         if report.status in TERMINAL:
             expression += " REMOVE inboxThing"

@@ -50,6 +50,9 @@ class Execution(ApiModel):
     reported_at: datetime | None = Field(default=None, exclude=True)
     # "cloud" when AWS IoT set TIMED_OUT for want of an answer: a late device report may still replace it.
     timed_out_by: Literal["cloud", "device"] | None = Field(default=None, exclude=True)
+    # An inbox execution handed out (SENT) is its device's to acknowledge until then; after it, the next fetch
+    # hands it out again, since the answer may have been lost (delivery at least once).
+    lease_until: datetime | None = Field(default=None, exclude=True)
 
     @property
     def summary(self) -> dict[str, str]:
@@ -71,6 +74,7 @@ class Report(ApiModel):
     details: dict[str, str] | None = None
     cloud_timeout: bool = False
     execution_id: str | None = None
+    lease_until: datetime | None = None  # an inbox execution handed out: its lease, written with the move to SENT
 
 
 class ExecutionQuery(PageQuery):

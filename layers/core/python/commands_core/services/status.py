@@ -9,17 +9,21 @@ function, so it is refused when the execution cannot move there.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
 from functools import partial
 from itertools import islice
 from typing import Any
 
+from commands_core.clock import iso, now
 from commands_core.errors import InvalidInput, NotFound
 from commands_core.models.commands import Command, published_file_key
 from commands_core.models.executions import Execution
 from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, SETTABLE, STATES, StatusQuery, StatusUpdate
 from commands_core.models.templates import Template
+from commands_core.observability import log_keys, logger, metrics
 from commands_core.services import commands, rendering, transitions
 from commands_core.services.commands import Ports
+from commands_core.settings import settings
 from commands_core.validation import check_thing_name, is_id, is_thing_name, parse
 
 _REASON_PREFIX = {"REJECTED": "rejected", "REMOVED": "removed"}  # states the seed's names merge with another
@@ -142,23 +146,40 @@ def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[st
 
 
 def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
-    """The device's pending executions, oldest first, across every delivery, each with its command's operation
-    and rendered document (file URLs presigned now). An inbox execution fetched while QUEUED becomes SENT."""
+    """The device's executions to act on, oldest first, each with its command's operation and rendered document
+    (file URLs presigned now): its inbox executions handed out by this fetch, and, for information, the pending
+    executions of the other deliveries (their job or AWS IoT command delivers them). Only commands in progress:
+    a device must not start work that was cancelled, deleted or has completed.
+
+    Delivery is at least once: an inbox execution is handed out when QUEUED, and again when it is still SENT
+    after its lease (the answer that carried it may have been lost); each handed out is SENT with a new lease.
+    One SENT within its lease is not handed out again (a second fetch meanwhile would duplicate the work), nor
+    one ACKNOWLEDGED or later (the device has it).
+    """
     if not device_id:
         raise InvalidInput("device_id", "is required: the device whose commands to fetch")
     check_thing_name(device_id, "device_id")
-    sources: dict[str, tuple[Command | None, Template | None]] = {}
+    at = now()
+    until = at + timedelta(seconds=settings().inbox_lease_seconds)
+    live: dict[str, Command | None] = {}  # by id: the command, if in progress
+    templates: dict[str, Template | None] = {}
     items = []
     for pending in ports.commands.executions_on(device_id, pending=True):
         if pending.status == "SCHEDULED":  # not started yet (a rate-limited rollout): not the device's yet
             continue
-        if pending.command_id not in sources:
+        if pending.command_id not in live:
             command = ports.commands.get(pending.command_id)
-            sources[pending.command_id] = (command, ports.templates.get(command.template_id) if command else None)
-        command, template = sources[pending.command_id]
+            # Cancelled, deleted or completed: nothing of it is handed out, whatever its executions still say.
+            live[pending.command_id] = command if command and command.status == "in_progress" else None
+        command = live[pending.command_id]
         if command is None or command.document is None:
             continue
-        execution = _fetched(ports, pending) if command.delivery == "inbox" else pending
+        execution = _hand_out(ports, pending, at, until) if command.delivery == "inbox" else pending
+        if execution is None:
+            continue
+        if command.template_id not in templates:  # read only for what is handed out
+            templates[command.template_id] = ports.templates.get(command.template_id)
+        template = templates[command.template_id]
         expiry = template.presigned_url_expires_in_seconds if template else 3600
         document = rendering.presign_files(
             command.document,
@@ -175,15 +196,38 @@ def _download_url(ports: Ports, key: str, *, expiry: int) -> str:
     return ports.files.download_url(key, expiry)
 
 
-def _fetched(ports: Ports, execution: Execution) -> Execution:
-    """The inbox execution once its device has fetched it: SENT if it was QUEUED."""
-    if execution.status != "QUEUED":
-        return execution
-    reason = "fetched from the inbox"
-    transitions.report(
-        ports.commands, execution.command_id, execution.thing_name, "SENT", source="device", reason=reason
-    )
-    return ports.commands.get_execution(execution.command_id, execution.thing_name) or execution
+def _hand_out(ports: Ports, execution: Execution, at: datetime, until: datetime) -> Execution | None:
+    """The inbox execution as handed out by this fetch, SENT with its lease until `until`; None when this fetch
+    does not hand it out: another fetch did first, its lease has not passed, or the device acknowledged it.
+
+    Both writes are conditional on the execution as read, so that of two fetches at once only one hands it out.
+    """
+    if execution.status == "QUEUED":
+        # The move goes through the one transition function, the lease in the same write.
+        reason = "fetched from the inbox"
+        sent = transitions.report(
+            ports.commands,
+            execution.command_id,
+            execution.thing_name,
+            "SENT",
+            source="device",
+            reason=reason,
+            lease_until=until,
+        )
+        if not sent:
+            return None
+        return ports.commands.get_execution(execution.command_id, execution.thing_name) or execution
+    if execution.status != "SENT" or (execution.lease_until is not None and execution.lease_until > at):
+        return None
+    # Still SENT after its lease (or handed out before leases were kept): no acknowledgement came, so the device
+    # may never have received it. The state stays SENT; only the lease moves.
+    if not ports.commands.renew_lease(execution, until):
+        return None
+    with log_keys(command_id=execution.command_id, thing_name=execution.thing_name):
+        lease = {"lease_was": iso(execution.lease_until) if execution.lease_until else None, "until": iso(until)}
+        logger.info("inbox execution handed out again", extra=lease)
+    metrics.add_metric(name="InboxHandedOutAgain", unit="Count", value=1)
+    return execution.model_copy(update={"lease_until": until})
 
 
 def _execution(ports: Ports, status: str) -> Execution:

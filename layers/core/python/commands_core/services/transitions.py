@@ -14,6 +14,8 @@ from commands_core.models.executions import PENDING, TERMINAL, Execution, Execut
 from commands_core.observability import log_keys, logger, metrics
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from commands_core.adapters.commands import CommandRepository
     from commands_core.models.commands import Command
 
@@ -45,8 +47,10 @@ def report(
     source: Source,
     reason: str | None = None,
     cloud_timeout: bool = False,
+    lease_until: datetime | None = None,
 ) -> bool:
-    """Applies what the service itself learnt now of an execution the command has (never creating one)."""
+    """Applies what the service itself learnt now of an execution the command has (never creating one).
+    `lease_until`: the lease of an inbox execution handed out, recorded in the same write as its move."""
     happened = Report(
         command_id=command_id,
         thing_name=thing_name,
@@ -55,6 +59,7 @@ def report(
         source=source,
         reason=reason,
         cloud_timeout=cloud_timeout,
+        lease_until=lease_until,
     )
     return apply(store, happened, create_missing=False)
 
