@@ -46,7 +46,7 @@ def _stop_on_signals() -> threading.Event:
 def _run(running: contextlib.ExitStack) -> None:
     """Starts everything, each part closed by `running` when it ends, and serves the API until a signal."""
     from commands_core.wiring import CONSUMERS, ROUTES, functions
-    from local import aws, fleet, openapi, queues, schedules, views
+    from local import aws, fleet, moto_iot, openapi, queues, schedules, views
     from local.api import Api, serve
     from local.lambdas import Functions
     from local.rules import Broker
@@ -84,6 +84,7 @@ def _run(running: contextlib.ExitStack) -> None:
         inbox=fleet.Inbox(f"http://127.0.0.1:{port}", api_key, env),
     )
     iot_commands.on_start(simulator.command_requested)
+    moto_iot.on_new_executions(simulator.executions_created)
     threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
     threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
     api = Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key, pages=openapi.pages())

@@ -21,6 +21,7 @@ import base64
 import binascii
 import heapq
 import json
+import marshal
 import re
 import threading
 import time
@@ -140,7 +141,7 @@ def _write_output(operation: Any, output: Mapping[str, Any]) -> tuple[int, bytes
 # --- state ----------------------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Command:
     spec: dict[str, Any]  # what CreateCommand was given (tags aside), with commandArn and namespace
     created_at: float
@@ -161,8 +162,10 @@ class _Command:
         }
 
 
-@dataclass
+@dataclass(slots=True, eq=False)  # compared by identity: one object per execution, thousands of them
 class _Execution:
+    # The strings of the command (id, ARN, namespace) and of the target's ARN are the ones all its executions
+    # share, not copies.
     execution_id: str
     command_id: str
     command_arn: str
@@ -173,8 +176,8 @@ class _Execution:
     created_at: float
     last_updated_at: float
     status: str = "CREATED"
-    status_reason: dict[str, str] | None = None
-    result: dict[str, Any] | None = None
+    status_reason: dict[str, str] | None = None  # never changed in place: executions may share one
+    result: bytes | None = None  # the device's result map, marshalled: a fraction of the dicts' size
     started_at: float | None = None
     completed_at: float | None = None
     timed_out_by_cloud: bool = False
@@ -196,7 +199,7 @@ class _Execution:
             "targetArn": self.target_arn,
             "status": self.status,
             "statusReason": self.status_reason,
-            "result": self.result,
+            "result": None if self.result is None else marshal.loads(self.result),
             "parameters": self.parameters,
             "executionTimeoutSeconds": self.timeout,
             "createdAt": self.created_at,
@@ -224,9 +227,15 @@ class IotCommands(Emulator):
         self._clock, self._thing_exists, self._publish = clock, thing_exists, publish
         self._lock = threading.Lock()
         self._commands: dict[str, _Command] = {}
+        self._deletions: list[tuple[float, str]] = []  # (delete after, command id) of the DeleteCommands held
         self._executions: dict[str, _Execution] = {}
+        # The executions of each command and of each target (by ARN), in the order started: what
+        # ListCommandExecutions reads (one of the two is always given).
+        self._by_command: dict[str, list[_Execution]] = {}
+        self._by_target: dict[str, list[_Execution]] = {}
         self._deadlines: list[tuple[float, str]] = []  # (created + timeout, execution id) of every execution
-        self._tokens: dict[tuple[str, str, str], tuple[str, Any]] = {}
+        # (command ARN, target ARN, clientToken) -> the execution it started, which holds what a replay must match.
+        self._tokens: dict[tuple[str, str, str], _Execution] = {}
         self._listeners: list[Callable[[str, dict[str, Any]], None]] = []
         self._operations: dict[str, Callable[[dict[str, Any], list[Effect]], dict[str, Any]]] = {
             "CreateCommand": self._create_command,
@@ -277,13 +286,13 @@ class IotCommands(Emulator):
     def device_response(self, thing_name: str, execution_id: str, message: dict[str, Any]) -> None:
         """A device's message on its execution's response topic; one AWS would reject is ignored."""
         effects: list[Effect] = []
+        update = _device_update(message)
         with self._locked(effects) as now:
             execution = self._executions.get(execution_id)
-            update = _device_update(message)
             if execution is not None and execution.device == thing_name and update and _accepts(execution, update[0]):
                 status, reason, result = update
                 execution.status, execution.status_reason, execution.timed_out_by_cloud = status, reason, False
-                execution.result = result if result is not None else execution.result
+                execution.result = marshal.dumps(result) if result is not None else execution.result
                 execution.last_updated_at = now
                 if status == "IN_PROGRESS" and execution.started_at is None:
                     execution.started_at = now
@@ -296,7 +305,7 @@ class IotCommands(Emulator):
         """The command's executions, as GetCommandExecution shows them (times in epoch seconds): a look inside
         for tests and benchmarks, not an AWS operation."""
         with self._lock:
-            return [execution.view() for execution in self._executions.values() if execution.command_id == command_id]
+            return [execution.view() for execution in self._by_command.get(f"{self._prefix}command/{command_id}", [])]
 
     def expire(self) -> int:
         """Times out the executions whose timeout has passed, publishing their events; how many."""
@@ -315,15 +324,18 @@ class IotCommands(Emulator):
             yield now
 
     def _sweep(self, now: float, effects: list[Effect]) -> int:
-        for command_id, command in list(self._commands.items()):
-            if command.delete_after is not None and now >= command.delete_after:
+        # Every request sweeps: heaps, so that a sweep costs only what is due.
+        while self._deletions and self._deletions[0][0] <= now:
+            _, command_id = heapq.heappop(self._deletions)
+            command = self._commands.get(command_id)  # since deleted, made anew or its deletion moved: look again
+            if command is not None and command.delete_after is not None and now >= command.delete_after:
                 del self._commands[command_id]
         count = 0
-        while self._deadlines and self._deadlines[0][0] <= now:  # a heap: a sweep costs only what is due
+        while self._deadlines and self._deadlines[0][0] <= now:
             deadline, execution_id = heapq.heappop(self._deadlines)
             execution = self._executions.get(execution_id)
             if execution is not None and execution.status in ("CREATED", "IN_PROGRESS"):
-                execution.status, execution.status_reason = "TIMED_OUT", dict(_NO_RESPONSE)
+                execution.status, execution.status_reason = "TIMED_OUT", _NO_RESPONSE
                 execution.timed_out_by_cloud, execution.last_updated_at = True, deadline
                 effects.append(self._event(execution, deadline))
                 count += 1
@@ -395,6 +407,7 @@ class IotCommands(Emulator):
                 return {"statusCode": HTTPStatus.NO_CONTENT}
             # Deleted once the 12-hour timeout has passed: from the deprecation, or from now if never deprecated.
             command.delete_after = (command.deprecated_at or now) + _DELETION_DELAY
+            heapq.heappush(self._deletions, (command.delete_after, request["commandId"]))
             return {"statusCode": HTTPStatus.ACCEPTED}
 
     def _list_commands(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
@@ -422,20 +435,23 @@ class IotCommands(Emulator):
         timeout, parameters = request.get("executionTimeoutSeconds", 10), request.get("parameters")
         if timeout > _MAX_TIMEOUT:
             raise invalid(f"executionTimeoutSeconds must be at most {_MAX_TIMEOUT}")
-        key = (request["commandArn"], request["targetArn"], request.get("clientToken", ""))
+        token = request.get("clientToken", "")
         with self._locked(effects) as now:
             command = self._command_by_arn(request["commandArn"])
-            replayed = self._tokens.get(key) if key[2] else None
-            if replayed is not None and replayed[1] != (parameters, timeout):
+            targeted = self._by_target.get(request["targetArn"])
+            target_arn = targeted[0].target_arn if targeted else request["targetArn"]
+            key = (command.spec["commandArn"], target_arn, token)
+            replayed = self._tokens.get(key) if token else None
+            if replayed is not None and (replayed.parameters, replayed.timeout) != (parameters, timeout):
                 raise ApiError("ConflictException", "The clientToken was used for a different request")
-            if replayed is not None and replayed[0] in self._executions:
-                return {"executionId": replayed[0]}
+            if replayed is not None and replayed.execution_id in self._executions:
+                return {"executionId": replayed.execution_id}
             _check_startable(command, parameters or {})
             execution = _Execution(
                 execution_id=str(uuid.uuid4()),
                 command_id=command.spec["commandId"],
                 command_arn=command.spec["commandArn"],
-                target_arn=request["targetArn"],
+                target_arn=target_arn,
                 namespace=command.spec["namespace"],
                 parameters=parameters,
                 timeout=timeout,
@@ -443,9 +459,11 @@ class IotCommands(Emulator):
                 last_updated_at=now,
             )
             self._executions[execution.execution_id] = execution
+            self._by_command.setdefault(execution.command_arn, []).append(execution)
+            self._by_target.setdefault(execution.target_arn, []).append(execution)
             heapq.heappush(self._deadlines, (execution.created_at + execution.timeout, execution.execution_id))
-            if key[2]:
-                self._tokens[key] = (execution.execution_id, (parameters, timeout))
+            if token:
+                self._tokens[key] = execution
             effects.append(self._event(execution, now))
             started = {
                 "executionId": execution.execution_id,
@@ -478,27 +496,34 @@ class IotCommands(Emulator):
     def _list_command_executions(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
         if ("commandArn" in request) == ("targetArn" in request):
             raise invalid("Give exactly one of commandArn and targetArn")
-        moments = {"startedTimeFilter": "startedAt", "completedTimeFilter": "completedAt"}
+        moments = {"startedTimeFilter": "started_at", "completedTimeFilter": "completed_at"}
         filters = [name for name in moments if name in request]
         if len(filters) > 1:
             raise invalid("Give at most one of startedTimeFilter and completedTimeFilter")
         # Sorted by the filtered time when there is a filter, by creation otherwise (as the docs say).
-        moment = moments[filters[0]] if filters else "createdAt"
+        attribute = moments[filters[0]] if filters else "created_at"
         after, before = _time_filter(request, filters[0]) if filters else (None, None)
-        wanted = {name: request[name] for name in ("commandArn", "targetArn", "status", "namespace") if name in request}
+        status, namespace = request.get("status"), request.get("namespace")
         with self._locked(effects):
-            views = [execution.view() | {"namespace": execution.namespace} for execution in self._executions.values()]
-        views = [
-            view
-            for view in views
-            if all(view[name] == value for name, value in wanted.items())
-            and (not filters or view[moment] is not None)
-            and (after is None or view[moment] > after)
-            and (before is None or view[moment] < before)
-        ]
-        views.sort(key=lambda v: (v[moment], v["executionId"]), reverse=request.get("sortOrder") != "ASCENDING")
-        page, token = _page("ListCommandExecutions", views, request)
-        return {"commandExecutions": page, "nextToken": token}
+            if "commandArn" in request:
+                candidates = self._by_command.get(request["commandArn"], [])
+            else:
+                candidates = self._by_target.get(request["targetArn"], [])
+            rows = []
+            for execution in candidates:
+                at = getattr(execution, attribute)
+                if (
+                    status in (None, execution.status)
+                    and namespace in (None, execution.namespace)
+                    and (not filters or at is not None)
+                    and (after is None or at > after)
+                    and (before is None or at < before)
+                ):
+                    rows.append((at, execution.execution_id, execution))
+            rows.sort(key=lambda row: row[:2], reverse=request.get("sortOrder") != "ASCENDING")
+            page, token = _page("ListCommandExecutions", rows, request)
+            views = [execution.view() for _, _, execution in page]  # only the page's: reads are per command
+        return {"commandExecutions": views, "nextToken": token}
 
     def _delete_command_execution(self, request: dict[str, Any], effects: list[Effect]) -> dict[str, Any]:
         with self._locked(effects):
@@ -506,6 +531,10 @@ class IotCommands(Emulator):
             if not execution.final:
                 raise ApiError("ConflictException", f"Command execution {execution.execution_id} is not terminal")
             del self._executions[execution.execution_id]
+            for index, arn in ((self._by_command, execution.command_arn), (self._by_target, execution.target_arn)):
+                index[arn].remove(execution)
+                if not index[arn]:
+                    del index[arn]
         return {}
 
 
@@ -565,7 +594,7 @@ def _time_filter(request: Mapping[str, Any], name: str) -> tuple[float | None, f
     return bounds[0], bounds[1]
 
 
-def _page(operation: str, items: list[dict[str, Any]], request: Mapping[str, Any]) -> tuple[list[Any], str | None]:
+def _page(operation: str, items: list[Any], request: Mapping[str, Any]) -> tuple[list[Any], str | None]:
     """One page of items and the opaque token of the next (None on the last)."""
     start = 0
     if "nextToken" in request:

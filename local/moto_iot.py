@@ -19,14 +19,210 @@
 - UpdateJob and AssociateTargetsWithJob, which moto lacks: the job's description and configurations change;
   new targets are added, each thing (or member of a group) with a QUEUED execution, for a CONTINUOUS job only.
 
+Concurrency (moto takes no lock, and its server answers each connection on a thread of its own): every AWS IoT
+request holds `LOCK`, a reader-writer lock. Reads (Describe*, List*, Get*, Search*) run together; any other
+action is a write and runs alone, so a read never sees a job half made nor walks what a write changes. Code that
+reads or changes the backend itself (the simulated fleet) takes the same lock: shared to read, exclusive to
+change.
+
+Scale: the job executions are also held by job (`executions_of`), for ListJobExecutionsForJob and CancelJob
+(moto walks the executions of every job); ListJobExecutionsForJob writes its response itself (moto's serializer
+took most of its time); listeners (`on_new_executions`) hear of each job execution made, so that nobody has to
+look for new ones.
+
 Tests under moto's in-process mock and the local runtime install the same additions.
 """
 
 from __future__ import annotations
 
+import calendar
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 _installed = False
+
+Key = tuple[str, str]  # a job execution's key in moto: (job id, thing name)
+
+
+class ReadWriteLock:
+    """Readers together, one writer alone. A waiting writer goes before readers that come after it (a steady
+    stream of reads cannot starve it). A thread holding the lock may take it again: shared inside its shared or
+    exclusive hold, exclusive inside its exclusive hold; exclusive inside its own shared hold would wait for
+    itself, and is refused."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer: int | None = None  # the thread holding it exclusively
+        self._writers_waiting = 0
+        self._held = threading.local()  # this thread's depth of holds: reads, writes
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        held = self._depths()
+        if held[0] or held[1]:  # already inside this thread's own hold: waiting here would deadlock
+            held[0] += 1
+            try:
+                yield
+            finally:
+                held[0] -= 1
+            return
+        with self._condition:
+            self._condition.wait_for(lambda: self._writer is None and not self._writers_waiting)
+            self._readers += 1
+        held[0] = 1
+        try:
+            yield
+        finally:
+            held[0] = 0
+            with self._condition:
+                self._readers -= 1
+                if not self._readers:
+                    self._condition.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        held = self._depths()
+        if held[1]:
+            held[1] += 1
+            try:
+                yield
+            finally:
+                held[1] -= 1
+            return
+        if held[0]:
+            raise RuntimeError("a thread holding the lock shared cannot take it exclusively")
+        with self._condition:
+            self._writers_waiting += 1
+            try:
+                self._condition.wait_for(lambda: self._writer is None and not self._readers)
+            finally:
+                self._writers_waiting -= 1
+            self._writer = threading.get_ident()
+        held[1] = 1
+        try:
+            yield
+        finally:
+            held[1] = 0
+            with self._condition:
+                self._writer = None
+                self._condition.notify_all()
+
+    def _depths(self) -> list[int]:
+        depths: list[int] | None = getattr(self._held, "depths", None)
+        if depths is None:
+            depths = self._held.depths = [0, 0]
+        return depths
+
+
+LOCK = ReadWriteLock()
+"""moto's AWS IoT (every account and region): its requests hold it, and so must code that reads or changes its
+backends itself."""
+
+# Actions that only read (AWS IoT's naming: Describe*, List*, Get*, Search*); every other action writes. In moto,
+# only DescribeEndpoint changes anything (it makes the endpoint once: one assignment, the same either way).
+_READS = ("Describe", "List", "Get", "Search")
+
+_listeners: list[Callable[[list[Key]], None]] = []
+_collecting = threading.local()  # during a write request: the keys of the executions it created, told after
+
+
+def on_new_executions(listener: Callable[[list[Key]], None]) -> Callable[[], None]:
+    """Calls listener(keys) with the (job id, thing name) of the job executions created, of any account and
+    region: once per request that created some (after the request, without the lock), or at once for one put in
+    directly. A function that stops the calls."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
+
+def _tell(keys: list[Key]) -> None:
+    for listener in list(_listeners):
+        listener(keys)
+
+
+def _created(key: Key) -> None:
+    collected: list[Key] | None = getattr(_collecting, "keys", None)
+    if collected is not None:
+        collected.append(key)
+    else:
+        _tell([key])
+
+
+class _Executions(dict[Key, Any]):
+    """moto's `job_executions`, also held by job: whoever changes the dict (moto, these additions, a test) keeps
+    the index right, and a new execution is told to the listeners."""
+
+    __slots__ = ("by_job",)
+
+    def __init__(self, items: Iterable[tuple[Key, Any]] = ()) -> None:
+        super().__init__()
+        self.by_job: dict[str, dict[str, Any]] = {}  # job id -> thing name -> execution, in creation order
+        for key, execution in items:  # executions that exist already: not new ones
+            dict.__setitem__(self, key, execution)
+            self.by_job.setdefault(key[0], {})[key[1]] = execution
+
+    def __setitem__(self, key: Key, execution: Any) -> None:
+        replaced = dict.get(self, key)
+        dict.__setitem__(self, key, execution)
+        self.by_job.setdefault(key[0], {})[key[1]] = execution
+        if replaced is not execution:  # moto stores an execution again after changing it: not a new one
+            _created(key)
+
+    def __delitem__(self, key: Key) -> None:
+        dict.__delitem__(self, key)
+        executions = self.by_job[key[0]]
+        del executions[key[1]]
+        if not executions:
+            del self.by_job[key[0]]
+
+    def setdefault(self, key: Key, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: Key, *default: Any) -> Any:
+        if key not in self:
+            if default:
+                return default[0]
+            raise KeyError(key)
+        execution = self[key]
+        del self[key]
+        return execution
+
+    def popitem(self) -> tuple[Key, Any]:
+        key = next(reversed(self))
+        return key, self.pop(key)
+
+    def clear(self) -> None:
+        dict.clear(self)
+        self.by_job.clear()
+
+    def update(self, *others: Any, **more: Any) -> None:
+        for key, execution in dict(*others, **more).items():
+            self[key] = execution
+
+    def __ior__(self, other: Any) -> _Executions:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+
+def _add_execution(backend: Any, job_id: str, thing_name: str, thing_arn: str) -> None:
+    """A QUEUED execution of the job for the thing, unless it has one."""
+    from moto.iot.models import FakeJobExecution
+
+    key = (job_id, thing_name)  # the thing's own name, not a copy per execution
+    if key not in backend.job_executions:  # moto keeps every model object it makes: make none in vain
+        backend.job_executions[key] = FakeJobExecution(job_id, thing_arn)
+
+
+def executions_of(backend: Any, job_id: str) -> dict[str, Any]:
+    """The job's executions in moto's backend, by thing name (a view: hold `LOCK` while using it)."""
+    executions: _Executions = backend.job_executions
+    return executions.by_job.get(job_id, {})
 
 
 def install() -> None:
@@ -49,8 +245,67 @@ def install() -> None:
         return ActionResult({"things": names[start:end], "nextToken": str(end) if end < len(names) else None})
 
     IoTResponse.list_things_in_thing_group = list_things_in_thing_group  # type: ignore[method-assign]
+    _patch_indexes()
     _patch_jobs()
+    _patch_locking()
     _installed = True
+
+
+def _patch_indexes() -> None:
+    """The backends' executions held by job too, for ListJobExecutionsForJob (see the module's docstring)."""
+    from moto.iot.models import FakeJobExecution, IoTBackend, iot_backends
+    from moto.iot.utils import PAGINATION_MODEL
+    from moto.utilities.paginator import paginate
+
+    init = IoTBackend.__init__
+    new_execution = FakeJobExecution.__init__
+
+    def init_indexed(self: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        self.job_executions = _Executions()
+
+    @paginate(PAGINATION_MODEL)  # type: ignore[misc]
+    def list_job_executions_for_job(self: Any, job_id: str, status: str | None) -> list[Any]:
+        # From the index: moto walks the executions of every job there is.
+        return [e for e in executions_of(self, job_id).values() if status in (None, "", e.status)]
+
+    def one_moment(self: Any, *args: Any, **kwargs: Any) -> None:
+        new_execution(self, *args, **kwargs)
+        # moto reads the clock three times for these: one datetime for the three, of thousands of executions.
+        self.started_at = self.last_updated_at = self.queued_at
+
+    IoTBackend.__init__ = init_indexed  # type: ignore[method-assign]
+    IoTBackend.list_job_executions_for_job = list_job_executions_for_job  # type: ignore[method-assign]
+    FakeJobExecution.__init__ = one_moment  # type: ignore[method-assign]
+    with LOCK.exclusive():  # backends made before the patch (moto's reset makes them anew, patched)
+        for regions in list(iot_backends.values()):
+            for backend in list(regions.values()):
+                backend.job_executions = _Executions(backend.job_executions.items())
+
+
+def _patch_locking() -> None:
+    """Every request under `LOCK`: reads shared, writes exclusive."""
+    from moto.iot.responses import IoTResponse
+
+    call_action = IoTResponse.call_action
+
+    def call_action_locked(self: Any) -> Any:
+        if (self._get_action() or "").startswith(_READS):
+            with LOCK.shared():
+                return call_action(self)
+        created: list[Key] = []
+        _collecting.keys = created
+        try:
+            # The response is serialized inside call_action, from the backend's objects: under the lock too.
+            with LOCK.exclusive():
+                answer = call_action(self)
+        finally:
+            _collecting.keys = None
+        if created:
+            _tell(created)
+        return answer
+
+    IoTResponse.call_action = call_action_locked  # type: ignore[method-assign]
 
 
 def _patch_jobs() -> None:
@@ -59,7 +314,7 @@ def _patch_jobs() -> None:
         ResourceAlreadyExistsException,
         ResourceNotFoundException,
     )
-    from moto.iot.models import FakeJobExecution, IoTBackend
+    from moto.iot.models import IoTBackend
 
     create_job = IoTBackend.create_job
     cancel_job = IoTBackend.cancel_job
@@ -79,14 +334,14 @@ def _patch_jobs() -> None:
             groups = [group, *(child.thing_group_name for child in self.list_thing_groups(group, None, True))]
             for name in groups:
                 for thing in self.list_things_in_thing_group(name):
-                    self.job_executions.setdefault((job_id, thing.thing_name), FakeJobExecution(job_id, thing.arn))
+                    _add_execution(self, job_id, thing.thing_name, thing.arn)
         return created
 
     def cancel_job_and_executions(self: Any, job_id: str, reason_code: str, comment: str, force: bool) -> Any:
         job = cancel_job(self, job_id, reason_code, comment, force)
         cancellable = {"QUEUED", "IN_PROGRESS"} if force else {"QUEUED"}
-        for (execution_job, _), execution in self.job_executions.items():
-            if execution_job == job_id and execution.status in cancellable:
+        for execution in executions_of(self, job_id).values():
+            if execution.status in cancellable:
                 execution.status = "CANCELED"
         return job
 
@@ -128,7 +383,6 @@ def _patch_job_changes() -> None:
     """UpdateJob and AssociateTargetsWithJob (see the module's docstring)."""
     from moto.core.responses import ActionResult
     from moto.iot.exceptions import InvalidRequestException, ResourceNotFoundException
-    from moto.iot.models import FakeJobExecution
     from moto.iot.responses import IoTResponse
 
     def job_of(response: Any) -> Any:
@@ -163,13 +417,11 @@ def _patch_job_changes() -> None:
             name = target.rsplit("/", 1)[1]
             if ":thinggroup/" in target:
                 groups = [name, *(child.thing_group_name for child in backend.list_thing_groups(name, None, True))]
-                arns = [thing.arn for group in groups for thing in backend.list_things_in_thing_group(group)]
+                things = [(t.thing_name, t.arn) for group in groups for t in backend.list_things_in_thing_group(group)]
             else:
-                arns = [target]
-            for arn in arns:
-                backend.job_executions.setdefault(
-                    (job.job_id, arn.rsplit("/", 1)[1]), FakeJobExecution(job.job_id, arn)
-                )
+                things = [(name, target)]
+            for thing_name, thing_arn in things:
+                _add_execution(backend, job.job_id, thing_name, thing_arn)
         return ActionResult({"jobArn": job.job_arn, "jobId": job.job_id, "description": job.description})
 
     IoTResponse.update_job = update_job  # type: ignore[attr-defined]
@@ -214,5 +466,37 @@ def _patch_job_listing() -> None:
                     setattr(job, attribute, getattr(template, attribute, None))
         return created
 
+    def list_job_executions_for_job(self: Any) -> tuple[str, dict[str, str]]:
+        executions, token = self.iot_backend.list_job_executions_for_job(
+            job_id=self._get_param("jobId"),
+            status=self._get_param("status"),
+            max_results=self._get_int_param("maxResults", 50),
+            token=self._get_param("nextToken"),
+        )
+        # Written here rather than by moto's serializer, which takes most of the call (about 0.2 ms an execution:
+        # a page of 250 takes 50 ms) and the reconciler reads every execution of every job in progress.
+        summaries = [
+            {
+                "thingArn": execution.thing_arn,
+                "jobExecutionSummary": {
+                    "status": execution.status,
+                    "queuedAt": _epoch(execution.queued_at),
+                    "startedAt": _epoch(execution.started_at),
+                    "lastUpdatedAt": _epoch(execution.last_updated_at),
+                    "executionNumber": execution.execution_number,
+                },
+            }
+            for execution in executions
+        ]
+        body = {"executionSummaries": summaries} | ({"nextToken": token} if token else {})
+        return json.dumps(body), {"Content-Type": "application/json"}
+
     IoTResponse.list_jobs = list_jobs_in_status  # type: ignore[method-assign]
     IoTResponse.create_job = create_job_from_template  # type: ignore[method-assign]
+    IoTResponse.list_job_executions_for_job = list_job_executions_for_job  # type: ignore[method-assign,assignment]
+
+
+def _epoch(moment: datetime) -> float:
+    """A moment of moto's (naive, in UTC) as REST-JSON's timestamps are, and as moto writes them: seconds since
+    the epoch, to the millisecond."""
+    return calendar.timegm(moment.timetuple()) + moment.microsecond // 1000 / 1000

@@ -413,6 +413,55 @@ def test_command_executions_are_listed_with_filters(world: World) -> None:
     assert "startedTimeFilter.after" in bad[1]
 
 
+def test_executions_are_listed_by_command_and_by_target_among_many_commands(world: World) -> None:
+    # Given 12 commands started in turn, 20 times each, on two things and on MQTT clients
+    arns = [world.command(f"c{number:02d}") for number in range(12)]
+    started: dict[str, list[tuple[str, str]]] = {arn: [] for arn in arns}  # (execution id, target), in order
+    for round_number in range(20):
+        for index, arn in enumerate(arns):
+            target = f"arn:aws:iot:{REGION}:{ACCOUNT}:client/device-{index}-{round_number}"
+            if round_number % 2:
+                target = thing_arn("dev-1" if index % 3 == 0 else "dev-2")
+            response = world.jobs.start_command_execution(targetArn=target, commandArn=arn, executionTimeoutSeconds=600)
+            started[arn].append((response["executionId"], target))
+            world.clock.advance(1)
+    sizes: list[int] = []
+
+    def listed(**arguments: Any) -> list[str]:
+        """The ids listed, 7 to a page (their sizes in `sizes`)."""
+        ids, token, sizes[:] = [], None, []
+        while True:
+            page = world.iot.list_command_executions(
+                maxResults=7, **arguments, **({"nextToken": token} if token else {})
+            )
+            ids += [item["executionId"] for item in page["commandExecutions"]]
+            sizes.append(len(page["commandExecutions"]))
+            token = page.get("nextToken")
+            if token is None:
+                return ids
+
+    # Then a command's executions are its own, each once, newest first (or oldest first), by pages
+    chosen = arns[5]
+    newest_first = [execution_id for execution_id, _ in reversed(started[chosen])]
+    assert listed(commandArn=chosen) == newest_first
+    assert sizes == [7, 7, 6]
+    assert listed(commandArn=chosen, sortOrder="ASCENDING") == newest_first[::-1]
+    assert listed(commandArn=arns[0]) == [execution_id for execution_id, _ in reversed(started[arns[0]])]
+
+    # And a thing's are those of every command started on it, each once
+    on_dev_1 = [execution_id for arn in arns for execution_id, target in started[arn] if target == thing_arn("dev-1")]
+    by_target = listed(targetArn=thing_arn("dev-1"))
+    assert sorted(by_target) == sorted(on_dev_1)
+    assert len(by_target) == len(set(by_target)) == 4 * 10
+
+    # And a deleted execution is listed no more, under its command nor under its thing
+    gone, target = next((execution_id, target) for execution_id, target in started[chosen] if "thing/" in target)
+    world.emulator.device_response(target.rsplit("/", 1)[1], gone, {"status": "SUCCEEDED"})
+    world.iot.delete_command_execution(executionId=gone, targetArn=target)
+    assert listed(commandArn=chosen) == [execution_id for execution_id in newest_first if execution_id != gone]
+    assert gone not in listed(targetArn=target)
+
+
 def _minute(epoch: float) -> str:
     from datetime import UTC, datetime
 
