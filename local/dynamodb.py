@@ -204,7 +204,8 @@ def to_moto(item: Wire | None) -> Any:
     dict.__init__(attrs)
     for name, value in item.items():
         dict.__setitem__(attrs, name, DynamoType(value))
-    moto_item: Any = Item.__new__(Item)
+    # Not Item(...) nor Item.__new__: moto's models list every instance made, for good, so each evaluation would stay.
+    moto_item: Any = object.__new__(Item)
     moto_item.attrs, moto_item.hash_key, moto_item.range_key = attrs, None, None
     return moto_item
 
