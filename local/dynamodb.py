@@ -57,7 +57,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from local.wire import ApiError, Checker, Emulator, model
+from local.wire import ApiError, Checker, Emulator, json_operation, model
 
 _TARGET = "DynamoDB_20120810."
 _ERRORS = "com.amazonaws.dynamodb.v20120810#"
@@ -648,10 +648,7 @@ class Dynamodb(Emulator):
     # --- transport ---
 
     def route(self, method: str, url: str, headers: Mapping[str, Any]) -> str | None:
-        lowered = {name.lower(): value for name, value in headers.items()}
-        target = lowered.get("x-amz-target", "")
-        target = target.decode() if isinstance(target, bytes) else str(target)
-        return target.removeprefix(_TARGET) if method.upper() == "POST" and target.startswith(_TARGET) else None
+        return json_operation(method, headers, _TARGET)
 
     def answer(self, route: str, url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": str(uuid.uuid4())}

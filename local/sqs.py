@@ -42,7 +42,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from local.wire import ApiError, Checker, Emulator, model, serialize
+from local.wire import ApiError, Checker, Emulator, json_operation, model, serialize
 
 _TARGET = "AmazonSQS."
 _MAX_WAIT_SECONDS = 20
@@ -157,10 +157,7 @@ class Sqs(Emulator):
     # --- transport ---
 
     def route(self, method: str, url: str, headers: Mapping[str, Any]) -> str | None:
-        lowered = {name.lower(): value for name, value in headers.items()}
-        target = lowered.get("x-amz-target", "")
-        target = target.decode() if isinstance(target, bytes) else str(target)
-        return target.removeprefix(_TARGET) if method.upper() == "POST" and target.startswith(_TARGET) else None
+        return json_operation(method, headers, _TARGET)
 
     def answer(self, route: str, url: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
         headers = {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": str(uuid.uuid4())}

@@ -218,6 +218,14 @@ def error_status(service: str, code: str) -> int:
 # --- transports -----------------------------------------------------------------------------------------------
 
 
+def json_operation(method: str, headers: Mapping[str, Any], prefix: str) -> str | None:
+    """The operation a request of the AWS JSON protocol names in its X-Amz-Target (`prefix` then the
+    operation's name), or None when it is not a POST naming one under `prefix`."""
+    target = next((value for name, value in headers.items() if name.lower() == "x-amz-target"), "")
+    target = target.decode() if isinstance(target, bytes) else str(target)
+    return target.removeprefix(prefix) if method.upper() == "POST" and target.startswith(prefix) else None
+
+
 class RawResponse(BytesIO):
     """The raw stream botocore's AWSResponse reads (as moto's botocore stubber provides)."""
 

@@ -22,6 +22,19 @@ from local.lambdas import Functions
 from local.simulated_time import SimulatedTime
 
 
+class Clock:
+    """Time that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 @dataclass
 class Reply:
     status: int

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from commands_core.observability import logger
 from local import aws as local_aws
 from tests.conftest import HandlerClient
 
@@ -167,3 +169,28 @@ def published(
         return command_id
 
     return publish_to
+
+
+class Output:
+    """What the functions print: log lines (through the logger's handler) and metric records (printed)."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.logs = io.StringIO()
+        self._capsys = capsys
+
+    def records(self) -> list[dict[str, Any]]:
+        """The JSON objects printed since last asked."""
+        lines = self.logs.getvalue().splitlines() + self._capsys.readouterr().out.splitlines()
+        self.logs.seek(0)
+        self.logs.truncate()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+@pytest.fixture
+def output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the other tests keep their output short
+    captured = Output(capsys)
+    handler = logger.registered_handler  # bound to the sys.stdout of when the logger was made
+    previous = handler.setStream(captured.logs)  # type: ignore[attr-defined]
+    yield captured
+    handler.setStream(previous)  # type: ignore[attr-defined]

@@ -22,23 +22,13 @@ from botocore.exceptions import ClientError
 
 from local.sqs import Sqs
 from local.wire import check_output
+from tests.conftest import Clock
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 ENDPOINT = f"https://sqs.{REGION}.amazonaws.com"
 # botocore reads a service's model once per loader: one loader for every client here keeps each test quick.
 _LOADER = botocore.loaders.create_loader()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 
 from local.iot_commands import RESPONSE_TOPIC, IotCommands
 from local.wire import check_output
+from tests.conftest import Clock
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -36,17 +37,6 @@ KNOWN_MODEL_MISMATCH = "'$NO_RESPONSE_FROM_DEVICE' at 'statusReason.reasonCode'"
 
 def thing_arn(name: str) -> str:
     return f"arn:aws:iot:{REGION}:{ACCOUNT}:thing/{name}"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class World:

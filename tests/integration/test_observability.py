@@ -3,42 +3,12 @@ and the service's metrics in CloudWatch's embedded metric format."""
 
 from __future__ import annotations
 
-import io
-import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from commands_core.observability import logger
 from tests.conftest import HandlerClient
-from tests.integration.conftest import job_execution_event, sqs_event
-
-
-class Output:
-    """What the functions print: log lines (through the logger's handler) and metric records (printed)."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self.logs = io.StringIO()
-        self._capsys = capsys
-
-    def records(self) -> list[dict[str, Any]]:
-        """The JSON objects printed since last asked."""
-        lines = self.logs.getvalue().splitlines() + self._capsys.readouterr().out.splitlines()
-        self.logs.seek(0)
-        self.logs.truncate()
-        return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-@pytest.fixture
-def output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")  # the other tests keep their output short
-    captured = Output(capsys)
-    handler = logger.registered_handler  # bound to the sys.stdout of when the logger was made
-    previous = handler.setStream(captured.logs)  # type: ignore[attr-defined]
-    yield captured
-    handler.setStream(previous)  # type: ignore[attr-defined]
+from tests.integration.conftest import Output, job_execution_event, sqs_event
 
 
 def metrics_in(records: list[dict[str, Any]]) -> dict[str, float]:

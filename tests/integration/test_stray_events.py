@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,9 +15,8 @@ import pytest
 from moto.iot.models import FakeJobExecution, iot_backends
 
 from commands_core import dependencies
-from commands_core.observability import logger
 from tests.conftest import EmulatedCommands, HandlerClient
-from tests.integration.conftest import ACCOUNT, REGION, job_execution_event, sqs_event, thing_arn
+from tests.integration.conftest import ACCOUNT, REGION, Output, job_execution_event, sqs_event, thing_arn
 
 NAMES = [f"sim-{number:03d}" for number in range(1, 21)]
 STRANGER = "sim-299"  # a thing of the account that no command targets
@@ -31,31 +29,6 @@ NOT_THINGS = {
     "client ARN": f"{PREFIX}client/sim-001",
     "malformed ARN": "arn:aws:iot:thing/sim-001",
 }
-
-
-class Output:
-    """What the functions print: log lines (through the logger's handler) and metric records (printed)."""
-
-    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
-        self.logs = io.StringIO()
-        self._capsys = capsys
-
-    def records(self) -> list[dict[str, Any]]:
-        """The JSON objects printed since last asked."""
-        lines = self.logs.getvalue().splitlines() + self._capsys.readouterr().out.splitlines()
-        self.logs.seek(0)
-        self.logs.truncate()
-        return [json.loads(line) for line in lines if line.startswith("{")]
-
-
-@pytest.fixture
-def output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Output]:
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
-    captured = Output(capsys)
-    handler = logger.registered_handler
-    previous = handler.setStream(captured.logs)  # type: ignore[attr-defined]
-    yield captured
-    handler.setStream(previous)  # type: ignore[attr-defined]
 
 
 @dataclass

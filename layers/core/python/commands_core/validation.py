@@ -62,9 +62,6 @@ def json_value(text: str, *, unique_keys: bool = False) -> Any:
     """Parses strict JSON (no NaN or Infinity; with `unique_keys`, no object naming a key twice, which parsers
     resolve differently); ValueError, with a reason a client can read, otherwise."""
 
-    def reject(constant: str) -> Any:
-        raise ValueError(f"{constant} is not JSON")
-
     def unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         seen: set[str] = set()
         for key, _ in pairs:
@@ -74,7 +71,7 @@ def json_value(text: str, *, unique_keys: bool = False) -> Any:
         return dict(pairs)
 
     try:
-        return json.loads(text, parse_constant=reject, object_pairs_hook=unique if unique_keys else None)
+        return json.loads(text, parse_constant=_not_json, object_pairs_hook=unique if unique_keys else None)
     except RecursionError:
         raise ValueError("is nested too deeply") from None
 
