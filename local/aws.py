@@ -48,9 +48,22 @@ def environment(aws_port: int | None) -> dict[str, str]:
     return env
 
 
-def start_endpoint(port: int, iot_commands: IotCommands) -> Any:
-    """moto in server mode, with the emulators of IoT Commands, SQS and DynamoDB in front of it; a server to
-    shut down."""
+class Endpoint:
+    """The embedded AWS endpoint: a server on a thread of its own, and the emulators behind it."""
+
+    def __init__(self, server: Any, emulators: tuple[Emulator, ...]) -> None:
+        self._server = server
+        self._emulators = emulators
+
+    def shutdown(self) -> None:
+        """Stops serving, then lets go of what the emulators hold outside memory (the DynamoDB emulator's file)."""
+        self._server.shutdown()
+        for emulator in self._emulators:
+            emulator.close()
+
+
+def start_endpoint(port: int, iot_commands: IotCommands) -> Endpoint:
+    """moto in server mode, with the emulators of IoT Commands, SQS and DynamoDB in front of it."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -58,10 +71,13 @@ def start_endpoint(port: int, iot_commands: IotCommands) -> Any:
 
     moto_iot.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    app = iot_commands.wsgi(sqs().wsgi(dynamodb().wsgi(DomainDispatcherApplication(create_backend_app))))
+    emulators = (iot_commands, sqs(), dynamodb())
+    app: Any = DomainDispatcherApplication(create_backend_app)
+    for emulator in reversed(emulators):
+        app = emulator.wsgi(app)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True, name="aws-endpoint").start()
-    return server
+    return Endpoint(server, emulators)
 
 
 def iot_commands(

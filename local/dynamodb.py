@@ -106,6 +106,7 @@ class Store:
         self._owner: int | None = None
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._connections: list[sqlite3.Connection] = [self._writer]
+        self._pool = threading.Lock()  # guards _connections, so that a new reader never waits for a write
         self._closed = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -160,7 +161,7 @@ class Store:
             connection = self._readers.get_nowait()
         except queue.Empty:
             connection = self._connect()
-            with self._lock:
+            with self._pool:
                 self._connections.append(connection)
         try:
             yield connection
@@ -176,7 +177,9 @@ class Store:
         if self._closed:
             return
         self._closed = True
-        for connection in self._connections:
+        with self._pool:
+            connections = list(self._connections)
+        for connection in connections:
             with contextlib.suppress(sqlite3.Error):
                 connection.close()
         shutil.rmtree(self._folder, ignore_errors=True)

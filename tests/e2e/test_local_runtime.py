@@ -82,8 +82,11 @@ def _stopped_cleanly(code: int, output: str) -> None:
     assert "Traceback" not in output, output
 
 
-def test_sigterm_with_requests_in_flight_stops_the_runtime_within_5_s_and_each_request_is_logged() -> None:
-    runtime = start({})
+def test_sigterm_with_requests_in_flight_stops_the_runtime_within_5_s_and_each_request_is_logged(
+    tmp_path: Path,
+) -> None:
+    runtime = start({"TMPDIR": str(tmp_path)})
+    assert any(tmp_path.iterdir())  # the embedded DynamoDB keeps its items in a file there
     answered, done = threading.Event(), threading.Event()
 
     def client() -> None:
@@ -110,6 +113,7 @@ def test_sigterm_with_requests_in_flight_stops_the_runtime_within_5_s_and_each_r
 
     _stopped_cleanly(code, output)
     assert '"GET /templates" 200' in output
+    assert not any(tmp_path.iterdir())  # and removed it when it stopped
 
 
 def test_ctrl_c_during_start_up_stops_the_runtime_within_5_s() -> None:
