@@ -203,13 +203,16 @@ class Inbox:
                     return
                 name = self._to_fetch.popleft()
             try:
-                items = list(self._call("GET", f"/v2/command-inbox/?device_id={name}") or [])
+                answer = self._call("GET", f"/v2/command-inbox/?device_id={name}")
             except Exception:  # whatever went wrong, the answer is lost, as a timed-out one is; the lane goes on
-                items = []
-            self._received.append((name, items, time.monotonic()))
+                answer = None
+            self._received.append((name, list(answer or []), time.monotonic()))
             with self._lock:
                 self._fetching.discard(name)
-                self._fetched_at[name] = time.monotonic()
+                # A fetch without an answer is tried again at the next poll, as a device retries: it may have
+                # changed nothing (refused, cut before the service read it), and then no read would ever show why.
+                if answer is not None:
+                    self._fetched_at[name] = time.monotonic()
 
     def received(self) -> list[tuple[str, list[dict[str, Any]], float]]:
         """The fetches done since last asked: (thing name, what it received, when)."""

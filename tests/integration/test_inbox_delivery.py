@@ -5,7 +5,9 @@ against moto, with the service's clock moved by the tests."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -18,6 +20,7 @@ from commands_core import clock, dependencies, resources
 from commands_core.adapters.commands import CommandRepository
 from commands_core.services import status as status_service
 from commands_core.settings import Settings
+from local import fleet
 from tests.conftest import INSTANCES, HandlerClient
 
 LEASE = timedelta(seconds=60)  # the default of INBOX_LEASE_SECONDS
@@ -205,3 +208,26 @@ def test_acknowledging_twice_is_harmless_and_ends_the_hand_outs(
         assert put(api, "cal.d-1", step) == (200, step)
     assert put(api, "cal.d-1", "Command Acknowledged")[0] == 400  # a copy late past the end changes nothing
     assert state(api, "cal.d-1")[0] == "Command Success"
+
+
+def test_a_simulated_device_whose_fetch_failed_fetches_again(aws: dict[str, str], mailed: Callable[..., str]) -> None:
+    # Given an inbox command waiting for d-1
+    mailed("waiting", ["d-1"])
+    # And a simulated device whose fetches fail before the service reads them: nothing listens at its API's port
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    inbox = fleet.Inbox(nowhere, None, aws, timeout=2)
+    assert inbox.waiting({"d-1", "d-2"}) == {"d-1"}
+
+    # When it fetches, and the fetch fails
+    inbox.fetch_later(["d-1"])
+    received: list[tuple[str, list[dict[str, Any]], float]] = []
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:
+        received = inbox.received()
+        time.sleep(0.01)
+    assert [(name, items) for name, items, _ in received] == [("d-1", [])]
+
+    # Then the execution still waits for it: the next poll fetches again (nothing else would change to say so)
+    assert inbox.waiting({"d-1", "d-2"}) == {"d-1"}
