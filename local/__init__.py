@@ -1,4 +1,4 @@
-"""The local runtime: the service on a laptop, with no AWS account (DESIGN.md section 8). Never shipped."""
+"""The local runtime: the service on a laptop, with no AWS account (docs/architecture.md). Never shipped."""
 
 import sys
 from pathlib import Path

@@ -540,7 +540,7 @@ def _check_placeholders(request: Mapping[str, Any], expressions: tuple[str, ...]
             ) from None
 
 
-def _check_values(item: Wire, what: str = "item") -> None:
+def _check_values(item: Wire) -> None:
     for name, value in item.items():
         _check_value(value, name)
     if item_size(item) > ITEM_BYTES:

@@ -26,7 +26,7 @@ _AUTHORIZATION = {
 _NOT_COGNITO = {
     "iam": "Operators sign requests with IAM (SigV4); a Cognito authorizer is the opt-in alternative "
     "(-c v1Auth=cognito / -c jobsAuth=cognito).",
-    "api_key": "Devices present the stack's API key (seed 003's contract), held in a usage plan; IAM can be added "
+    "api_key": "Devices present the stack's API key, held in a usage plan; IAM can be added "
     "with -c statusAuth=api_key+iam.",
     "api_key+iam": "Devices present the stack's API key and sign requests with IAM (SigV4).",
     "none": "The deployer opted this family out of authorization explicitly, by CDK context.",

@@ -1,4 +1,4 @@
-"""The Jobs API (seeds 002 and 004) through the real handlers, against moto (with local/moto_iot.py's additions)."""
+"""The Jobs API through the real handlers, against moto (with local/moto_iot.py's additions)."""
 
 from __future__ import annotations
 

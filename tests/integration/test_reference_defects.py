@@ -1,4 +1,4 @@
-"""The defects of the deprecated reference implementation (DESIGN.md section 9) that touch commands, each a
+"""The defects of the deprecated reference implementation that touch commands, each a
 named test, so that none comes back."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The Command Status API and the device inbox (seed 003) through the real handlers, against moto."""
+"""The Command Status API and the device inbox through the real handlers, against moto."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def test_a_state_the_execution_cannot_take_is_a_400_giving_the_current_one(
 
 @pytest.mark.usefixtures("fleet")
 @pytest.mark.parametrize("state", ["Command Queued", "Command Initiated", "Done", ""])
-def test_a_state_the_seed_does_not_let_a_device_set_is_a_400_giving_the_current_one(
+def test_a_state_the_contract_does_not_let_a_device_set_is_a_400_giving_the_current_one(
     api: HandlerClient, state: str
 ) -> None:
     reply = api.request("PUT", "/commands/v0/status/mail.d-1", {"state": state})
@@ -181,7 +181,7 @@ def test_a_state_the_seed_does_not_let_a_device_set_is_a_400_giving_the_current_
 
 @pytest.mark.usefixtures("fleet")
 @pytest.mark.parametrize("body", [{"reason": "x"}, {"state": "Command Success", "extra": 1}, {"state": 3}])
-def test_a_put_body_the_seed_does_not_allow_is_a_400(api: HandlerClient, body: dict[str, Any]) -> None:
+def test_a_put_body_the_contract_does_not_allow_is_a_400(api: HandlerClient, body: dict[str, Any]) -> None:
     reply = api.request("PUT", "/commands/v0/status/mail.d-1", body)
 
     assert (reply.status, content(reply)) == (400, None)

@@ -2,6 +2,9 @@ from itertools import product
 
 import pytest
 
+from commands_core.models.events import COMMAND_EXECUTION_STATUSES, JOB_EXECUTION_STATUSES
+from commands_core.services.delivery import STATUSES
+from commands_core.services.reconcile import JOB_STATUSES
 from commands_core.services.transitions import allowed
 
 PENDING = ["SCHEDULED", "QUEUED", "SENT", "ACKNOWLEDGED", "IN_PROGRESS"]
@@ -78,3 +81,9 @@ def test_every_pending_status_may_end(current: str, new: str) -> None:
 )
 def test_no_pending_status_moves_back(current: str, new: str) -> None:
     assert allowed(current, new) is False
+
+
+def test_every_status_an_aws_iot_event_may_carry_has_its_execution_status() -> None:
+    # The event models accept these statuses; the ingestion maps each to an execution status without looking twice.
+    assert set(JOB_STATUSES) == JOB_EXECUTION_STATUSES
+    assert set(STATUSES) == COMMAND_EXECUTION_STATUSES

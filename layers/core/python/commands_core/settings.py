@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True, defer_build=True)
 
-    # Aliases are the variable names of resources.py; a test keeps the two in step.
+    # The resources' aliases are the variable names of resources.py; a test keeps the two in step.
     templates_table: str = Field(alias="TEMPLATES_TABLE", min_length=1)
     commands_table: str = Field(alias="COMMANDS_TABLE", min_length=1)
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE", min_length=1)

@@ -387,7 +387,7 @@ def _jobs_route(
     )
 
 
-# The Jobs API (seeds 002 and 004): AWS IoT Jobs as they are; both revisions' paths of the executions lists.
+# The Jobs API: AWS IoT Jobs as they are; both revisions' paths of the executions lists.
 JOB_ROUTES: tuple[Route, ...] = (
     _jobs_route(
         "jobs_create",
@@ -548,7 +548,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
 )
-# The Command Status API (seed 003) and the device inbox, over the executions; an API key in the stack.
+# The Command Status API and the device inbox, over the executions; an API key in the stack.
 _READ_STATUSES = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
 _REPORT = (
     Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")),

@@ -7,7 +7,7 @@ from typing import Any
 from commands_core.adapters.aws import error_code
 from commands_core.errors import AlreadyExists, Conflict, NotFound
 
-# AWS IoT refusing what the request asks of the job as it is now: the seed's 422, with AWS IoT's reason.
+# AWS IoT refusing what the request asks of the job as it is now: the API contract's 422, with AWS IoT's reason.
 _REFUSED = frozenset(
     {
         "InvalidStateTransitionException",

@@ -1,4 +1,4 @@
-"""The Jobs family (seeds 002 and 004): JSON in and out, `{"error": "<reason>"}` with the seed's 404 and 422
+"""The Jobs family: JSON in and out, `{"error": "<reason>"}` with the API contract's 404 and 422
 (a request this service or AWS IoT refuses), 429 or 503 with Retry-After when AWS throttles or fails."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def ok(body: Any) -> Response[str]:
 
 
 def body(app: APIGatewayRestResolver) -> dict[str, Any]:
-    """The request's JSON object; none at all is an empty one (the seed's PUT and DELETE bodies are optional)."""
+    """The request's JSON object; none at all is an empty one (the contract's PUT and DELETE bodies are optional)."""
     return http.json_object(app) if http.raw_body(app).strip() else {}
 
 

@@ -1,4 +1,4 @@
-"""The Command Status family (seed 003): every response, errors included, is
+"""The Command Status family: every response, errors included, is
 `{"code": <HTTP status>, "message": "...", "content": ...}`; 400, 401 (API key), 404."""
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def respond(
 def page(
     app: APIGatewayRestResolver, key: str, items: list[Any], next_token: str | None, max_results: int
 ) -> Response[str]:
-    """A page of a list: the items under `key`, and the seed's pagination object."""
+    """A page of a list: the items under `key`, and the API contract's pagination object."""
     pagination: dict[str, Any] = {"maxResults": max_results}
     if next_token:
         pagination["nextToken"] = next_token

@@ -50,11 +50,11 @@ class _Strict(ApiModel):
 class Clause(_Strict):
     field: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
     value: str = Field(min_length=1, max_length=256)
-    traversals: Any = None  # the seed's asset-graph relations; rejected when set (services/targets.py says why)
+    traversals: Any = None  # the API contract's asset-graph relations; rejected when set (services/targets.py says why)
 
 
 class TargetQuery(_Strict):
-    """The seed's asset-library query, translated to an AWS IoT fleet-indexing query."""
+    """The API contract's asset-library query, translated to an AWS IoT fleet-indexing query."""
 
     types: list[Annotated[str, StringConstraints(pattern=rf"^{THING_NAME_PATTERN}$")]] = Field(
         default_factory=list, max_length=20
@@ -73,7 +73,7 @@ class TargetQuery(_Strict):
 class CommandFields(JobSettings):
     """The fields a client sets on create, and the result of a PATCH of a draft merged onto it."""
 
-    # Parameter values are strings in the seed; numbers are taken and kept as their text.
+    # Parameter values are strings in the API contract; numbers are taken and kept as their text.
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     template_id: Name

@@ -1,4 +1,4 @@
-"""Executions: one per (command, thing), with the unified status of DESIGN.md section 3."""
+"""Executions: one per (command, thing), with the unified status (services/transitions.py holds its rule)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Jobs API (seeds 002 and 004): request bodies and queries, in AWS IoT Jobs' own shapes and limits."""
+"""The Jobs API: request bodies and queries, in AWS IoT Jobs' own shapes and limits."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ class ExecutionCancel(_Strict):
 
 
 class ExecutionDelete(_Strict):
-    # The seed says String; AWS IoT a number: either, as long as it is a whole number. Absent: the current one.
+    # The API contract says String; AWS IoT a number: either, as long as it is a whole number. Absent: the current one.
     execution_number: int | None = Field(default=None, ge=0, le=LONG_MAX)
     force: bool = Field(default=False, strict=True)
 

@@ -1,4 +1,4 @@
-"""The Command Status API (seed 003): its state names, its status object, its queries and updates."""
+"""The Command Status API: its state names, its status object, its queries and updates."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from commands_core.models import THING_NAME_PATTERN, ApiModel
 from commands_core.models.executions import ExecutionStatus
 from commands_core.validation import is_id, is_thing_name
 
-# The unified status in the seed's state names (DESIGN.md section 3).
+# The unified status in the Command Status API's state names.
 STATES: dict[str, str] = {
     "SCHEDULED": "Command Scheduled",
     "QUEUED": "Command Queued",
@@ -36,7 +36,7 @@ REPORTED: dict[str, ExecutionStatus] = {
     "Command TimeOut": "TIMED_OUT",
     "Command Cancelled": "CANCELED",
 }
-# The states a device may set through PUT (the seed's enum).
+# The states a device may set through PUT (the API contract's enum).
 SETTABLE = (
     "Command Acknowledged",
     "Command In Progress",

@@ -1,4 +1,4 @@
-"""The command and inbox deliveries (DESIGN.md section 5); the job delivery is services/dispatch.py's.
+"""The command and inbox deliveries; the job delivery is services/dispatch.py's.
 
 command: one AWS IoT command holds the rendered document (the command's files presigned by the service); the
   dispatch queue's `start` step then starts one execution per thing, in batches in thing-name order, from a
@@ -39,7 +39,7 @@ MAX_BACKOFF_SECONDS = 300  # shorter than the reconciler's stall threshold, whic
 TIMEOUT_GRACE = timedelta(seconds=30)  # AWS IoT times command executions out itself; this is the backstop
 DESCRIPTION = "IoT Commands Service command"  # how an IoT command of this service is known (a retried create)
 
-# IoT Commands execution statuses in the unified names (DESIGN.md section 3).
+# IoT Commands execution statuses in the unified names.
 STATUSES: dict[str, ExecutionStatus] = {
     "CREATED": "SENT",
     "IN_PROGRESS": "IN_PROGRESS",

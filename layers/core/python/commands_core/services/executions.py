@@ -83,7 +83,7 @@ def _result_value(value: dict[str, Any]) -> Any:
 
 
 def to_api(execution: Execution) -> dict[str, Any]:
-    """The seed's Execution, with what this service adds: status details and reason, and the history."""
+    """The API contract's Execution, with what this service adds: status details and reason, and the history."""
     data = execution.to_api()
     data["lastUpdatedAt"] = data.pop("updatedAt")
     data.pop("commandId", None)

@@ -73,9 +73,7 @@ def _job_execution(ports: Ports, event: JobExecutionEvent) -> Drop | None:
     if late := _out_of_time(command, event):
         return late
     # An execution deleted in AWS IoT will never report again: for the command it is REMOVED.
-    status: ExecutionStatus | None = "REMOVED" if event.deleted else JOB_STATUSES.get(event.status)
-    if status is None:
-        return Drop("unknown_status", f"{event.status} is not a status of a job execution")
+    status: ExecutionStatus = "REMOVED" if event.deleted else JOB_STATUSES[event.status]  # the model checked it
     execution = ports.commands.get_execution(command.command_id, event.thing_name)
     # A thing the table lacks may still be the job's: one that joined the group of a CONTINUOUS job, or a
     # group member AWS IoT found at CreateJob that was not one when the command expanded. AWS IoT knows.
@@ -100,9 +98,7 @@ def _command_execution(ports: Ports, event: CommandExecutionEvent) -> Drop | Non
         return Drop("unknown_command", "no command of this service has this AWS IoT command")
     if late := _out_of_time(command, event):
         return late
-    status = delivery.STATUSES.get(event.status)
-    if status is None:
-        return Drop("unknown_status", f"{event.status} is not a status of a command execution")
+    status = delivery.STATUSES[event.status]  # the model checked it
     # The command started an execution on each of its targets, and only there: nothing is created from an event.
     execution = ports.commands.get_execution(command.command_id, event.thing_name)
     if execution is None:

@@ -1,5 +1,5 @@
-"""The Jobs API (seeds 002 and 004) over AWS IoT Jobs: every request checked before AWS IoT is called, AWS
-IoT's answers in the seed's shapes.
+"""The Jobs API over AWS IoT Jobs: every request checked before AWS IoT is called, AWS
+IoT's answers in the API contract's shapes.
 
 Jobs made here are ordinary AWS IoT jobs: their executions are not a command's, so the status machinery
 (services/ingest.py) leaves their events alone.
@@ -203,7 +203,7 @@ def executions_of_thing(
     check_thing_name(thing_name)
     page = _query(query, EXECUTION_STATUSES)
     about = ("thing", thing_name)
-    ports.api.call("describe_thing", about, thingName=thing_name)  # AWS IoT would list nothing; the seed says 404
+    ports.api.call("describe_thing", about, thingName=thing_name)  # AWS IoT would list nothing; the contract: 404
     listed = ports.api.call("list_job_executions_for_thing", about, thingName=thing_name, **_page_arguments(page))
     summaries = [
         {"jobId": item.get("jobId"), "jobExecution": item.get("jobExecutionSummary", {})}

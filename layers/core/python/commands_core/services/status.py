@@ -1,4 +1,4 @@
-"""The Command Status API (seed 003) and the device inbox, over the executions of the Commands v1 API.
+"""The Command Status API and the device inbox, over the executions of the Commands v1 API.
 
 A status object is an execution; its id is "<commandId>.<thingName>". Lists are read from the table's keys and
 indexes (a command's partition, the byThing and inbox indexes, the byKind index of commands), never a Scan, and
@@ -26,7 +26,7 @@ from commands_core.services.commands import Ports
 from commands_core.settings import settings
 from commands_core.validation import check_thing_name, is_id, is_thing_name, parse
 
-_REASON_PREFIX = {"REJECTED": "rejected", "REMOVED": "removed"}  # states the seed's names merge with another
+_REASON_PREFIX = {"REJECTED": "rejected", "REMOVED": "removed"}  # states the API contract's names merge with another
 
 
 def status_id(execution: Execution) -> str:
@@ -34,7 +34,7 @@ def status_id(execution: Execution) -> str:
 
 
 def to_status(execution: Execution) -> dict[str, Any]:
-    """The seed's status object: the execution under the seed's names, with its history in states."""
+    """The API contract's status object: the execution under the API contract's names, with its history in states."""
     return {
         "id": status_id(execution),
         "request": execution.command_id,

@@ -58,7 +58,7 @@ def parse(targets: Iterable[str], registry: Registry | None = None) -> Selection
     return Selection(tuple(things), tuple(groups), unknown=tuple(foreign))
 
 
-# The seed's comparison operators, as fleet-indexing query syntax.
+# The API contract's comparison operators, as fleet-indexing query syntax.
 _OPERATORS = {"eq": ":", "neq": ":", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "starts_with": ":"}
 _BUILT_IN_FIELDS = {"thingName", "thingTypeName", "thingGroupNames", "thingId"}
 _BUILT_IN_PREFIXES = ("attributes.", "shadow.", "connectivity.", "registry.")
@@ -70,7 +70,7 @@ MAX_TERMS = 12  # AWS IoT's limit on the terms of one fleet-indexing query
 
 
 def fleet_query(query: TargetQuery) -> str | None:
-    """The fleet-indexing query for the seed's targetQuery (every clause must hold); None when the query is only
+    """The fleet-indexing query for the API contract's targetQuery (every clause must hold); None when the query is only
     an ancestorPath, which is resolved as thing-group membership instead (see `ancestor_group`)."""
     terms: list[str] = []
     if query.types:
@@ -87,7 +87,7 @@ def fleet_query(query: TargetQuery) -> str | None:
 
 
 def ancestor_group(query: TargetQuery | None) -> str | None:
-    """The thing group of the seed's ancestorPath: its last segment. AWS IoT's hierarchy is thing groups, and
+    """The thing group of the API contract's ancestorPath: its last segment. AWS IoT's hierarchy is thing groups, and
     the fleet index knows only a thing's direct groups, so the group is expanded recursively instead."""
     if query is None or not query.ancestor_path:
         return None

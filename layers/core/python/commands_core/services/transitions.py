@@ -1,4 +1,4 @@
-"""The one rule for execution status changes (DESIGN.md section 3), and the one function that applies it.
+"""The one rule for execution status changes, and the one function that applies it.
 
 Every path goes through `apply`: AWS IoT events, device reports over HTTP, cancellations, the reconciler.
 Events arrive at least once and in any order, so `apply` reads the execution, decides, and writes under the
