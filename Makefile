@@ -43,8 +43,9 @@ synth: $(INSTALLED) $(NODE_INSTALLED)
 	npx cdk synth --quiet
 	@echo "CloudFormation template: cdk.out/IotCommandsService.template.json"
 
+# `make bench BENCH=fanout_10k` runs the named benchmarks only.
 bench: $(INSTALLED)
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH)
 
 # The OpenAPI document, generated from the code into docs/openapi.json (a test fails when it is stale).
 openapi: $(INSTALLED)

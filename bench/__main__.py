@@ -1,4 +1,4 @@
-"""`make bench`: runs every benchmark and writes bench/results.json. `python -m bench <name> ...` runs the
+"""`make bench`: runs every benchmark and writes bench/results.json. `make bench BENCH=<name>` runs the
 named ones only; the file keeps the others' figures, and says when and where each was measured."""
 
 from __future__ import annotations
