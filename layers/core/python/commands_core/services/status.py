@@ -17,7 +17,7 @@ from typing import Any
 from commands_core.clock import iso, now
 from commands_core.errors import InvalidInput, NotFound
 from commands_core.models.commands import Command, published_file_key
-from commands_core.models.executions import Execution
+from commands_core.models.executions import TERMINAL, Execution
 from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, SETTABLE, STATES, StatusQuery, StatusUpdate
 from commands_core.models.templates import Template
 from commands_core.observability import log_keys, logger, metrics
@@ -134,13 +134,20 @@ def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[st
         if not transitions.allowed(execution.status, new, cloud_timeout=execution.timed_out_by == "cloud"):
             raise InvalidInput("state", f"cannot move from '{current}' to '{update.state}'; the state is '{current}'")
         reported = transitions.report(
-            ports.commands, execution.command_id, execution.thing_name, new, source="device", reason=update.reason
+            ports.commands,
+            execution.command_id,
+            execution.thing_name,
+            new,
+            source="device",
+            reason=update.reason,
+            read=execution,
         )
         if not reported:
             latest = STATES[_execution(ports, status).status]
-            if latest != update.state:  # a concurrent identical report is the same answer
+            if latest != update.state:  # a concurrent identical report is the same answer (and completes)
                 raise InvalidInput("state", f"the execution changed meanwhile; the state is '{latest}'")
-        if (refreshed := ports.commands.get(execution.command_id)) is not None:
+        # Only an execution that ended can complete its command.
+        elif new in TERMINAL and (refreshed := ports.commands.get(execution.command_id)) is not None:
             commands.complete_if_done(ports, refreshed)
     return to_status(_execution(ports, status))
 

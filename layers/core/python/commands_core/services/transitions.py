@@ -48,9 +48,12 @@ def report(
     reason: str | None = None,
     cloud_timeout: bool = False,
     lease_until: datetime | None = None,
+    read: Execution | None = None,
 ) -> bool:
     """Applies what the service itself learnt now of an execution the command has (never creating one).
-    `lease_until`: the lease of an inbox execution handed out, recorded in the same write as its move."""
+    `lease_until`: the lease of an inbox execution handed out, recorded in the same write as its move.
+    `read`: the execution as the caller has just read it (a strongly consistent read), used instead of reading
+    it again; the write is conditional on it all the same, and a retry reads afresh."""
     happened = Report(
         command_id=command_id,
         thing_name=thing_name,
@@ -61,14 +64,16 @@ def report(
         cloud_timeout=cloud_timeout,
         lease_until=lease_until,
     )
-    return apply(store, happened, create_missing=False)
+    return apply(store, happened, create_missing=False, read=read)
 
 
 class ExecutionChurn(Exception):
     """The execution kept changing under us; the caller retries later (a queue message comes back)."""
 
 
-def apply(store: CommandRepository, report: Report, *, create_missing: bool = False) -> bool:
+def apply(
+    store: CommandRepository, report: Report, *, create_missing: bool = False, read: Execution | None = None
+) -> bool:
     """Applies the report if the rule allows it; False when it changes nothing (duplicate, stale, unknown).
 
     An execution the command does not have yet is created only with `create_missing` (if the command exists):
@@ -77,12 +82,12 @@ def apply(store: CommandRepository, report: Report, *, create_missing: bool = Fa
     """
     # Every log line about this execution names it, whichever function applies the report.
     with log_keys(command_id=report.command_id, thing_name=report.thing_name):
-        return _apply(store, report, create_missing=create_missing)
+        return _apply(store, report, create_missing=create_missing, read=read)
 
 
-def _apply(store: CommandRepository, report: Report, *, create_missing: bool) -> bool:
-    for _ in range(_ATTEMPTS):
-        execution = store.get_execution(report.command_id, report.thing_name)
+def _apply(store: CommandRepository, report: Report, *, create_missing: bool, read: Execution | None) -> bool:
+    for attempt in range(_ATTEMPTS):
+        execution = read if attempt == 0 and read else store.get_execution(report.command_id, report.thing_name)
         if execution is None:
             if not create_missing or store.get(report.command_id) is None:
                 return False
