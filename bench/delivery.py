@@ -119,6 +119,7 @@ def fanout_10k(things: int = 10_000) -> dict[str, Any]:
             executions = len(iot_commands.executions("fanout"))
     finally:
         server.shutdown()
+        server.close()
         clients.session().events.unregister("before-send", unique_id="bench-calls")
     minimum = things + math.ceil(things / 25)
     total = sum(calls.values())

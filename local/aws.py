@@ -53,12 +53,15 @@ class Endpoint:
 
     def __init__(self, server: Any, emulators: tuple[Emulator, ...]) -> None:
         self._server = server
-        self._emulators = emulators
+        self.emulators = emulators
 
     def shutdown(self) -> None:
-        """Stops serving, then lets go of what the emulators hold outside memory (the DynamoDB emulator's file)."""
         self._server.shutdown()
-        for emulator in self._emulators:
+
+    def close(self) -> None:
+        """Lets go of what the emulators hold outside memory (the DynamoDB emulator's file): once nothing calls
+        them any more, as a call in flight would fail."""
+        for emulator in self.emulators:
             emulator.close()
 
 
@@ -112,10 +115,9 @@ def dynamodb() -> Dynamodb:
     return Dynamodb(account=ACCOUNT, region=REGION)
 
 
-@contextmanager
-def in_process(*emulators: Emulator) -> Iterator[None]:
-    """The emulators answer, in process, the calls of every client made meanwhile: the service's and the local
-    runtime's own (tests, under moto's in-process mock, which they answer before). They are closed after."""
+def answer_in_process(*emulators: Emulator) -> Callable[[], None]:
+    """The emulators answer, in process, the calls of every client of this process: the service's and the local
+    runtime's own (ahead of moto's in-process mock, in the tests). What it returns stops that."""
     from commands_core.adapters import aws as service_clients
 
     events = [service_clients.session().events, _session().events]
@@ -123,12 +125,23 @@ def in_process(*emulators: Emulator) -> Iterator[None]:
     for emitter in events:
         for emulator, name in zip(emulators, names, strict=True):
             emitter.register_first("before-send", emulator.botocore_hook, unique_id=name)
-    try:
-        yield
-    finally:
+
+    def stop() -> None:
         for emitter in events:
             for name in names:
                 emitter.unregister("before-send", unique_id=name)
+
+    return stop
+
+
+@contextmanager
+def in_process(*emulators: Emulator) -> Iterator[None]:
+    """The emulators answer the calls of every client in process meanwhile; they are closed after."""
+    stop = answer_in_process(*emulators)
+    try:
+        yield
+    finally:
+        stop()
         for emulator in emulators:
             emulator.close()
 
