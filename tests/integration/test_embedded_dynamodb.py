@@ -1231,6 +1231,22 @@ def placeholder_query(key_condition: str, **values: str) -> dict[str, Any]:
     }
 
 
+def heap_growth(emulator: Dynamodb, target: dict[str, str], bodies: list[bytes]) -> int:
+    """The bytes the Python heap grew by while the emulator answered the requests, each a 200."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for body in bodies:
+            answer = emulator.handle("POST", ENDPOINT, target, body)
+            assert answer is not None
+            assert answer[0] == 200, answer
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
 def test_twenty_thousand_items_live_in_sqlite_not_in_the_python_heap(emulator: Dynamodb) -> None:
     # Given a table, and 20,000 items of about 1 KB in BatchWriteItem requests of 25, as the wire carries them
     # (to the emulator's HTTP entry point: through boto3 the tracing would take three times as long)
@@ -1253,18 +1269,7 @@ def test_twenty_thousand_items_live_in_sqlite_not_in_the_python_heap(emulator: D
     ]
     assert emulator.handle("POST", ENDPOINT, target, bodies[0])
     # When they are written while the Python heap is traced
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for body in bodies[1:]:
-            answer = emulator.handle("POST", ENDPOINT, target, body)
-            assert answer is not None
-            assert answer[0] == 200, answer
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = heap_growth(emulator, target, bodies[1:])
     # Then they are all there
     assert client.describe_table(TableName=PLAIN)["Table"]["ItemCount"] == 20_000
     # And the heap grew by far less than they take: as Python objects they would take about 30 MB (about 1.5 KB
@@ -1291,18 +1296,7 @@ def test_conditional_updates_leave_nothing_behind_on_the_heap(emulator: Dynamodb
     ).encode()
     assert emulator.handle("POST", ENDPOINT, target, body)
     # When it is updated 3,000 times, each update with a condition, while the Python heap is traced
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for _ in range(3_000):
-            answer = emulator.handle("POST", ENDPOINT, target, body)
-            assert answer is not None
-            assert answer[0] == 200, answer
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = heap_growth(emulator, target, [body] * 3_000)
     # Then every update counted
     counts = client.get_item(TableName=PLAIN, Key={"id": s("counts")})["Item"]["SUCCEEDED"]
     assert counts == {"N": "3001"}
