@@ -37,7 +37,7 @@ from local.simulated_time import SimulatedTime, most_in_a_window
 GROUP = "bench-fleet"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as probe:
@@ -97,7 +97,7 @@ def _counting() -> Counter[str]:
 
 
 def fanout_10k(things: int = 10_000) -> dict[str, Any]:
-    port = _free_port()
+    port = free_port()
     env = local_aws.environment(port)
     iot_commands = local_aws.iot_commands(lambda topic, payload: None)  # the events are not what is measured
     server = local_aws.start_endpoint(port, iot_commands)

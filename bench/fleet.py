@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench.delivery import free_port
 from local import aws as local_aws
 from local.simulated_time import most_in_a_window
 
@@ -46,17 +46,11 @@ FIRST_ROUND_PAGE_SIZES = (1, *PAGE_SIZES)  # a page of one, through 2,000 pages,
 COMPLETION_TIMEOUT = 1800.0
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Runtime:
     """The local runtime in a process of its own, and what the bench asks of it."""
 
     def __init__(self, things: int) -> None:
-        self.port, self.aws_port = _free_port(), _free_port()
+        self.port, self.aws_port = free_port(), free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="fleet-bench-", suffix=".log", delete=False)  # noqa: SIM115
         env = os.environ | {
             "FLEET_SIZE": str(things),
@@ -225,9 +219,6 @@ def _round(runtime: Runtime, number: int) -> dict[str, Any]:
     return {"alone": alone, "together": together, "memory_mb": runtime.memory()}
 
 
-ROUND_LINE = "fleet round "
-
-
 def fleet_2000(things: int = 2_000, rounds: int = 10) -> dict[str, Any]:
     """Runs the rounds, each logged on stderr as it ends; Ctrl-C stops the run and sums up the rounds done."""
     runtime = Runtime(things)
@@ -237,17 +228,11 @@ def fleet_2000(things: int = 2_000, rounds: int = 10) -> dict[str, Any]:
             _template(runtime, delivery)
         for number in range(1, rounds + 1):
             measured.append(_round(runtime, number))
-            print(f"{ROUND_LINE}{number}: {json.dumps(measured[-1])}", file=sys.stderr, flush=True)
+            print(f"fleet round {number}: {json.dumps(measured[-1])}", file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         print(f"stopped after {len(measured)} of {rounds} rounds", file=sys.stderr)
     finally:
         runtime.stop()
-    return summary(things, rounds, measured)
-
-
-def from_log(text: str, things: int = 2_000, rounds: int = 10) -> dict[str, Any]:
-    """The summary of the rounds a run logged: a run cut short keeps what it measured."""
-    measured = [json.loads(line.split(": ", 1)[1]) for line in text.splitlines() if line.startswith(ROUND_LINE)]
     return summary(things, rounds, measured)
 
 
