@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from commands_core.errors import AlreadyExists, InvalidInput, NotFound
 from commands_core.models.commands import GROUP_ARN, THING_ARN
@@ -33,6 +33,8 @@ from commands_core.validation import check_id, check_thing_name, parse
 if TYPE_CHECKING:
     from commands_core.adapters.iot import IotRegistry
     from commands_core.adapters.jobs import JobsApi
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,9 @@ def create_job(ports: JobsPorts, body: Mapping[str, Any], default_id: str | None
         arguments["description"] = job.description
     if job.job_template_id:
         arguments["jobTemplateArn"] = ports.registry.arn(f"jobtemplate/{job.job_template_id}")
-        ports.api.call(
-            "describe_job_template", ("job template", job.job_template_id), jobTemplateId=job.job_template_id
-        )
+        ports.api.describe_job_template(job.job_template_id)
     try:
-        created = _with_targets(lambda: ports.api.call("create_job", ("targets", ""), **arguments))
+        created = _with_targets(lambda: ports.api.create_job(arguments))
     except AlreadyExists:
         retried = _created_before(ports, arguments)
         if retried is None:
@@ -75,32 +75,30 @@ def create_job(ports: JobsPorts, body: Mapping[str, Any], default_id: str | None
 def _created_before(ports: JobsPorts, arguments: Mapping[str, Any]) -> dict[str, Any] | None:
     """The job holding the jobId when these CreateJob arguments made it (a create retried), else None."""
     job_id = arguments["jobId"]
-    described: dict[str, Any] = ports.api.call("describe_job", ("job", job_id), jobId=job_id)["job"]
+    described = ports.api.describe_job(job_id)
     if sorted(described.get("targets", [])) != sorted(arguments["targets"]) or any(
         described.get(name) != arguments.get(name) for name in ("targetSelection", "description", "jobTemplateArn")
     ):
         return None
-    if "document" in arguments:
-        document = ports.api.call("get_job_document", ("job", job_id), jobId=job_id).get("document")
-        if document != arguments["document"]:
-            return None
+    if "document" in arguments and ports.api.job_document(job_id) != arguments["document"]:
+        return None
     return described
 
 
 def list_jobs(ports: JobsPorts, query: Mapping[str, str]) -> dict[str, Any]:
     page = _query(query, JOB_STATUSES)
-    listed = ports.api.call("list_jobs", ("jobs", ""), **_page_arguments(page))
+    listed = ports.api.list_jobs(page)
     return {"jobs": listed.get("jobs", [])} | _next(listed)
 
 
 def get_job(ports: JobsPorts, job_id: str) -> dict[str, Any]:
     _check_job_id(job_id)
-    return {"job": ports.api.call("describe_job", ("job", job_id), jobId=job_id)["job"]}
+    return {"job": ports.api.describe_job(job_id)}
 
 
 def job_document(ports: JobsPorts, job_id: str) -> dict[str, Any]:
     _check_job_id(job_id)
-    return {"document": ports.api.call("get_job_document", ("job", job_id), jobId=job_id).get("document")}
+    return {"document": ports.api.job_document(job_id)}
 
 
 def update_job(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -111,57 +109,51 @@ def update_job(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[s
         arguments["description"] = changes.description
     if not arguments:
         raise InvalidInput("body", "give description or a configuration AWS IoT lets a job change")
-    ports.api.call("update_job", ("job", job_id), jobId=job_id, **arguments)
+    ports.api.update_job(job_id, arguments)
     return {"updated": True}
 
 
 def associate(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
     _check_job_id(job_id)
     association = parse(Association, body)
-    job = ports.api.call("describe_job", ("job", job_id), jobId=job_id)["job"]
+    job = ports.api.describe_job(job_id)
     if job.get("targetSelection") != "CONTINUOUS":
         raise InvalidInput(
             "jobId", f"job '{job_id}' is {job.get('targetSelection')}: only a CONTINUOUS job takes targets"
         )
-    arguments: dict[str, Any] = {
-        "jobId": job_id,
-        "targets": [_target_arn(ports, target) for target in association.targets],
-    }
-    if association.comment is not None:
-        arguments["comment"] = association.comment
-    _with_targets(lambda: ports.api.call("associate_targets_with_job", ("targets", ""), **arguments))
+    targets = [_target_arn(ports, target) for target in association.targets]
+    _with_targets(lambda: ports.api.associate_targets(job_id, targets, association.comment))
     return {"associated": True}
 
 
 def cancel_job(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
     _check_job_id(job_id)
     cancel = parse(JobCancel, body)
-    arguments = cancel.model_dump(by_alias=True, exclude_none=True)
-    ports.api.call("cancel_job", ("job", job_id), jobId=job_id, **arguments)
+    ports.api.cancel_job(job_id, force=cancel.force, comment=cancel.comment, reason_code=cancel.reason_code)
     return {"canceled": True}
 
 
 def delete_job(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
     _check_job_id(job_id)
     force = parse(Force, body).force
-    ports.api.call("delete_job", ("job", job_id), jobId=job_id, force=force)
+    ports.api.delete_job(job_id, force=force)
     return {"deleted": True}
 
 
 def get_execution(ports: JobsPorts, job_id: str, thing_name: str) -> dict[str, Any]:
     _check_execution(job_id, thing_name)
-    about = ("execution", f"{job_id}/{thing_name}")
-    return {
-        "execution": ports.api.call("describe_job_execution", about, jobId=job_id, thingName=thing_name)["execution"]
-    }
+    return {"execution": ports.api.describe_execution(job_id, thing_name)}
 
 
 def cancel_execution(ports: JobsPorts, job_id: str, thing_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
     _check_execution(job_id, thing_name)
     cancel = parse(ExecutionCancel, body)
-    arguments = cancel.model_dump(by_alias=True, exclude_none=True)
-    ports.api.call(
-        "cancel_job_execution", ("execution", f"{job_id}/{thing_name}"), jobId=job_id, thingName=thing_name, **arguments
+    ports.api.cancel_execution(
+        job_id,
+        thing_name,
+        force=cancel.force,
+        expected_version=cancel.expected_version,
+        status_details=cancel.status_details,
     )
     return {"canceled": True}
 
@@ -169,14 +161,10 @@ def cancel_execution(ports: JobsPorts, job_id: str, thing_name: str, body: Mappi
 def delete_execution(ports: JobsPorts, job_id: str, thing_name: str, body: Mapping[str, Any]) -> dict[str, Any]:
     _check_execution(job_id, thing_name)
     delete = parse(ExecutionDelete, body)
-    about = ("execution", f"{job_id}/{thing_name}")
     number = delete.execution_number
     if number is None:  # the execution the thing has for this job now
-        described = ports.api.call("describe_job_execution", about, jobId=job_id, thingName=thing_name)
-        number = int(described["execution"]["executionNumber"])
-    ports.api.call(
-        "delete_job_execution", about, jobId=job_id, thingName=thing_name, executionNumber=number, force=delete.force
-    )
+        number = int(ports.api.describe_execution(job_id, thing_name)["executionNumber"])
+    ports.api.delete_execution(job_id, thing_name, number, force=delete.force)
     return {"deleted": True}
 
 
@@ -187,7 +175,7 @@ def executions_of_job(
     them, `jobExecutions`."""
     _check_job_id(job_id)
     page = _query(query, EXECUTION_STATUSES)
-    listed = ports.api.call("list_job_executions_for_job", ("job", job_id), jobId=job_id, **_page_arguments(page))
+    listed = ports.api.list_executions_of_job(job_id, page)
     summaries = [
         {"thingArn": item.get("thingArn"), "jobExecution": item.get("jobExecutionSummary", {})}
         for item in listed.get("executionSummaries", [])
@@ -202,9 +190,8 @@ def executions_of_thing(
     name for them, `jobExecution`."""
     check_thing_name(thing_name)
     page = _query(query, EXECUTION_STATUSES)
-    about = ("thing", thing_name)
-    ports.api.call("describe_thing", about, thingName=thing_name)  # AWS IoT would list nothing; the contract: 404
-    listed = ports.api.call("list_job_executions_for_thing", about, thingName=thing_name, **_page_arguments(page))
+    ports.api.require_thing(thing_name)  # AWS IoT would list nothing; the contract: 404
+    listed = ports.api.list_executions_of_thing(thing_name, page)
     summaries = [
         {"jobId": item.get("jobId"), "jobExecution": item.get("jobExecutionSummary", {})}
         for item in listed.get("executionSummaries", [])
@@ -215,35 +202,29 @@ def executions_of_thing(
 def create_template(ports: JobsPorts, body: Mapping[str, Any]) -> dict[str, Any]:
     template = parse(NewJobTemplate, body)
     template_id = template.job_template_id or str(uuid.uuid4())
-    arguments = _configs(ports, template) | {
-        "jobTemplateId": template_id,
-        "document": template.document,
-        "description": template.description,
-    }
-    created = ports.api.call("create_job_template", ("job template", template_id), **arguments)
+    arguments = _configs(ports, template) | {"document": template.document, "description": template.description}
+    created = ports.api.create_job_template(template_id, arguments)
     return {"created": True, "jobTemplateId": created["jobTemplateId"], "jobTemplateArn": created["jobTemplateArn"]}
 
 
 def list_templates(ports: JobsPorts, query: Mapping[str, str]) -> dict[str, Any]:
     page = _query(query, ())
-    arguments = _page_arguments(page)
-    listed = ports.api.call("list_job_templates", ("job templates", ""), **arguments)
+    listed = ports.api.list_job_templates(page)
     return {"JobTemplates": listed.get("jobTemplates", [])} | _next(listed)
 
 
 def get_template(ports: JobsPorts, template_id: str) -> dict[str, Any]:
     check_id("jobTemplateId", template_id)
-    described = ports.api.call("describe_job_template", ("job template", template_id), jobTemplateId=template_id)
-    return {"jobTemplate": described}
+    return {"jobTemplate": ports.api.describe_job_template(template_id)}
 
 
 def delete_template(ports: JobsPorts, template_id: str) -> dict[str, Any]:
     check_id("jobTemplateId", template_id)
-    ports.api.call("delete_job_template", ("job template", template_id), jobTemplateId=template_id)
+    ports.api.delete_job_template(template_id)
     return {"deleted": True}
 
 
-def _with_targets(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+def _with_targets(call: Callable[[], T]) -> T:
     """A call naming targets: one AWS IoT does not know is the client's mistake in `targets`."""
     try:
         return call()
@@ -283,15 +264,6 @@ def _query(query: Mapping[str, str], statuses: tuple[str, ...]) -> ListQuery:
     if page.status is not None and page.status not in statuses:
         raise InvalidInput("status", f"must be one of {', '.join(statuses)}" if statuses else "is not a filter here")
     return page
-
-
-def _page_arguments(page: ListQuery) -> dict[str, Any]:
-    arguments: dict[str, Any] = {"maxResults": page.max_results}
-    if page.status:
-        arguments["status"] = page.status
-    if page.next_token:
-        arguments["nextToken"] = page.next_token
-    return arguments
 
 
 def _next(listed: Mapping[str, Any]) -> dict[str, Any]:
