@@ -25,7 +25,9 @@ from unittest import mock
 from commands_core import dependencies
 from commands_core.adapters import aws as clients
 from commands_core.adapters.queue import DispatchQueue
+from commands_core.models.dispatch import DispatchMessage
 from commands_core.services import delivery, dispatch
+from commands_core.services.delivery import command as command_delivery
 from commands_core.wiring import CONSUMERS, ROUTES
 from commands_core.wiring import functions as wiring_functions
 from local import aws as local_aws
@@ -149,7 +151,7 @@ def rate_accuracy(things: int = 2_000, per_minute: int = 600) -> dict[str, Any]:
         with (
             mock_aws(),
             _environment(env),
-            clock.installed(delivery, dispatch),
+            clock.installed(delivery, dispatch, command_delivery),
             mock.patch.object(
                 DispatchQueue, "send", lambda self, message, delay_seconds=0: clock.send(message, delay_seconds)
             ),
@@ -187,13 +189,13 @@ def rate_accuracy(things: int = 2_000, per_minute: int = 600) -> dict[str, Any]:
     }
 
 
-def _sqs_event(message: dict[str, Any]) -> dict[str, Any]:
+def _sqs_event(message: DispatchMessage) -> dict[str, Any]:
     return {
         "Records": [
             {
                 "messageId": "m",
                 "receiptHandle": "r",
-                "body": json.dumps(message),
+                "body": message.model_dump_json(by_alias=True),
                 "attributes": {},
                 "messageAttributes": {},
                 "md5OfBody": "",

@@ -16,11 +16,13 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
+from commands_core.models.dispatch import DispatchMessage
+
 
 class SimulatedTime:
     def __init__(self, start: float) -> None:
         self.at = start
-        self._queue: list[tuple[float, int, dict[str, Any]]] = []
+        self._queue: list[tuple[float, int, DispatchMessage]] = []
         self._order = itertools.count()  # messages due at the same time keep their order
 
     def __call__(self) -> float:
@@ -29,14 +31,14 @@ class SimulatedTime:
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.at, UTC)
 
-    def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None:
+    def send(self, message: DispatchMessage, delay_seconds: float = 0) -> None:
         """DispatchQueue.send, with the delay on this clock."""
         heapq.heappush(self._queue, (self.at + delay_seconds, next(self._order), message))
 
     def advance(self, seconds: float) -> None:
         self.at += seconds
 
-    def run(self, handle: Callable[[dict[str, Any]], object], limit: int | None = None) -> int:
+    def run(self, handle: Callable[[DispatchMessage], object], limit: int | None = None) -> int:
         """Hands the messages to `handle` in due order, moving the clock, until none is left (or `limit` were
         handled); the number handled."""
         handled = 0

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from commands_core.observability import logger
 from local import aws as local_aws
@@ -113,14 +114,33 @@ def publish(api: HandlerClient, command_id: str, **query: str) -> int:
     return api.patch(f"/commands/{command_id}{suffix}", {"status": "in_progress"}).status
 
 
-def sqs_event(bodies: list[dict[str, Any]], *, prefix: str = "m") -> dict[str, Any]:
-    """An SQS event as Lambda delivers it, one record per body (message ids <prefix><index>)."""
+def stored(command_id: str, **attributes: Any) -> None:
+    """Sets attributes of a command item (by their stored names), bypassing every rule: a test arranging a state
+    that only a crash or a race between functions would leave."""
+    from commands_core.adapters import aws as clients
+    from commands_core.adapters.dynamo import to_item
+    from commands_core.settings import settings
+
+    names = {f"#a{index}": name for index, name in enumerate(attributes)}
+    values = to_item({f":v{index}": value for index, value in enumerate(attributes.values())})
+    clients.client("dynamodb").update_item(
+        TableName=settings().commands_table,
+        Key={"commandId": {"S": command_id}, "itemKey": {"S": "command"}},
+        UpdateExpression="SET " + ", ".join(f"{alias} = :v{index}" for index, alias in enumerate(names)),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
+
+
+def sqs_event(bodies: list[Any], *, prefix: str = "m") -> dict[str, Any]:
+    """An SQS event as Lambda delivers it, one record per body, a JSON value or a model (message ids
+    <prefix><index>)."""
     return {
         "Records": [
             {
                 "messageId": f"{prefix}{index}",
                 "receiptHandle": f"handle-{index}",
-                "body": json.dumps(body),
+                "body": body.model_dump_json(by_alias=True) if isinstance(body, BaseModel) else json.dumps(body),
                 "attributes": {},
                 "messageAttributes": {},
                 "md5OfBody": "",

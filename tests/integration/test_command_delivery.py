@@ -15,8 +15,10 @@ from commands_core import clock
 from commands_core.adapters import aws as clients
 from commands_core.adapters.iot_commands import IotCommands
 from commands_core.adapters.queue import DispatchQueue
+from commands_core.models.dispatch import DispatchMessage, Start
 from commands_core.models.jobs import DEFAULT_EXECUTION_TIMEOUT_SECONDS
 from commands_core.services import delivery, dispatch
+from commands_core.services.delivery import command as command_delivery
 from local.simulated_time import SimulatedTime, most_in_a_window
 from tests.conftest import EmulatedCommands, HandlerClient, aws_error
 from tests.integration.conftest import group_arn, sqs_event, thing_arn, upload
@@ -133,12 +135,12 @@ def test_device_answers_complete_the_command_and_their_result_is_returned(
 
 
 @pytest.fixture
-def queue_without_delays(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def queue_without_delays(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The dispatch queue's delays, recorded; the messages sent at once, so that a drain sees them."""
-    delays: list[int] = []
+    delays: list[float] = []
     send = DispatchQueue.send
 
-    def undelayed(self: DispatchQueue, message: dict[str, Any], delay_seconds: int = 0) -> None:
+    def undelayed(self: DispatchQueue, message: DispatchMessage, delay_seconds: float = 0) -> None:
         delays.append(delay_seconds)
         send(self, message, 0)
 
@@ -154,7 +156,7 @@ def test_throttling_in_a_batch_loses_nothing_and_starts_nothing_twice(
     command_template: Callable[..., dict[str, Any]],
     fleet: Callable[[int], list[str]],
     iot_commands: EmulatedCommands,
-    queue_without_delays: list[int],
+    queue_without_delays: list[float],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(clients, "RETRIES", 0)  # botocore's own retries would hide the throttling
@@ -209,10 +211,10 @@ def test_a_step_that_fails_comes_back_and_its_retry_completes_the_rollout(
 ) -> None:
     command_template()
     names = fleet(3)
-    sent: list[dict[str, Any]] = []
+    sent: list[DispatchMessage] = []
     send = DispatchQueue.send
 
-    def recording(self: DispatchQueue, message: dict[str, Any], delay_seconds: int = 0) -> None:
+    def recording(self: DispatchQueue, message: DispatchMessage, delay_seconds: float = 0) -> None:
         sent.append(message)
         send(self, message, delay_seconds)
 
@@ -232,7 +234,7 @@ def test_a_step_that_fails_comes_back_and_its_retry_completes_the_rollout(
     api.drain()  # the start step fails: its message waits for the visibility timeout, then comes back
 
     assert len(started) < 3  # others of the batch may have started meanwhile
-    (start,) = [message for message in sent if message["action"] == "start"]
+    (start,) = [message for message in sent if isinstance(message, Start)]
     assert api.functions.invoke("commands_dispatch", sqs_event([start])) == {"batchItemFailures": []}
     assert sorted(started) == names  # each once
     # A copy of the expand message (SQS delivers at least once) only sends the step again: nothing more starts.
@@ -250,7 +252,7 @@ def simulated(iot_commands: EmulatedCommands, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(
         DispatchQueue, "send", lambda self, message, delay_seconds=0: clock.send(message, delay_seconds)
     )
-    with clock.installed(delivery, dispatch):
+    with clock.installed(delivery, dispatch, command_delivery):
         yield clock
 
 
@@ -364,7 +366,7 @@ def test_the_reconciler_finds_what_lost_events_did_not_say_and_times_out_the_sil
     assert statuses(api, "lossy") == {"dev-000": "SUCCEEDED", "dev-001": "SENT", "dev-002": "SENT"}
 
     # AWS IoT's own timeout lost too: the reconciler's clock, past timeout and grace, times them out.
-    later = clock.now() + timedelta(seconds=60) + delivery.TIMEOUT_GRACE + timedelta(seconds=1)
+    later = clock.now() + timedelta(seconds=60) + command_delivery.TIMEOUT_GRACE + timedelta(seconds=1)
     monkeypatch.setattr(delivery, "now", lambda: later)
     api.functions.invoke("reconcile", {})
 

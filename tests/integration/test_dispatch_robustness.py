@@ -13,10 +13,11 @@ from commands_core import dependencies
 from commands_core.adapters.queue import DispatchQueue
 from commands_core.clock import iso, now
 from commands_core.errors import Unavailable
+from commands_core.models.dispatch import Cancel, DispatchMessage
 from commands_core.services import dispatch
 from local.aws import client
 from tests.conftest import HandlerClient
-from tests.integration.conftest import publish, thing_arn, upload
+from tests.integration.conftest import publish, stored, thing_arn, upload
 
 
 def test_a_cancel_whose_job_cancellation_failed_is_repaired_by_asking_again(
@@ -52,17 +53,15 @@ def test_a_cancel_step_comes_back_a_beat_later_while_an_expand_holds_the_command
 ) -> None:
     upload(api, draft)
     publish(api, draft)
-    repository = dependencies.command_repository()
-    repository.update(draft, {"dispatchStep": "expanding", "leaseUntil": iso(now() + timedelta(minutes=5))})
-    repository.set_status(draft, to="cancelled", expected=["in_progress"], at=now())
-    sent: list[tuple[dict[str, Any], int]] = []
+    stored(draft, dispatchStep="expanding", leaseUntil=iso(now() + timedelta(minutes=5)), commandStatus="cancelled")
+    sent: list[tuple[DispatchMessage, int]] = []
     monkeypatch.setattr(
         DispatchQueue, "send", lambda self, message, delay_seconds=0: sent.append((message, delay_seconds))
     )
 
-    dispatch.cancel(dependencies.ports(), {"action": "cancel", "commandId": draft})
+    dispatch.cancel(dependencies.ports(), Cancel(command_id=draft))
 
-    assert sent == [({"action": "cancel", "commandId": draft}, dispatch.BEAT_SECONDS)]
+    assert sent == [(Cancel(command_id=draft), dispatch.BEAT_SECONDS)]
 
 
 def test_an_expand_that_finds_no_thing_any_more_cancels_the_command_saying_why(

@@ -10,7 +10,7 @@ import pytest
 from moto.iot.models import iot_backends
 
 from tests.conftest import HandlerClient
-from tests.integration.conftest import job_execution_event, sqs_event
+from tests.integration.conftest import job_execution_event, sqs_event, stored
 
 
 def iot_execution(job_id: str, thing: str) -> Any:
@@ -51,11 +51,9 @@ def test_cancelling_a_command_keeps_what_a_device_started(api: HandlerClient, pu
 def test_an_execution_cannot_be_cancelled_before_its_job_exists(
     api: HandlerClient, published: Callable[..., str]
 ) -> None:
-    from commands_core import dependencies
-
     command_id = published("pending", ["p-1"])
     # As between writing the executions and creating the job (a fill still under way).
-    dependencies.command_repository().update(command_id, {"dispatchStep": "fill"})
+    stored(command_id, dispatchStep="fill")
 
     reply = api.delete(f"/commands/{command_id}/executions/p-1")
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 from botocore.retries.standard import ExponentialBackoff
+from pydantic import BaseModel
 
 from commands_core import dependencies, resources
 from commands_core.adapters import aws as clients
@@ -339,8 +340,10 @@ def _receives(monkeypatch: pytest.MonkeyPatch, service: Any) -> Counter[str]:
     received: Counter[str] = Counter()
     handle = service.handle
 
-    def counting(ports: Any, message: dict[str, Any]) -> None:
-        received[json.dumps(message, sort_keys=True)] += 1
+    def counting(ports: Any, message: Any) -> None:
+        received[
+            message.model_dump_json() if isinstance(message, BaseModel) else json.dumps(message, sort_keys=True)
+        ] += 1
         handle(ports, message)
 
     monkeypatch.setattr(service, "handle", counting)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from commands_core.services import transitions
 from tests.conftest import HandlerClient
-from tests.integration.conftest import job_execution_event, sqs_event
+from tests.integration.conftest import job_execution_event, sqs_event, stored
 
 DEVICES = [f"d{number:02d}" for number in range(12)]
 TERMINALS = ["SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "CANCELED", "REMOVED"]
@@ -192,14 +192,13 @@ def test_the_reconciler_finds_progress_that_has_no_event_and_events_that_were_lo
 def test_the_reconciler_resumes_a_publication_whose_dispatch_message_was_lost(
     api: HandlerClient, published: Callable[..., str], aws: dict[str, str]
 ) -> None:
-    from commands_core import dependencies
     from local.aws import client
 
     published("warmup", ["r-1"])
     body = {"commandId": "stalled", "templateId": "plain", "status": "in_progress", "targets": ["r-1"]}
     assert api.post("/commands", body).status == 201
     client("sqs", aws).purge_queue(QueueUrl=aws["DISPATCH_QUEUE_URL"])  # the expand message is lost
-    dependencies.command_repository().update("stalled", {"updatedAt": "2020-01-01T00:00:00Z"})  # long ago
+    stored("stalled", updatedAt="2020-01-01T00:00:00Z")  # long ago
 
     assert api.functions.invoke("reconcile", {})["dispatch_resumed"] == 1
     api.drain()

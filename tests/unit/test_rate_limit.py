@@ -9,7 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from commands_core.models.commands import Started
-from commands_core.services.delivery import rate_wait
+from commands_core.services.dispatch import rate_wait
 from local.simulated_time import most_in_a_window
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

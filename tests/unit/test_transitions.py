@@ -3,8 +3,7 @@ from itertools import product
 import pytest
 
 from commands_core.models.events import COMMAND_EXECUTION_STATUSES, JOB_EXECUTION_STATUSES
-from commands_core.services.delivery import STATUSES
-from commands_core.services.reconcile import JOB_STATUSES
+from commands_core.services.delivery import command, job
 from commands_core.services.transitions import allowed
 
 PENDING = ["SCHEDULED", "QUEUED", "SENT", "ACKNOWLEDGED", "IN_PROGRESS"]
@@ -85,5 +84,5 @@ def test_no_pending_status_moves_back(current: str, new: str) -> None:
 
 def test_every_status_an_aws_iot_event_may_carry_has_its_execution_status() -> None:
     # The event models accept these statuses; the ingestion maps each to an execution status without looking twice.
-    assert set(JOB_STATUSES) == JOB_EXECUTION_STATUSES
-    assert set(STATUSES) == COMMAND_EXECUTION_STATUSES
+    assert set(job.STATUSES) == JOB_EXECUTION_STATUSES
+    assert set(command.STATUSES) == COMMAND_EXECUTION_STATUSES

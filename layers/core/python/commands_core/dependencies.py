@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
     from commands_core.adapters.commands import CommandRepository
     from commands_core.adapters.templates import TemplateRepository
-    from commands_core.services.commands import Ports
     from commands_core.services.jobs import JobsPorts
+    from commands_core.services.ports import Ports
 
 
 @cache
@@ -41,7 +41,7 @@ def ports() -> Ports:
     from commands_core.adapters.iot import IotJobs, IotRegistry
     from commands_core.adapters.iot_commands import IotCommands
     from commands_core.adapters.queue import DispatchQueue
-    from commands_core.services.commands import Ports
+    from commands_core.services.ports import Ports
 
     config = settings()
     return Ports(

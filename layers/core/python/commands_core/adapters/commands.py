@@ -7,12 +7,15 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from commands_core.adapters.aws import error_code, throttled
 from commands_core.adapters.dynamo import from_item, to_item
 from commands_core.clock import iso, now
 from commands_core.errors import AlreadyExists
-from commands_core.models.commands import Command, FileRef
+from commands_core.models.commands import Command, FileRef, Started
 from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
+from commands_core.models.lifecycle import STEP_EVENTS, STOPPABLE, StatusEvent, StepEvent, status_after
 from commands_core.pagination import Page, decode_token, encode_token
 
 _COMMAND = "command"
@@ -55,48 +58,93 @@ class CommandRepository:
             )
         )
 
-    def set_status(self, command_id: str, *, to: str, expected: Sequence[str], at: datetime, **extra: Any) -> bool:
-        """Moves the command to status `to` (with `extra` attributes) if it is in one of `expected`."""
-        values = {f":expected{index}": status for index, status in enumerate(expected)}
-        return self.update(
-            command_id,
-            {"commandStatus": to, "updatedAt": iso(at), **extra},
-            condition=f"commandStatus IN ({', '.join(values)})",
-            values=values,
+    def move(self, command: Command, event: StatusEvent, at: datetime, *, reason: str | None = None) -> bool:
+        """Moves the command's status by `event` from the status it was read in (with `reason`, why the service
+        did it); False when the command changed since or is gone."""
+        to = status_after(event, command.status)
+        if to is None:
+            raise ValueError(f"'{event}' does not apply to a {command.status} command")
+        changes: dict[str, Any] = {"status": to, "updated_at": at} | ({"status_reason": reason} if reason else {})
+        return self._update(command.command_id, changes, "commandStatus = :read", {":read": command.status})
+
+    def advance(self, command_id: str, event: StepEvent, **changes: Any) -> bool:
+        """Moves a published command's dispatch step by `event`, with `changes` (by field name; None removes), if
+        it is still in progress and at a step the event leaves from; False otherwise."""
+        sources, to = STEP_EVENTS[event]
+        steps = {f":from{index}": step for index, step in enumerate(sorted(sources))}
+        condition = f"dispatchStep IN ({', '.join(steps)}) AND commandStatus = :in_progress"
+        return self._update(
+            command_id, changes | {"dispatch_step": to}, condition, steps | {":in_progress": "in_progress"}
         )
 
-    def update(
+    def take_lease(self, command_id: str, until: datetime, at: datetime, *, stalled_before: datetime | None) -> bool:
+        """The right to expand until `until`: from a fresh command, from an expand whose lease has expired (its
+        run crashed), and with `stalled_before`, from a fill not advanced since then (the reconciler resuming)."""
+        condition = "dispatchStep = :expand OR (dispatchStep = :expanding AND leaseUntil < :now)"
+        values: dict[str, Any] = {":expand": "expand", ":expanding": "expanding", ":now": iso(at)}
+        if stalled_before is not None:
+            condition += " OR (dispatchStep = :fill AND updatedAt < :stalled)"
+            values |= {":fill": "fill", ":stalled": iso(stalled_before)}
+        return self._update(command_id, {"dispatch_step": "expanding", "lease_until": until}, condition, values)
+
+    def stop(self, command_id: str, *, lease: datetime | None = None) -> bool:
+        """Stops the dispatch of a command that will deliver no more: with `lease`, only the expand holding it
+        stops (and gives the lease up); else any step but done."""
+        changes: dict[str, Any] = {"dispatch_step": "stopped", "lease_until": None}
+        if lease is not None:
+            values = {":expanding": "expanding", ":lease": iso(lease)}
+            return self._update(command_id, changes, "dispatchStep = :expanding AND leaseUntil = :lease", values)
+        steps = {f":step{index}": step for index, step in enumerate(sorted(STOPPABLE))}
+        return self._update(command_id, changes, f"dispatchStep IN ({', '.join(steps)})", steps)
+
+    def record_batch(self, command: Command, *, cursor: str, log: list[Started], done: bool, at: datetime) -> bool:
+        """Records a batch the `start` step dealt with, if nothing moved since `command` was read: its batch
+        count, not its cursor, says so (a batch throttled at its first thing moves no cursor, but its starts
+        must stay in the rate's log). With `done`, every execution has started."""
+        changes: dict[str, Any] = {
+            "dispatch_cursor": cursor,
+            "dispatch_log": log,
+            "dispatch_batches": command.dispatch_batches + 1,
+            "updated_at": at,
+        } | ({"dispatch_step": "done"} if done else {})
+        condition = "dispatchStep = :start AND dispatchBatches = :batches AND commandStatus = :in_progress"
+        values = {":start": "start", ":batches": command.dispatch_batches, ":in_progress": "in_progress"}
+        return self._update(command.command_id, changes, condition, values)
+
+    def reset_counts(self, command_id: str, counts: dict[str, int], at: datetime) -> None:
+        """The command's counts, all at once (an expand, before any execution can move)."""
+        self._update(command_id, {"counts": counts, "updated_at": at})
+
+    def _update(
         self,
         command_id: str,
         changes: dict[str, Any],
-        *,
         condition: str | None = None,
         values: dict[str, Any] | None = None,
     ) -> bool:
-        """SETs (or REMOVEs, for None) top-level attributes, under an optional condition; False if it fails."""
-        names = {f"#a{index}": name for index, name in enumerate(changes)}
-        sets = [
-            f"{alias} = :v{index}" for index, (alias, name) in enumerate(names.items()) if changes[name] is not None
-        ]
-        removes = [alias for alias, name in names.items() if changes[name] is None]
+        """SETs (or REMOVEs, for None) the command's fields by name, under an optional condition; False if it
+        fails or the command is gone."""
+        names = {f"#a{index}": _attribute(name) for index, name in enumerate(changes)}
+        given = {f":v{index}": value for index, value in enumerate(changes.values())}
+        sets = [f"{alias} = :v{index}" for index, alias in enumerate(names) if given[f":v{index}"] is not None]
+        removes = [alias for index, alias in enumerate(names) if given[f":v{index}"] is None]
         expression = " ".join(
             part
             for part in (f"SET {', '.join(sets)}" if sets else "", f"REMOVE {', '.join(removes)}" if removes else "")
             if part
         )
-        attribute_values = {
-            f":v{index}": value for index, (_, name) in enumerate(names.items()) if (value := changes[name]) is not None
-        }
-        attribute_values |= values or {}
+        attribute_values = to_item(to_jsonable_python({**given, **(values or {})}))
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "Key": _key(command_id),
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
-            "ConditionExpression": " AND ".join(filter(None, ("attribute_exists(commandId)", condition))),
+            "ConditionExpression": " AND ".join(
+                filter(None, ("attribute_exists(commandId)", condition and f"({condition})"))
+            ),
         }
         if attribute_values:
-            arguments["ExpressionAttributeValues"] = to_item(attribute_values)
+            arguments["ExpressionAttributeValues"] = attribute_values
         return self._conditional(lambda: self._client.update_item(**arguments))
 
     def record_file(self, command_id: str, file_id: str, ref: FileRef | None, at: datetime) -> bool:
@@ -446,6 +494,13 @@ class CommandRepository:
                 return False
             raise
         return True
+
+
+def _attribute(field: str) -> str:
+    """The command item's attribute holding a field of Command."""
+    if field == "status":
+        return "commandStatus"  # `status` is the executions' (the byStatus index tells them apart)
+    return Command.model_fields[field].alias or field
 
 
 def _key(command_id: str) -> dict[str, Any]:

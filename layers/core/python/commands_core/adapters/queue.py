@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from commands_core.models.dispatch import DispatchMessage
+
+MAX_DELAY_SECONDS = 900  # SQS delays a message 15 minutes at most
 
 
 class DispatchQueue:
@@ -11,5 +16,8 @@ class DispatchQueue:
         self._client = client
         self._url = url
 
-    def send(self, message: dict[str, Any], delay_seconds: int = 0) -> None:
-        self._client.send_message(QueueUrl=self._url, MessageBody=json.dumps(message), DelaySeconds=delay_seconds)
+    def send(self, message: DispatchMessage, delay_seconds: float = 0) -> None:
+        """Sends `message`, delivered `delay_seconds` on (rounded up; at most SQS's 15 minutes)."""
+        delay = min(MAX_DELAY_SECONDS, max(0, math.ceil(delay_seconds)))
+        body = message.model_dump_json(by_alias=True)
+        self._client.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=delay)

@@ -11,9 +11,9 @@ from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field
 from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel, PageQuery
 from commands_core.models.executions import TERMINAL
 from commands_core.models.jobs import JobSettings
+from commands_core.models.lifecycle import CommandStatus, Step
 from commands_core.models.templates import DOCUMENT_MAX_BYTES, Delivery
 
-CommandStatus = Literal["draft", "in_progress", "cancelled", "deleted", "completed"]
 LIVE_STATUSES: frozenset[str] = frozenset({"draft", "in_progress"})
 RESERVED_COMMAND_IDS = frozenset({"v0"})  # v0 is the status API's path segment: /commands/v0/status
 
@@ -165,9 +165,7 @@ class Command(CommandFields):
     version: int = Field(default=1, exclude=True)
     # Set on publish: what devices receive, and how far the dispatch queue has taken it.
     document: str | None = Field(default=None, exclude=True)
-    dispatch_step: Literal["expand", "expanding", "fill", "create", "start", "done", "stopped"] | None = Field(
-        default=None, exclude=True
-    )
+    dispatch_step: Step | None = Field(default=None, exclude=True)
     delivery: Delivery | None = Field(default=None, exclude=True)  # the template's, frozen on publish
     lease_until: datetime | None = Field(default=None, exclude=True)
     job_targets: list[str] = Field(default_factory=list, exclude=True)

@@ -6,7 +6,6 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from commands_core.errors import InvalidInput
 from commands_core.models import ApiModel
 
 
@@ -56,19 +55,3 @@ class JobSettings(ApiModel):
     job_executions_retry_config: RetryConfig | None = None
     # AWS IoT Commands' limit (12 h); its timer starts when the execution is created.
     execution_timeout_seconds: int | None = Field(default=None, ge=1, le=43200, strict=True)
-
-
-_JOB_ONLY = ("abort_config", "timeout_config", "job_executions_retry_config")
-
-
-def check_delivery(settings: JobSettings, delivery: str) -> None:
-    """Each setting applies to the deliveries that have it; setting it for another is a client's mistake."""
-    if delivery == "job" and settings.execution_timeout_seconds is not None:
-        raise InvalidInput(
-            "executionTimeoutSeconds", "applies to delivery command or inbox; a job's timeout is timeoutConfig"
-        )
-    if delivery == "inbox" and settings.rollout_maximum_per_minute is not None:
-        raise InvalidInput("rolloutMaximumPerMinute", "applies to delivery job or command: an inbox pushes nothing")
-    for name in _JOB_ONLY if delivery != "job" else ():
-        if getattr(settings, name) is not None:
-            raise InvalidInput(JobSettings.model_fields[name].alias or name, f"applies to delivery job, not {delivery}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from commands_core.clock import now
@@ -22,38 +21,20 @@ from commands_core.models.commands import (
     file_key,
     published_file_key,
 )
-from commands_core.models.jobs import DEFAULT_EXECUTION_TIMEOUT_SECONDS, check_delivery
+from commands_core.models.dispatch import Cancel, Expand
+from commands_core.models.lifecycle import StatusEvent, status_after
 from commands_core.models.templates import Template
 from commands_core.observability import metrics
 from commands_core.pagination import Page
-from commands_core.services import rendering, targets, transitions
+from commands_core.services import delivery, rendering, targets, transitions
 from commands_core.validation import check_id as check_name
 from commands_core.validation import holds, parse
 
 if TYPE_CHECKING:
-    from commands_core.adapters.commands import CommandRepository
-    from commands_core.adapters.files import FileStore
-    from commands_core.adapters.iot import IotJobs
-    from commands_core.adapters.iot_commands import IotCommands
-    from commands_core.adapters.queue import DispatchQueue
-    from commands_core.services.templates import TemplateStore
+    from commands_core.services.ports import Ports
 
 _STATUS_CHANGES = {"in_progress", "cancelled"}
 PRESIGNED_URL_BYTES = 2048  # room for one URL the service presigns (an STS session token makes it ~1.5 KB)
-
-
-@dataclass(frozen=True)
-class Ports:
-    """The adapters the command services use."""
-
-    templates: TemplateStore
-    commands: CommandRepository
-    files: FileStore
-    registry: targets.Registry
-    jobs: IotJobs
-    iot_commands: IotCommands
-    queue: DispatchQueue
-    presign_role_arn: str
 
 
 # Settings of a command delivered by AWS IoT Commands or the inbox that publishing copies from its template.
@@ -151,31 +132,25 @@ def publish(ports: Ports, command: Command) -> Command:
 
 
 def stop_starting(ports: Ports, command: Command, *, force: bool) -> None:
-    """What a cancel or a delete does before it answers, so that no execution of the command starts after:
-    AWS IoT starts no execution of a deprecated AWS IoT command, nor more of a cancelled job (an expand or a
-    start step under way sees the status and stops too). The cancel step, sent already, does the rest."""
-    if command.delivery == "command":
-        # By id: the AWS IoT command may be being created right now (its ARN not recorded yet).
-        ports.iot_commands.deprecate(command.command_id)
-    elif command.job_id:
-        ports.jobs.cancel_job(command.job_id, force=force, reason=f"command {command.status} through the API")
+    """What a cancel or a delete does before it answers, so that no execution of the command starts after: its
+    delivery has AWS IoT start nothing more (an expand or a start step under way sees the status and stops
+    too). The cancel step, sent already, does the rest."""
+    if command.published_at is not None:
+        delivery.of(command.delivery).stop_starting(ports, command, force=force)
 
 
 def cancel(ports: Ports, command: Command, *, force: bool, to: str = "cancelled", reason: str | None = None) -> Command:
     """Cancels the command (or marks it deleted); the dispatch queue's `cancel` step then cancels its job and
     its pending executions. Asking again sends the step again (it is idempotent), so that a retry repairs a
     step that failed."""
-    ended = ("cancelled", "completed", "deleted")
-    deleting_ended = to == "deleted" and command.status in ended
-    if command.status != to and command.status not in ("draft", "in_progress") and not deleting_ended:
+    event: StatusEvent = "delete" if to == "deleted" else "cancel"
+    if command.status != to and status_after(event, command.status) is None:
         raise InvalidInput("status", f"a {command.status} command cannot be {to}")
     at = now()
-    if command.status != to:
-        extra = {"statusReason": reason} if reason else {}
-        if not ports.commands.set_status(command.command_id, to=to, expected=[command.status], at=at, **extra):
-            raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
+    if command.status != to and not ports.commands.move(command, event, at, reason=reason):
+        raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
     if command.published_at is not None:
-        ports.queue.send({"action": "cancel", "commandId": command.command_id, "force": force})
+        ports.queue.send(Cancel(command_id=command.command_id, force=force))
     return command.model_copy(update={"status": to, "updated_at": at, "status_reason": reason or command.status_reason})
 
 
@@ -197,11 +172,7 @@ def delete(ports: Ports, command_id: str, *, force: bool = False) -> bool:
             ports.files.delete(file_key(command_id, file_id))
         return False
     stop_starting(ports, cancel(ports, command, force=force, to="deleted"), force=force)
-    if command.delivery != "command":
-        return False
-    # Deprecated first (stop_starting): AWS IoT then starts none of its executions, whatever the cancel step has
-    # got to, and deletes it once 12 hours have passed.
-    return ports.iot_commands.delete(command_id)
+    return delivery.of(command.delivery).delete(ports, command)
 
 
 def check_id(command_id: str) -> None:
@@ -229,8 +200,9 @@ def _fields(ports: Ports, data: Mapping[str, Any]) -> CommandFields:
 
 def _check_delivery(fields: CommandFields, template: Template) -> None:
     """The command's settings suit its template's delivery (checked again on publish: templates change)."""
-    check_delivery(fields, template.delivery)
-    if fields.type == "CONTINUOUS" and template.delivery != "job":
+    kind = delivery.of(template.delivery)
+    kind.check(fields)
+    if fields.type == "CONTINUOUS" and not kind.continuous:
         raise InvalidInput(
             "type",
             f"CONTINUOUS needs delivery job; template '{template.template_id}' delivers by {template.delivery}, "
@@ -270,7 +242,7 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
     if not command.targets and not command.target_query:
         raise InvalidInput("targets", "give targets or a targetQuery to publish")
     selection = targets.select(command.targets, command.target_query, ports.registry)
-    publication = {
+    return {
         "document": document,
         "files": files,
         "unknown_targets": list(selection.unknown),
@@ -278,17 +250,7 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
         "dispatch_step": "expand",
         "counts": {},
         "delivery": template.delivery,
-    }
-    if template.delivery != "job":
-        # The dispatcher and the reconciler read these on every batch and round: frozen, as the template was.
-        for name in FROZEN_ON_PUBLISH:
-            publication[name] = getattr(command, name) or getattr(template, name)
-    if template.delivery == "command":
-        # Every AWS IoT Commands execution is started with a timeout of the service's, never AWS IoT's 10 s.
-        publication["execution_timeout_seconds"] = (
-            publication["execution_timeout_seconds"] or DEFAULT_EXECUTION_TIMEOUT_SECONDS
-        )
-    return publication
+    } | delivery.of(template.delivery).publication(command, template)
 
 
 def _uploaded_files(ports: Ports, command: Command, template: Template) -> dict[str, FileRef]:
@@ -310,29 +272,23 @@ def _render(ports: Ports, command: Command, template: Template) -> str:
         for file_id in template.required_files
     }
     reserved = 0
-    if template.delivery != "job":  # the service puts presigned URLs in, longer than AWS IoT's placeholders
+    if delivery.of(template.delivery).presigns_files:  # its presigned URLs are longer than AWS IoT's placeholders
         reserved = sum(max(0, PRESIGNED_URL_BYTES - len(url)) for url in urls.values())
     return rendering.render(template.document, command.document_parameters, urls, reserved)
 
 
 def _dispatch(ports: Ports, command: Command) -> None:
-    ports.queue.send({"action": "expand", "commandId": command.command_id})
-
-
-def release_group(ports: Ports, command: Command) -> None:
-    """Deletes the command's thing group once it has ended (a thing can be in only 10 static groups)."""
-    if command.group_name:
-        ports.jobs.delete_group(command.group_name)
+    ports.queue.send(Expand(command_id=command.command_id))
 
 
 def complete_if_done(ports: Ports, command: Command, *, job_completed: bool = False) -> bool:
     """A SNAPSHOT command with no pending execution becomes completed; with a retry policy, only once AWS IoT
-    says its job completed (a failed execution may still be retried). Its group goes first, so that a crash
-    in between leaves nothing behind."""
+    says its job completed (a failed execution may still be retried). What its delivery holds for it alone is
+    released first, so that a crash in between leaves nothing behind."""
     if not transitions.ended(command) or (command.job_retries and not job_completed):
         return False
-    release_group(ports, command)
-    if ports.commands.set_status(command.command_id, to="completed", expected=["in_progress"], at=now()):
+    delivery.of(command.delivery).release(ports, command)
+    if ports.commands.move(command, "complete", now()):
         metrics.add_metric(name="CommandCompleted", unit="Count", value=1)
         return True
     return False

@@ -8,8 +8,9 @@ from typing import Any
 from commands_core.errors import Conflict, InvalidInput, NotFound
 from commands_core.models.executions import TERMINAL, Execution
 from commands_core.pagination import Page
-from commands_core.services import commands, reconcile, transitions
-from commands_core.services.commands import Ports
+from commands_core.services import commands, delivery, transitions
+from commands_core.services.delivery.job import STATUSES
+from commands_core.services.ports import Ports
 from commands_core.validation import check_thing_name
 
 
@@ -39,22 +40,12 @@ def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> No
         raise InvalidInput("thingName", f"the execution of {thing_name} has already ended ({execution.status})")
     if execution.status == "IN_PROGRESS" and not force:
         raise InvalidInput("force", f"the execution of {thing_name} is IN_PROGRESS: cancel it with force=true")
-    if command.delivery == "command":
-        # Once its rollout is done every execution has started (its event may be on the way); before, the
-        # dispatcher may be starting it now. Only cancelling the command (deprecating it) stops what is left.
-        raise InvalidInput(
-            "thingName", "AWS IoT Commands cannot cancel one execution; cancel the command to stop those not started"
-        )
     if command.status == "in_progress" and command.dispatch_step != "done":
-        raise Conflict(f"command '{command_id}' is still being published; cancel this execution once it has a job")
-    status: str | None = "CANCELED"
-    if command.job_id:
-        status = ports.jobs.cancel_execution(command.job_id, thing_name, force=force)
-    if status in reconcile.JOB_STATUSES:
+        raise Conflict(f"command '{command_id}' is still being published; cancel this execution once it is sent")
+    status = delivery.of(command.delivery).cancel_one(ports, command, execution, force=force)
+    if status in STATUSES:
         reason = "cancelled through the API" if status == "CANCELED" else None
-        transitions.report(
-            ports.commands, command_id, thing_name, reconcile.JOB_STATUSES[status], source="api", reason=reason
-        )
+        transitions.report(ports.commands, command_id, thing_name, STATUSES[status], source="api", reason=reason)
     if status != "CANCELED":
         field = "force" if status == "IN_PROGRESS" else "thingName"
         raise InvalidInput(field, f"AWS IoT could not cancel it: it is {status or 'unknown to AWS IoT'}")

@@ -8,7 +8,7 @@ from commands_core.clock import now
 from commands_core.errors import InvalidInput, NotFound
 from commands_core.models.commands import Command, FileRef, file_key
 from commands_core.services import commands
-from commands_core.services.commands import Ports
+from commands_core.services.ports import Ports
 from commands_core.validation import check_id
 
 UPLOAD_URL_SECONDS = 900

@@ -26,9 +26,10 @@ from commands_core.models.events import (
 )
 from commands_core.models.executions import ExecutionStatus, Report
 from commands_core.observability import count_by, logger, metrics
-from commands_core.services import commands, delivery, transitions
-from commands_core.services.commands import Ports
-from commands_core.services.reconcile import JOB_STATUSES, reconcile_job
+from commands_core.services import commands, reconcile, transitions
+from commands_core.services.delivery import command as command_delivery
+from commands_core.services.delivery import job as job_delivery
+from commands_core.services.ports import Ports
 
 SKEW = timedelta(minutes=5)  # how far AWS IoT's clock and ours may disagree
 _NO_RESPONSE = "$NO_RESPONSE_FROM_DEVICE"
@@ -73,7 +74,9 @@ def _job_execution(ports: Ports, event: JobExecutionEvent) -> Drop | None:
     if late := _out_of_time(command, event):
         return late
     # An execution deleted in AWS IoT will never report again: for the command it is REMOVED.
-    status: ExecutionStatus = "REMOVED" if event.deleted else JOB_STATUSES[event.status]  # the model checked it
+    status: ExecutionStatus = (
+        "REMOVED" if event.deleted else job_delivery.STATUSES[event.status]
+    )  # the model checked it
     execution = ports.commands.get_execution(command.command_id, event.thing_name)
     # A thing the table lacks may still be the job's: one that joined the group of a CONTINUOUS job, or a
     # group member AWS IoT found at CreateJob that was not one when the command expanded. AWS IoT knows.
@@ -98,7 +101,7 @@ def _command_execution(ports: Ports, event: CommandExecutionEvent) -> Drop | Non
         return Drop("unknown_command", "no command of this service has this AWS IoT command")
     if late := _out_of_time(command, event):
         return late
-    status = delivery.STATUSES[event.status]  # the model checked it
+    status = command_delivery.STATUSES[event.status]  # the model checked it
     # The command started an execution on each of its targets, and only there: nothing is created from an event.
     execution = ports.commands.get_execution(command.command_id, event.thing_name)
     if execution is None:
@@ -137,7 +140,7 @@ def _job(ports: Ports, event: JobEvent) -> Drop | None:
     operation = (event.operation or event.status).lower()
     if operation == "completed":
         # AWS IoT says every execution has ended: read them all, in case an event was lost.
-        reconcile_job(ports, command, job_completed=True)
+        reconcile.read_back(ports, command, ended=True)
     elif operation in ("canceled", "cancellation_in_progress", "deleted", "deletion_in_progress"):
         commands.cancel(ports, command, force=False, reason=f"its AWS IoT job was {operation.replace('_', ' ')}")
     return None

@@ -14,18 +14,12 @@ from datetime import timedelta
 
 from commands_core.clock import now
 from commands_core.models.commands import Command
-from commands_core.models.executions import PENDING, ExecutionStatus, Report
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, delivery, transitions
-from commands_core.services.commands import Ports
+from commands_core.services import commands, delivery, dispatch
+from commands_core.services.ports import Ports
 
 STALLED = timedelta(minutes=10)  # a dispatch step this old without progress is resumed
 BUDGET_SECONDS = 240.0  # of the function's 300: a round stops starting commands after this
-
-JOB_STATUSES: dict[str, ExecutionStatus] = {
-    name: name  # IoT Jobs' names are the unified ones
-    for name in ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT", "CANCELED", "REMOVED")
-}
 
 
 def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
@@ -37,14 +31,12 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
             continue
         figures["commands"] += 1
         try:
-            if command.delivery in ("command", "inbox"):
-                figures["executions_changed"] += delivery.reconcile(ports, command)
-            elif command.dispatch_step == "done":
-                figures["executions_changed"] += reconcile_job(ports, command)
+            kind = delivery.of(command.delivery)
+            figures["executions_changed"] += kind.read_back(ports, command) + kind.time_out(ports, command)
             if command.dispatch_step not in ("done", "stopped") and _stalled(command):
-                _resume(ports, command)
+                dispatch.resume(ports, command)
                 figures["dispatch_resumed"] += 1
-            if command.delivery in ("command", "inbox") and (refreshed := ports.commands.get(command.command_id)):
+            if refreshed := ports.commands.get(command.command_id):
                 commands.complete_if_done(ports, refreshed)
         except Exception:  # one command's trouble (its job deleted, throttling) must not stop the round
             figures["failed"] += 1
@@ -55,44 +47,14 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
     return figures
 
 
-def reconcile_job(ports: Ports, command: Command, *, job_completed: bool = False) -> int:
-    """Applies what AWS IoT holds for the command's job where the table differs; the number that changed.
-
-    Once the job has completed, an execution AWS IoT does not list (its thing left the group, or it was
-    deleted) will never come: it is REMOVED, so the command can complete.
-    """
-    if not command.job_id:
-        return 0
-    table = ports.commands.execution_statuses(command.command_id)
-    changed = 0
-    listed = set()
-    for thing_name, iot_status, at in ports.jobs.executions(command.job_id):
-        listed.add(thing_name)
-        status = JOB_STATUSES.get(iot_status)
-        if status and table.get(thing_name) != status:
-            report = Report(
-                command_id=command.command_id, thing_name=thing_name, status=status, at=at, source="reconciler"
-            )
-            # Listed by AWS IoT itself: an execution the table lacks is real (a thing that joined the group).
-            changed += transitions.apply(ports.commands, report, create_missing=True)
-    if job_completed:
-        for thing_name in [name for name, status in table.items() if status in PENDING and name not in listed]:
-            reason = "AWS IoT's completed job has no execution for this thing"
-            changed += transitions.report(
-                ports.commands, command.command_id, thing_name, "REMOVED", source="reconciler", reason=reason
-            )
-    refreshed = ports.commands.get(command.command_id)
-    if refreshed:
-        commands.complete_if_done(ports, refreshed, job_completed=job_completed)
+def read_back(ports: Ports, command: Command, *, ended: bool = False) -> int:
+    """Applies what AWS IoT holds for the command's executions where the table differs (`ended`: AWS IoT says
+    it has finished with them: a job completed), then completes the command if nothing is left pending; the
+    number that changed."""
+    changed = delivery.of(command.delivery).read_back(ports, command, ended=ended)
+    if refreshed := ports.commands.get(command.command_id):
+        commands.complete_if_done(ports, refreshed, job_completed=ended)
     return changed
-
-
-def _resume(ports: Ports, command: Command) -> None:
-    """Sends the lost message of a stalled step again (a copy of one still under way changes nothing)."""
-    if command.dispatch_step == "start":
-        delivery.send_start(ports, command.command_id, cursor=command.dispatch_cursor or "")
-    else:
-        ports.queue.send({"action": "expand", "commandId": command.command_id, "resume": True})
 
 
 def _stalled(command: Command) -> bool:

@@ -9,20 +9,19 @@ function, so it is refused when the execution cannot move there.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from itertools import islice
 from typing import Any
 
-from commands_core.clock import iso, now
+from commands_core.clock import now
 from commands_core.errors import InvalidInput, NotFound
 from commands_core.models.commands import Command, published_file_key
 from commands_core.models.executions import TERMINAL, Execution
 from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, SETTABLE, STATES, StatusQuery, StatusUpdate
 from commands_core.models.templates import Template
-from commands_core.observability import log_keys, logger, metrics
-from commands_core.services import commands, rendering, transitions
-from commands_core.services.commands import Ports
+from commands_core.services import commands, delivery, rendering, transitions
+from commands_core.services.ports import Ports
 from commands_core.settings import settings
 from commands_core.validation import check_thing_name, is_id, is_thing_name, parse
 
@@ -121,7 +120,7 @@ def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[st
     update = parse(StatusUpdate, body)
     execution = _execution(ports, status)
     command = ports.commands.get(execution.command_id)
-    if command is None or command.delivery != "inbox":
+    if command is None or not delivery.of(command.delivery).takes_device_reports:
         # A job's or an AWS IoT command's device reports through AWS IoT, whose state the table follows.
         raise InvalidInput(
             "id", "only an execution of an inbox command is reported here; this one's device reports to AWS IoT"
@@ -156,12 +155,8 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
     """The device's executions to act on, oldest first, each with its command's operation and rendered document
     (file URLs presigned now): its inbox executions handed out by this fetch, and, for information, the pending
     executions of the other deliveries (their job or AWS IoT command delivers them). Only commands in progress:
-    a device must not start work that was cancelled, deleted or has completed.
-
-    Delivery is at least once: an inbox execution is handed out when QUEUED, and again when it is still SENT
-    after its lease (the answer that carried it may have been lost); each handed out is SENT with a new lease.
-    One SENT within its lease is not handed out again (a second fetch meanwhile would duplicate the work), nor
-    one ACKNOWLEDGED or later (the device has it).
+    a device must not start work that was cancelled, deleted or has completed. How the inbox hands an execution
+    out (at least once, under a lease) is services/delivery/inbox.py's.
     """
     if not device_id:
         raise InvalidInput("device_id", "is required: the device whose commands to fetch")
@@ -181,7 +176,7 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
         command = live[pending.command_id]
         if command is None or command.document is None:
             continue
-        execution = _hand_out(ports, pending, at, until) if command.delivery == "inbox" else pending
+        execution = delivery.of(command.delivery).fetched(ports, pending, at, until)
         if execution is None:
             continue
         if command.template_id not in templates:  # read only for what is handed out
@@ -201,40 +196,6 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
 
 def _download_url(ports: Ports, key: str, *, expiry: int) -> str:
     return ports.files.download_url(key, expiry)
-
-
-def _hand_out(ports: Ports, execution: Execution, at: datetime, until: datetime) -> Execution | None:
-    """The inbox execution as handed out by this fetch, SENT with its lease until `until`; None when this fetch
-    does not hand it out: another fetch did first, its lease has not passed, or the device acknowledged it.
-
-    Both writes are conditional on the execution as read, so that of two fetches at once only one hands it out.
-    """
-    if execution.status == "QUEUED":
-        # The move goes through the one transition function, the lease in the same write.
-        reason = "fetched from the inbox"
-        sent = transitions.report(
-            ports.commands,
-            execution.command_id,
-            execution.thing_name,
-            "SENT",
-            source="device",
-            reason=reason,
-            lease_until=until,
-        )
-        if not sent:
-            return None
-        return ports.commands.get_execution(execution.command_id, execution.thing_name) or execution
-    if execution.status != "SENT" or (execution.lease_until is not None and execution.lease_until > at):
-        return None
-    # Still SENT after its lease (or handed out before leases were kept): no acknowledgement came, so the device
-    # may never have received it. The state stays SENT; only the lease moves.
-    if not ports.commands.renew_lease(execution, until):
-        return None
-    with log_keys(command_id=execution.command_id, thing_name=execution.thing_name):
-        lease = {"lease_was": iso(execution.lease_until) if execution.lease_until else None, "until": iso(until)}
-        logger.info("inbox execution handed out again", extra=lease)
-    metrics.add_metric(name="InboxHandedOutAgain", unit="Count", value=1)
-    return execution.model_copy(update={"lease_until": until})
 
 
 def _execution(ports: Ports, status: str) -> Execution:

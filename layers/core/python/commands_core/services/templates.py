@@ -7,9 +7,9 @@ from typing import Any, Protocol
 
 from commands_core.clock import now
 from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from commands_core.models.jobs import check_delivery
 from commands_core.models.templates import Template, TemplateFields, TemplateSummary
 from commands_core.pagination import Page
+from commands_core.services import delivery
 from commands_core.services.rendering import tokens_of
 from commands_core.validation import check_id as check_name
 from commands_core.validation import holds, parse
@@ -25,7 +25,7 @@ class TemplateStore(Protocol):
 
 def create(store: TemplateStore, fields: TemplateFields) -> Template:
     check_tokens(fields)
-    check_delivery(fields, fields.delivery)
+    delivery.of(fields.delivery).check(fields)
     created = now()
     template = Template(**dict(fields), created_at=created, updated_at=created)
     try:
@@ -59,7 +59,7 @@ def update(store: TemplateStore, template_id: str, changes: Mapping[str, Any]) -
         TemplateFields, current.model_dump(by_alias=True, include=set(TemplateFields.model_fields)) | dict(changes)
     )
     check_tokens(merged)
-    check_delivery(merged, merged.delivery)
+    delivery.of(merged.delivery).check(merged)
     updated = Template(**dict(merged), created_at=current.created_at, updated_at=now(), version=current.version + 1)
     store.replace(updated, expected_version=current.version)
     return updated

@@ -1,0 +1,60 @@
+"""The dispatch queue's messages: one model per step, told apart by `action`. Every step is safe to run twice,
+and a message may come more than once, late, or after its command ended."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, TypeAdapter
+
+from commands_core.models import ApiModel
+
+
+class _Message(ApiModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    command_id: str
+
+
+class Expand(_Message):
+    """Expand a published command's targets to things and write their executions; `resume`: the reconciler
+    sends it again for a step that stalled."""
+
+    action: Literal["expand"] = "expand"
+    resume: bool = False
+
+
+class Fill(_Message):
+    """Add one batch of things to the command's thing group (delivery job), as part of a `generation` of batches
+    (a restarted expand starts a new one)."""
+
+    action: Literal["fill"] = "fill"
+    generation: str | None = None
+    batch: int
+    things: list[str]
+
+
+class Create(_Message):
+    """Create the command's AWS IoT job (delivery job)."""
+
+    action: Literal["create"] = "create"
+
+
+class Start(_Message):
+    """Start the batches of executions after `cursor` (in thing-name order); `attempt` counts the tries AWS IoT
+    refused in a row, for the backoff."""
+
+    action: Literal["start"] = "start"
+    cursor: str = ""
+    attempt: int = 0
+
+
+class Cancel(_Message):
+    """Stop what a cancelled or deleted command still has pending; with `force`, also what is in progress."""
+
+    action: Literal["cancel"] = "cancel"
+    force: bool = False
+
+
+DispatchMessage = Annotated[Expand | Fill | Create | Start | Cancel, Field(discriminator="action")]
+MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage)

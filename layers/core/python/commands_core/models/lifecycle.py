@@ -1,0 +1,59 @@
+"""The two state machines of a command, declared once: its status, which the API shows, and its dispatch step,
+which says how far the dispatch queue has taken a published command. Every change of either names the event
+that causes it; the repository writes it under the condition that the command is still in a state the event
+leaves from, so that of two changes at once only one happens.
+
+Status:
+
+    draft --publish--> in_progress --complete--> completed
+      |                    |
+      +------cancel--------+--> cancelled          (any published status) --delete--> deleted
+
+Dispatch step (of a published command):
+
+    expand --lease--> expanding --named--> create --job_created--> done          (delivery job)
+                          |  \\--filling--> fill --filled--> create
+                          |--command_created--> start --all_started--> done  (delivery command)
+                          |--queued--> done                                  (delivery inbox)
+    any step but done --stop--> stopped (cancelled, deleted, or nothing to deliver)
+
+A lease (`lease`) is also taken over from an `expanding` whose lease expired (its run crashed) and, when the
+reconciler resumes it, from a `fill` that stalled.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+CommandStatus = Literal["draft", "in_progress", "cancelled", "deleted", "completed"]
+StatusEvent = Literal["publish", "complete", "cancel", "delete"]
+
+STATUS_EVENTS: dict[StatusEvent, tuple[frozenset[CommandStatus], CommandStatus]] = {
+    "publish": (frozenset({"draft"}), "in_progress"),
+    "complete": (frozenset({"in_progress"}), "completed"),
+    "cancel": (frozenset({"draft", "in_progress"}), "cancelled"),
+    "delete": (frozenset({"draft", "in_progress", "cancelled", "completed"}), "deleted"),
+}
+ENDED: frozenset[CommandStatus] = frozenset({"cancelled", "completed", "deleted"})
+
+Step = Literal["expand", "expanding", "fill", "create", "start", "done", "stopped"]
+StepEvent = Literal["lease", "named", "filling", "filled", "job_created", "command_created", "queued", "all_started"]
+
+STEP_EVENTS: dict[StepEvent, tuple[frozenset[Step], Step]] = {
+    "lease": (frozenset({"expand", "expanding", "fill"}), "expanding"),
+    "named": (frozenset({"expanding"}), "create"),
+    "filling": (frozenset({"expanding"}), "fill"),
+    "filled": (frozenset({"fill"}), "create"),
+    "job_created": (frozenset({"create"}), "done"),
+    "command_created": (frozenset({"expanding"}), "start"),
+    "queued": (frozenset({"expanding"}), "done"),
+    "all_started": (frozenset({"start"}), "done"),
+}
+# `stop` leaves from any step but done: a cancel may come at any point of the dispatch.
+STOPPABLE: frozenset[Step] = frozenset({"expand", "expanding", "fill", "create", "start"})
+
+
+def status_after(event: StatusEvent, current: CommandStatus) -> CommandStatus | None:
+    """The status `event` moves a command in `current` to; None when the event does not apply to it."""
+    sources, target = STATUS_EVENTS[event]
+    return target if current in sources else None
