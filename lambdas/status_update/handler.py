@@ -5,6 +5,7 @@ from aws_lambda_powertools.event_handler import Response
 from commands_core.api import http
 from commands_core.api import status as api
 from commands_core.dependencies import ports
+from commands_core.models.status import StatusUpdate
 from commands_core.services import status
 
 app = api.resolver()
@@ -12,7 +13,7 @@ app = api.resolver()
 
 @http.route(app, "status_update")
 def status_update(id: str) -> Response[str]:
-    return api.ok(status.update_status(ports(), id, http.json_object(app)))
+    return api.ok(status.update_status(ports(), id, http.body(app, StatusUpdate)))
 
 
 lambda_handler = http.entrypoint(app)

@@ -7,8 +7,14 @@ from typing import Any
 import pytest
 
 from commands_core.errors import InvalidInput
-from commands_core.models.commands import CommandFields, TargetQuery
-from commands_core.models.templates import TemplateFields
+from commands_core.models.commands import (
+    READ_ONLY_FIELDS,
+    CommandChanges,
+    CommandFields,
+    NewCommand,
+    TargetQuery,
+)
+from commands_core.models.templates import TemplateChanges, TemplateFields
 from commands_core.services.targets import fleet_query
 from commands_core.validation import parse
 
@@ -64,3 +70,35 @@ def test_a_template_document_naming_a_key_twice_is_refused() -> None:
     error = refused(TemplateFields, {"templateId": "t", "operation": "o", "document": document})
     assert error.field == "document"
     assert "'action' twice" in error.reason
+
+
+@pytest.mark.parametrize("model", [NewCommand, CommandChanges])
+def test_a_field_the_service_keeps_is_refused_saying_how_it_is_set(model: type[Any]) -> None:
+    for name, reason in READ_ONLY_FIELDS.items():
+        error = refused(model, {"templateId": "t", name: "x"})
+        assert (error.field, error.reason) == (name, reason)
+
+
+def test_a_command_is_created_as_a_draft_or_published_and_with_an_id_only_when_one_is_given() -> None:
+    for status in ("completed", None, 5):
+        error = refused(NewCommand, {"templateId": "t", "status": status, "files": {}})  # the status is told first
+        assert (error.field, error.reason) == ("status", "must be draft or in_progress when a command is created")
+    assert refused(NewCommand, {"templateId": "t", "commandId": None}).field == "commandId"
+    assert parse(NewCommand, {"templateId": "t"}).command_id is None  # left out: the service generates one
+
+
+def test_a_status_change_names_a_status() -> None:
+    assert refused(CommandChanges, {"status": 5}).reason == "must be a string: in_progress or cancelled"
+    assert refused(CommandChanges, {"status": "sideways"}).reason == (
+        "can be changed to in_progress or cancelled, not to sideways"
+    )
+
+
+@pytest.mark.parametrize("model", [CommandChanges, TemplateChanges])
+def test_a_patch_is_any_of_the_fields_and_knows_which_were_given(model: type[Any]) -> None:
+    # Given a body with one field, set to null where null is a value
+    changes = parse(model, {"rolloutMaximumPerMinute": None})
+
+    # Then that field alone is given; fields a resource must have are not required
+    assert changes.model_fields_set == {"rollout_maximum_per_minute"}
+    assert refused(model, {"bogus": 1}).field == "bogus"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from commands_core.errors import Conflict, InvalidInput, NotFound
-from commands_core.models.templates import Template, TemplateFields, TemplateSummary
+from commands_core.models.templates import Template, TemplateChanges, TemplateFields, TemplateSummary
 from commands_core.pagination import Page
 from commands_core.services import templates
 from commands_core.validation import parse
@@ -47,6 +47,10 @@ def fields(**overrides: Any) -> TemplateFields:
         "requiredFiles": ["firmware"],
     } | overrides
     return parse(TemplateFields, data)
+
+
+def changes(data: dict[str, Any]) -> TemplateChanges:
+    return parse(TemplateChanges, data)
 
 
 def test_a_created_template_has_defaults_and_timestamps() -> None:
@@ -112,7 +116,7 @@ def test_update_merges_changes_and_bumps_the_version() -> None:
     store = MemoryStore()
     created = templates.create(store, fields())
 
-    updated = templates.update(store, "reboot", {"description": "Reboots", "delivery": "inbox"})
+    updated = templates.update(store, "reboot", changes({"description": "Reboots", "delivery": "inbox"}))
 
     assert store.items["reboot"] == updated
     assert (updated.description, updated.delivery, updated.operation) == ("Reboots", "inbox", "reboot")
@@ -126,7 +130,7 @@ def test_update_validates_the_merged_template_as_on_create() -> None:
     templates.create(store, fields())
 
     with pytest.raises(InvalidInput) as raised:
-        templates.update(store, "reboot", {"document": json.dumps({"only": "${delay}"})})
+        templates.update(store, "reboot", changes({"document": json.dumps({"only": "${delay}"})}))
 
     assert raised.value.field == "requiredFiles"
     assert store.items["reboot"].version == 1
@@ -137,15 +141,15 @@ def test_update_rejects_a_body_template_id_that_differs_from_the_path() -> None:
     templates.create(store, fields())
 
     with pytest.raises(InvalidInput) as raised:
-        templates.update(store, "reboot", {"templateId": "other"})
+        templates.update(store, "reboot", changes({"templateId": "other"}))
 
     assert raised.value.field == "templateId"
-    templates.update(store, "reboot", {"templateId": "reboot", "description": "same id is fine"})
+    templates.update(store, "reboot", changes({"templateId": "reboot", "description": "same id is fine"}))
 
 
 def test_update_of_a_missing_template_is_not_found() -> None:
     with pytest.raises(NotFound):
-        templates.update(MemoryStore(), "absent", {"description": "x"})
+        templates.update(MemoryStore(), "absent", changes({"description": "x"}))
 
 
 def test_delete_is_idempotent() -> None:

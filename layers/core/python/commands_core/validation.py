@@ -9,6 +9,7 @@ from collections.abc import Collection
 from typing import Any, TypeAlias, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError
 
 from commands_core.errors import InvalidInput
 from commands_core.models import ID_PATTERN, THING_NAME_PATTERN
@@ -16,6 +17,7 @@ from commands_core.models import ID_PATTERN, THING_NAME_PATTERN
 M = TypeVar("M", bound=BaseModel)
 
 _REASONS = {"missing": "is required", "extra_forbidden": "is not a field of this resource"}
+_REFUSED = "refused_field"
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -27,9 +29,18 @@ def parse(model: type[M], data: Any) -> M:
 
 def invalid_input(error: ValidationError) -> InvalidInput:
     first = error.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in first["loc"]) or "body"
+    loc = [str(part) for part in first["loc"]]
+    if first["type"] == _REFUSED:
+        context = first.get("ctx", {})
+        return InvalidInput(".".join([*loc, context["field"]]), context["reason"])
     reason = _REASONS.get(first["type"]) or first["msg"].removeprefix("Value error, ")
-    return InvalidInput(field, reason)
+    return InvalidInput(".".join(loc) or "body", reason)
+
+
+def refused(field: str, reason: str) -> PydanticCustomError:
+    """What a model's validator raises to refuse a field of the data it was given (a validator of the whole
+    model has the model's place, not the field's): `invalid_input` names the field."""
+    return PydanticCustomError(_REFUSED, "{field}: {reason}", {"field": field, "reason": reason})
 
 
 _ID = re.compile(ID_PATTERN)

@@ -212,7 +212,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "v1",
         (Access("templates", ("dynamodb:GetItem", "dynamodb:PutItem")),),
         description="Updates a template.",
-        body=Body("commands_core.models.templates:TemplateFields", partial=True),
+        body=Body("commands_core.models.templates:TemplateChanges", partial=True),
         replies=(Reply(204),),
     ),
     Route(

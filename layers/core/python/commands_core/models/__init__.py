@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
@@ -20,6 +22,13 @@ class ApiModel(BaseModel):
 
     def to_api(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def absent_not_null(schema: dict[str, Any]) -> None:
+    """The `json_schema_extra` of a field that may be left out but not be null (None stands for left out, and
+    is refused when given): its schema is its type's alone."""
+    schema.update(next(choice for choice in schema.pop("anyOf") if choice != {"type": "null"}))
+    schema.pop("default", None)
 
 
 class PageQuery(ApiModel):

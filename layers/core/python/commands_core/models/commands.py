@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel, PageQuery
+from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel, PageQuery, absent_not_null
 from commands_core.models.executions import TERMINAL
 from commands_core.models.jobs import JobSettings
 from commands_core.models.lifecycle import CommandStatus, Step
 from commands_core.models.templates import DOCUMENT_MAX_BYTES, Delivery
+from commands_core.validation import refused
 
 LIVE_STATUSES: frozenset[str] = frozenset({"draft", "in_progress"})
 RESERVED_COMMAND_IDS = frozenset({"v0"})  # v0 is the status API's path segment: /commands/v0/status
@@ -70,13 +71,13 @@ class TargetQuery(_Strict):
     starts_with: list[Clause] = Field(default_factory=list, max_length=20)
 
 
-class CommandFields(JobSettings):
-    """The fields a client sets on create, and the result of a PATCH of a draft merged onto it."""
+class _CommandBody(JobSettings):
+    """A command's fields as a client writes them, none required: CommandFields requires templateId."""
 
     # Parameter values are strings in the API contract; numbers are taken and kept as their text.
     model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
-    template_id: Name
+    template_id: Name | None = Field(default=None, json_schema_extra=absent_not_null)
     targets: list[Target] = Field(default_factory=list, max_length=1000)
     target_query: TargetQuery | None = None
     document_parameters: dict[Name, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
@@ -93,23 +94,10 @@ class CommandFields(JobSettings):
         return parameters
 
 
-class NewCommand(CommandFields):
-    """The body of POST /commands: the fields, an optional id, and whether to publish at once."""
+class CommandFields(_CommandBody):
+    """The fields a client sets on create, and the result of a PATCH of a draft merged onto it."""
 
-    command_id: CommandId | None = None  # generated when absent
-    status: Literal["draft", "in_progress"] = "draft"
-
-
-class CommandChanges(CommandFields):
-    """The body of PATCH /commands/{commandId}: fields of a draft, or a status change (in_progress publishes,
-    cancelled cancels)."""
-
-    command_id: CommandId | None = None  # absent, or the path's
-    status: CommandStatus | None = None
-
-
-class CommandQuery(PageQuery):
-    status: CommandStatus | None = None
+    template_id: Name
 
 
 READ_ONLY_FIELDS = {
@@ -122,6 +110,67 @@ READ_ONLY_FIELDS = {
     "publishedAt": "is kept by the service",
     "statusReason": "is kept by the service",
 }
+
+
+def _not_read_only(data: dict[str, Any]) -> None:
+    """A field the service keeps is refused saying how it is set, not as one the resource does not have."""
+    for name, reason in READ_ONLY_FIELDS.items():
+        if name in data:
+            raise refused(name, reason)
+
+
+class NewCommand(CommandFields):
+    """The body of POST /commands: the fields, an optional id, and whether to publish at once."""
+
+    command_id: CommandId | None = Field(default=None, json_schema_extra=absent_not_null)  # generated when absent
+    status: Literal["draft", "in_progress"] = "draft"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _writable(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if data.get("status", "draft") not in ("draft", "in_progress"):
+                raise refused("status", "must be draft or in_progress when a command is created")
+            _not_read_only(data)
+        return data
+
+    @field_validator("command_id", mode="before")
+    @classmethod
+    def _an_id_when_given(cls, command_id: Any) -> Any:
+        if command_id is None:
+            raise ValueError("Input should be a valid string")
+        return command_id
+
+    def fields(self) -> CommandFields:
+        """The fields as given, without the id and the status: what a create retried is compared on."""
+        names = CommandFields.model_fields.keys()
+        values = {name: getattr(self, name) for name in names}
+        return CommandFields.model_construct(self.model_fields_set & names, **values)
+
+
+class CommandChanges(_CommandBody):
+    """The body of PATCH /commands/{commandId}: any fields of a draft (those left out keep their values; the
+    result is validated as CommandFields), or a status change (in_progress publishes, cancelled cancels)."""
+
+    # The path's, or refused by the service; a string as given (not a number taken as its text).
+    command_id: str | None = Field(default=None, strict=True, json_schema_extra=absent_not_null)
+    status: CommandStatus | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _writable(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            status = data.get("status")
+            if status is not None and not isinstance(status, str):
+                raise refused("status", "must be a string: in_progress or cancelled")
+            if status is not None and status not in get_args(CommandStatus):
+                raise refused("status", f"can be changed to in_progress or cancelled, not to {status}")
+            _not_read_only(data)
+        return data
+
+
+class CommandQuery(PageQuery):
+    status: CommandStatus | None = None
 
 
 class FileRef(ApiModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from commands_core.models import ID_PATTERN, ApiModel
+from commands_core.models import ID_PATTERN, ApiModel, absent_not_null
 from commands_core.models.jobs import JobSettings
 from commands_core.validation import json_value
 
@@ -30,17 +30,18 @@ def _document(document: str) -> str:
 
 Document = Annotated[str, StringConstraints(min_length=1), AfterValidator(_document)]
 """A JSON document as a string, within AWS IoT's limit."""
+Operation = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
 
-class TemplateFields(JobSettings):
-    """The fields a client sets on create, and the result of a PATCH merged onto a template."""
+class _TemplateBody(JobSettings):
+    """A template's fields as a client writes them, none required: TemplateFields requires those a template has."""
 
     model_config = ConfigDict(extra="forbid")
 
-    template_id: Name
-    operation: str = Field(min_length=1, max_length=128)
+    template_id: str | None = Field(default=None, json_schema_extra=absent_not_null)  # in a PATCH, the path's
+    operation: Operation | None = Field(default=None, json_schema_extra=absent_not_null)
     description: str | None = Field(default=None, max_length=1024)
-    document: Document
+    document: Document | None = Field(default=None, json_schema_extra=absent_not_null)
     required_document_parameters: list[Name] = Field(default_factory=list, max_length=100)
     required_files: list[Name] = Field(default_factory=list, max_length=100)
     presigned_url_expires_in_seconds: int = Field(default=3600, ge=60, le=3600, strict=True)
@@ -53,6 +54,19 @@ class TemplateFields(JobSettings):
         if duplicates:
             raise ValueError(f"lists {', '.join(duplicates)} more than once")
         return names
+
+
+class TemplateFields(_TemplateBody):
+    """The fields a client sets on create, and the result of a PATCH merged onto a template."""
+
+    template_id: Name
+    operation: Operation
+    document: Document
+
+
+class TemplateChanges(_TemplateBody):
+    """The body of PATCH /templates/{templateId}: any of the fields (those left out keep their values; templateId,
+    if given, is the path's); the result is validated as TemplateFields."""
 
 
 class Template(TemplateFields):

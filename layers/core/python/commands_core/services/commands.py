@@ -8,16 +8,16 @@ dispatch queue (services/dispatch.py): expanding groups and queries, writing exe
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from commands_core.clock import now
 from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from commands_core.models.commands import (
-    READ_ONLY_FIELDS,
     Command,
+    CommandChanges,
     CommandFields,
     FileRef,
+    NewCommand,
     file_key,
     published_file_key,
 )
@@ -41,26 +41,23 @@ PRESIGNED_URL_BYTES = 2048  # room for one URL the service presigns (an STS sess
 FROZEN_ON_PUBLISH = ("rollout_maximum_per_minute", "execution_timeout_seconds")
 
 
-def create(ports: Ports, body: Mapping[str, Any], default_id: str | None = None) -> Command:
+def create(ports: Ports, new: NewCommand, default_id: str | None = None) -> Command:
     """A new draft, or with `"status": "in_progress"` a published command; nothing is created if publishing
     would fail. Its id is the body's commandId, else `default_id`, else a new one."""
-    status = body.get("status", "draft")
-    if status not in ("draft", "in_progress"):
-        raise InvalidInput("status", "must be draft or in_progress when a command is created")
-    command_id = body["commandId"] if "commandId" in body else default_id or uuid.uuid4().hex
-    fields = _fields(ports, {key: value for key, value in body.items() if key not in ("status", "commandId")})
+    command_id = new.command_id or default_id or uuid.uuid4().hex
+    fields = _fields(ports, new.fields())
     at = now()
     command = parse(
         Command, fields.model_dump(by_alias=True) | {"commandId": command_id, "createdAt": at, "updatedAt": at}
     )
     try:
-        if status == "draft":
+        if new.status == "draft":
             ports.commands.create(command)
             return command
         published = command.model_copy(update=_publication(ports, command) | {"status": "in_progress"})
         ports.commands.create(published)
     except AlreadyExists:
-        return _created_before(ports, command_id, fields, status)
+        return _created_before(ports, command_id, fields, new.status)
     _dispatch(ports, published)
     return published
 
@@ -90,19 +87,15 @@ def list_commands(ports: Ports, status: str | None, max_results: int, next_token
     return ports.commands.page(status, max_results, next_token)
 
 
-def update(ports: Ports, command_id: str, body: Mapping[str, Any], *, force: bool = False) -> Command:
+def update(ports: Ports, command_id: str, changes: CommandChanges, *, force: bool = False) -> Command:
     """Edits a draft; `status` in_progress publishes, cancelled cancels. Once published, only status changes."""
     command = get(ports, command_id)
-    status = body.get("status")
-    if status is not None and not isinstance(status, str):
-        raise InvalidInput("status", "must be a string: in_progress or cancelled")
+    status = changes.status
     if status is not None and status not in _STATUS_CHANGES and status != command.status:
         raise InvalidInput("status", f"can be changed to in_progress or cancelled, not to {status}")
-    changes = {key: value for key, value in body.items() if key != "status"}
-    if changes.get("commandId", command_id) != command_id:
+    if "command_id" in changes.model_fields_set and changes.command_id != command_id:
         raise InvalidInput("commandId", "must be absent or match the commandId of the path")
-    changes.pop("commandId", None)
-    if changes:
+    if changes.model_fields_set - {"status", "command_id"}:
         command = _edit(ports, command, changes)
     if status == "in_progress":
         return publish(ports, command)
@@ -179,12 +172,8 @@ def check_id(command_id: str) -> None:
     check_name("commandId", command_id)
 
 
-def _fields(ports: Ports, data: Mapping[str, Any]) -> CommandFields:
-    """Validated fields whose template exists and declares every parameter given."""
-    for name, reason in READ_ONLY_FIELDS.items():
-        if name in data:
-            raise InvalidInput(name, reason)
-    fields = parse(CommandFields, data)
+def _fields(ports: Ports, fields: CommandFields) -> CommandFields:
+    """The fields, checked against their template: it exists and declares every parameter given."""
     template = ports.templates.get(fields.template_id)
     if template is None:
         raise InvalidInput("templateId", f"there is no template '{fields.template_id}'")
@@ -210,12 +199,14 @@ def _check_delivery(fields: CommandFields, template: Template) -> None:
         )
 
 
-def _edit(ports: Ports, command: Command, changes: Mapping[str, Any]) -> Command:
+def _edit(ports: Ports, command: Command, changes: CommandChanges) -> Command:
+    given = [name for name in CommandFields.model_fields if name in changes.model_fields_set]
     if command.status != "draft":
-        field = next(iter(changes))
+        field = CommandFields.model_fields[given[0]].alias or given[0]
         raise InvalidInput(field, f"is frozen once the command is published (status {command.status})")
     current = command.model_dump(by_alias=True, include=set(CommandFields.model_fields))
-    fields = _fields(ports, current | dict(changes))
+    # Validated merged, as on create: a field given as null is refused unless it may be null (templateId may not).
+    fields = _fields(ports, parse(CommandFields, current | changes.model_dump(by_alias=True, include=set(given))))
     edited = command.model_copy(update=dict(fields) | {"updated_at": now(), "version": command.version + 1})
     if not ports.commands.replace(edited, expected_version=command.version, expected_status="draft"):
         raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")

@@ -114,10 +114,9 @@ def get_status(ports: Ports, status: str) -> dict[str, Any]:
     return to_status(_execution(ports, status))
 
 
-def update_status(ports: Ports, status: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, Any]:
     """Applies the state a device reports; a 400 saying the current state when the execution cannot move
     there (backwards, or out of an end). Reporting the current state again changes nothing."""
-    update = parse(StatusUpdate, body)
     execution = _execution(ports, status)
     command = ports.commands.get(execution.command_id)
     if command is None or not delivery.of(command.delivery).takes_device_reports:

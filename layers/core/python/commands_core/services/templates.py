@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from commands_core.clock import now
 from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from commands_core.models.templates import Template, TemplateFields, TemplateSummary
+from commands_core.models.templates import Template, TemplateChanges, TemplateFields, TemplateSummary
 from commands_core.pagination import Page
 from commands_core.services import delivery
 from commands_core.services.rendering import tokens_of
@@ -50,14 +50,14 @@ def list_summaries(store: TemplateStore, max_results: int, next_token: str | Non
     return store.page(max_results, next_token)
 
 
-def update(store: TemplateStore, template_id: str, changes: Mapping[str, Any]) -> Template:
-    """Merges `changes` (the API's field names) onto the template and validates the result as on create."""
+def update(store: TemplateStore, template_id: str, changes: TemplateChanges) -> Template:
+    """Merges the fields `changes` gives onto the template and validates the result as on create (a field given
+    as null is refused there unless it may be null)."""
     current = get(store, template_id)
-    if changes.get("templateId", template_id) != template_id:
+    if "template_id" in changes.model_fields_set and changes.template_id != template_id:
         raise InvalidInput("templateId", "must be absent or match the templateId of the path")
-    merged = parse(
-        TemplateFields, current.model_dump(by_alias=True, include=set(TemplateFields.model_fields)) | dict(changes)
-    )
+    given = changes.model_dump(by_alias=True, include=changes.model_fields_set)
+    merged = parse(TemplateFields, current.model_dump(by_alias=True, include=set(TemplateFields.model_fields)) | given)
     check_tokens(merged)
     delivery.of(merged.delivery).check(merged)
     updated = Template(**dict(merged), created_at=current.created_at, updated_at=now(), version=current.version + 1)
