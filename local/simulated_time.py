@@ -35,6 +35,10 @@ class SimulatedTime:
         """DispatchQueue.send, with the delay on this clock."""
         heapq.heappush(self._queue, (self.at + delay_seconds, next(self._order), message))
 
+    def next_due(self) -> float | None:
+        """When the next message falls due (None: none is waiting)."""
+        return self._queue[0][0] if self._queue else None
+
     def advance(self, seconds: float) -> None:
         self.at += seconds
 

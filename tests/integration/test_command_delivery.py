@@ -420,13 +420,9 @@ def test_cancelling_an_inbox_command_cancels_what_no_device_fetched(
     ("delivery_name", "field", "value"),
     [
         ("job", "executionTimeoutSeconds", 60),
-        (
-            "command",
-            "abortConfig",
-            {"criteriaList": [{"failureType": "ALL", "thresholdPercentage": 10, "minNumberOfExecutedThings": 1}]},
-        ),
+        ("job", "waves", {"percentages": [10, 100]}),
         ("command", "timeoutConfig", {"inProgressTimeoutInMinutes": 5}),
-        ("inbox", "rolloutMaximumPerMinute", 10),
+        ("inbox", "jobExecutionsRetryConfig", {"criteriaList": [{"failureType": "ALL", "numberOfRetries": 1}]}),
     ],
 )
 def test_a_setting_for_another_delivery_is_a_400_naming_it(

@@ -242,7 +242,8 @@ def test_the_executions_list_pages_through_whatever_names_are_stored(
     api: HandlerClient, published: Callable[..., str], size: int
 ) -> None:
     command_id = published("paged", NAMES[:10])
-    dependencies.command_repository().write_executions(command_id, ODD_NAMES, datetime.now(UTC), "SUCCEEDED")
+    things = [(name, None) for name in ODD_NAMES]
+    dependencies.command_repository().write_executions(command_id, things, datetime.now(UTC), "SUCCEEDED")
     at = int(time.time())
     stray = [job_execution_event(command_id, name, "SUCCEEDED", at) for name in ("sim 299", "x" * 200, "ü")]
     api.functions.invoke("status_ingest", sqs_event(stray))

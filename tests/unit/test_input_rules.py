@@ -88,9 +88,9 @@ def test_a_command_is_created_as_a_draft_or_published_and_with_an_id_only_when_o
 
 
 def test_a_status_change_names_a_status() -> None:
-    assert refused(CommandChanges, {"status": 5}).reason == "must be a string: in_progress or cancelled"
+    assert refused(CommandChanges, {"status": 5}).reason == "must be a string: in_progress, paused or cancelled"
     assert refused(CommandChanges, {"status": "sideways"}).reason == (
-        "can be changed to in_progress or cancelled, not to sideways"
+        "can be changed to in_progress, paused or cancelled, not to sideways"
     )
 
 

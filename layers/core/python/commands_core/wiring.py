@@ -163,6 +163,9 @@ _READ_EXECUTION = Access("commands", ("dynamodb:GetItem",))
 _RECORD_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"))
 _READ_JOB_EXECUTIONS = Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",))
 _DELETE_COMMAND_GROUPS = Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/command-*",))
+# What follows an execution that ended (services/commands.settle): an abort criterion met cancels the command, a
+# wave's gate it decides wakes the dispatch step, the last one completes the command (its group deleted).
+_SETTLE = (*_CANCEL, _DELETE_COMMAND_GROUPS)
 # Delivery command: executions are AWS IoT Commands' of a command on a thing.
 _COMMAND_EXECUTIONS = ("command/*", "thing/*")
 _READ_COMMAND_EXECUTIONS = Access("iot", ("iot:ListCommandExecutions",), _COMMAND_EXECUTIONS)
@@ -259,8 +262,14 @@ V1_ROUTES: tuple[Route, ...] = (
         "PATCH",
         "/commands/{commandId}",
         "v1",
-        (Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")), *_PUBLISH, *_CANCEL),
-        description="Edits a draft command; publishes or cancels a command.",
+        (
+            Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")),
+            *_PUBLISH,
+            *_CANCEL,
+            Access("iot", ("iot:UpdateJob",), ("job/*",)),  # a live change of a job's rate or abort criteria
+        ),
+        description="Edits a draft command; publishes, pauses, resumes or cancels a command; changes the rollout "
+        "rate and abort criteria of a published one.",
         body=Body("commands_core.models.commands:CommandChanges", partial=True),
         flags=("force",),
         replies=(Reply(204),),
@@ -345,7 +354,7 @@ V1_ROUTES: tuple[Route, ...] = (
         (
             Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
             Access("iot", ("iot:CancelJobExecution", "iot:DescribeJobExecution"), ("job/*", "thing/*")),
-            _DELETE_COMMAND_GROUPS,  # cancelling the last pending execution completes the command
+            *_SETTLE,
         ),
         description="Cancels one thing's execution (?force=true for one in progress).",
         flags=("force",),
@@ -550,10 +559,7 @@ JOB_ROUTES: tuple[Route, ...] = (
 )
 # The Command Status API and the device inbox, over the executions; an API key in the stack.
 _READ_STATUSES = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
-_REPORT = (
-    Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")),
-    _DELETE_COMMAND_GROUPS,  # the last execution to end completes the command
-)
+_REPORT = (Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")), *_SETTLE)
 STATUS_ROUTES: tuple[Route, ...] = (
     Route(
         "status_list",
@@ -645,8 +651,7 @@ CONSUMERS: tuple[Consumer, ...] = (
             _READ_JOB_EXECUTIONS,
             # Whether AWS IoT has an execution for a thing the table does not (it joined a CONTINUOUS job's group).
             Access("iot", ("iot:DescribeJobExecution",), _JOB_EXECUTION),
-            _DELETE_COMMAND_GROUPS,
-            _ENQUEUE,
+            *_SETTLE,
         ),
         description="Applies AWS IoT job and command execution events to executions and commands.",
     ),
@@ -668,8 +673,7 @@ SCHEDULES: tuple[Schedule, ...] = (
             Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query")),
             _READ_JOB_EXECUTIONS,
             _READ_COMMAND_EXECUTIONS,
-            _DELETE_COMMAND_GROUPS,
-            _ENQUEUE,
+            *_SETTLE,
         ),
         description="Re-reads executions of active commands from AWS IoT, times out unanswered ones and resumes "
         "stalled publishing.",

@@ -13,7 +13,7 @@ from commands_core.adapters.aws import error_code, throttled
 from commands_core.adapters.dynamo import from_item, to_item
 from commands_core.clock import iso, now
 from commands_core.errors import AlreadyExists
-from commands_core.models.commands import Command, FileRef, Started
+from commands_core.models.commands import Command, FileRef
 from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
 from commands_core.models.lifecycle import STEP_EVENTS, STOPPABLE, StatusEvent, StepEvent, status_after
 from commands_core.pagination import Page, decode_token, encode_token
@@ -58,24 +58,32 @@ class CommandRepository:
             )
         )
 
-    def move(self, command: Command, event: StatusEvent, at: datetime, *, reason: str | None = None) -> bool:
+    def move(
+        self, command: Command, event: StatusEvent, at: datetime, *, reason: str | None = None, **changes: Any
+    ) -> bool:
         """Moves the command's status by `event` from the status it was read in (with `reason`, why the service
-        did it); False when the command changed since or is gone."""
+        did it, and more `changes` by field name); False when the command changed since or is gone."""
         to = status_after(event, command.status)
         if to is None:
             raise ValueError(f"'{event}' does not apply to a {command.status} command")
-        changes: dict[str, Any] = {"status": to, "updated_at": at} | ({"status_reason": reason} if reason else {})
+        changes |= {"status": to, "updated_at": at} | ({"status_reason": reason} if reason else {})
         return self._update(command.command_id, changes, "commandStatus = :read", {":read": command.status})
 
     def advance(self, command_id: str, event: StepEvent, **changes: Any) -> bool:
         """Moves a published command's dispatch step by `event`, with `changes` (by field name; None removes), if
-        it is still in progress and at a step the event leaves from; False otherwise."""
+        it is still published (in progress or paused) and at a step the event leaves from; False otherwise."""
         sources, to = STEP_EVENTS[event]
         steps = {f":from{index}": step for index, step in enumerate(sorted(sources))}
         condition = f"dispatchStep IN ({', '.join(steps)}) AND commandStatus = :in_progress"
         return self._update(
             command_id, changes | {"dispatch_step": to}, condition, steps | {":in_progress": "in_progress"}
         )
+
+    def change_live(self, command: Command, **changes: Any) -> bool:
+        """Changes settings (by field name) of a command still published, as a live change of its rollout."""
+        changes["updated_at"] = now()
+        values = {":in_progress": "in_progress", ":paused": "paused"}
+        return self._update(command.command_id, changes, "commandStatus IN (:in_progress, :paused)", values)
 
     def take_lease(self, command_id: str, until: datetime, at: datetime, *, stalled_before: datetime | None) -> bool:
         """The right to expand until `until`: from a fresh command, from an expand whose lease has expired (its
@@ -97,23 +105,22 @@ class CommandRepository:
         steps = {f":step{index}": step for index, step in enumerate(sorted(STOPPABLE))}
         return self._update(command_id, changes, f"dispatchStep IN ({', '.join(steps)})", steps)
 
-    def record_batch(self, command: Command, *, cursor: str, log: list[Started], done: bool, at: datetime) -> bool:
-        """Records a batch the `start` step dealt with, if nothing moved since `command` was read: its batch
-        count, not its cursor, says so (a batch throttled at its first thing moves no cursor, but its starts
-        must stay in the rate's log). With `done`, every execution has started."""
-        changes: dict[str, Any] = {
-            "dispatch_cursor": cursor,
-            "dispatch_log": log,
-            "dispatch_batches": command.dispatch_batches + 1,
-            "updated_at": at,
-        } | ({"dispatch_step": "done"} if done else {})
+    def record_progress(self, command: Command, *, done: bool = False, **changes: Any) -> bool:
+        """Records what the `start` step did (`changes`, by field name), if nothing moved since `command` was
+        read: its batch count, not its cursor, says so (a batch throttled at its first thing moves no cursor,
+        but its starts must stay in the rate's log). With `done`, every execution has started."""
+        changes |= {"dispatch_batches": command.dispatch_batches + 1} | ({"dispatch_step": "done"} if done else {})
         condition = "dispatchStep = :start AND dispatchBatches = :batches AND commandStatus = :in_progress"
         values = {":start": "start", ":batches": command.dispatch_batches, ":in_progress": "in_progress"}
         return self._update(command.command_id, changes, condition, values)
 
-    def reset_counts(self, command_id: str, counts: dict[str, int], at: datetime) -> None:
-        """The command's counts, all at once (an expand, before any execution can move)."""
-        self._update(command_id, {"counts": counts, "updated_at": at})
+    def reset_counts(self, command_id: str, counts: dict[str, int], waves: list[dict[str, int]], at: datetime) -> None:
+        """The command's counts, and each wave's (a rollout in waves), all at once: an expand, before any
+        execution can move."""
+        self._update(
+            command_id,
+            {"counts": counts, "wave_counts": waves or None, "total": sum(counts.values()), "updated_at": at},
+        )
 
     def _update(
         self,
@@ -240,12 +247,15 @@ class CommandRepository:
 
     # Executions
 
-    def write_executions(self, command_id: str, thing_names: Sequence[str], at: datetime, status: str) -> None:
-        """One execution per thing, in batches. Only used before anything is delivered, so plain puts are safe."""
-        for start in range(0, len(thing_names), _BATCH):
+    def write_executions(
+        self, command_id: str, things: Sequence[tuple[str, int | None]], at: datetime, status: str
+    ) -> None:
+        """One execution per (thing, wave), in batches. Only used before anything is delivered, so plain puts
+        are safe."""
+        for start in range(0, len(things), _BATCH):
             requests = [
-                {"PutRequest": {"Item": _execution_item(command_id, name, at, status=status)}}
-                for name in thing_names[start : start + _BATCH]
+                {"PutRequest": {"Item": _execution_item(command_id, name, at, status=status, wave=wave)}}
+                for name, wave in things[start : start + _BATCH]
             ]
             self._batch_write(requests)
 
@@ -361,6 +371,9 @@ class CommandRepository:
                 return self._transact([write])
             counts = "SET counts.#from = counts.#from - :one, counts.#to = if_not_exists(counts.#to, :zero) + :one"
             names = {"#from": execution.status, "#to": report.status}
+            if execution.wave is not None:  # the wave's counts move with the command's (the wave gates read them)
+                wave = f"waveCounts[{int(execution.wave)}]"  # a list index cannot be an expression value
+                counts += f", {wave}.#from = {wave}.#from - :one, {wave}.#to = if_not_exists({wave}.#to, :zero) + :one"
         command = {
             "Update": {
                 "TableName": self._table,
@@ -412,6 +425,8 @@ class CommandRepository:
         if report.reason is not None:
             sets.append("statusReason = :reason")
             values[":reason"] = report.reason
+        if report.status == "QUEUED":  # released by the rollout: in the queue (the inbox's order) from now
+            sets.append("queuedAt = :at")
         if report.status == "IN_PROGRESS":
             sets.append("startedAt = if_not_exists(startedAt, :at)")
         if report.status == "TIMED_OUT":
@@ -514,21 +529,11 @@ def _execution_key(command_id: str, thing_name: str) -> dict[str, Any]:
 def _command_item(command: Command) -> dict[str, Any]:
     data = command.model_dump(mode="json", by_alias=True)
     status = data.pop("status")
+    # The fields the API does not show, stored all the same (fillDone only ever grows, as a string set).
     internal = {
-        "version": command.version,
-        "document": command.document,
-        "dispatchStep": command.dispatch_step,
-        "leaseUntil": iso(command.lease_until) if command.lease_until else None,
-        "jobTargets": command.job_targets,
-        "groupName": command.group_name,
-        "fillBatches": command.fill_batches,
-        "fillGeneration": command.fill_generation,
-        "jobRetries": command.job_retries,
-        "delivery": command.delivery,
-        "iotCommandArn": command.iot_command_arn,
-        "dispatchCursor": command.dispatch_cursor,
-        "dispatchLog": [entry.model_dump(mode="json") for entry in command.dispatch_log],
-        "dispatchBatches": command.dispatch_batches,
+        field.alias or name: to_jsonable_python(getattr(command, name))
+        for name, field in Command.model_fields.items()
+        if field.exclude and name != "fill_done"
     }
     return to_item(
         data
@@ -544,7 +549,13 @@ def _command(item: dict[str, Any]) -> Command:
 
 
 def _execution_item(
-    command_id: str, thing_name: str, at: datetime, *, status: str, entry: dict[str, Any] | None = None
+    command_id: str,
+    thing_name: str,
+    at: datetime,
+    *,
+    status: str,
+    entry: dict[str, Any] | None = None,
+    wave: int | None = None,
 ) -> dict[str, Any]:
     moment = iso(at)
     history = [entry or {"at": moment, "to": status, "source": "publish"}]
@@ -560,5 +571,6 @@ def _execution_item(
             "queuedAt": moment,
             "reportedAt": moment,
             "history": [{key: value for key, value in item.items() if value is not None} for item in history],
+            "wave": wave,
         }
     )

@@ -113,6 +113,16 @@ class IotJobs:
             raise Conflict(f"an AWS IoT job '{job['jobId']}' exists that this service did not create")
         return str(existing["jobArn"])
 
+    def update_job(self, job_id: str, *, rollout: dict[str, Any] | None, abort: dict[str, Any] | None) -> None:
+        """Changes the job's rollout rate and abort criteria (those given)."""
+        arguments: dict[str, Any] = {"jobId": job_id}
+        if rollout is not None:
+            arguments["jobExecutionsRolloutConfig"] = rollout
+        if abort is not None:
+            arguments["abortConfig"] = abort
+        if len(arguments) > 1:
+            self._client.update_job(**arguments)
+
     def cancel_job(self, job_id: str, *, force: bool, reason: str) -> None:
         """Cancels the job; a job already finished or gone needs no cancelling."""
         try:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel, PageQuery, absent_not_null
+from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel, PageQuery, absent_not_null, rollout
 from commands_core.models.executions import TERMINAL
 from commands_core.models.jobs import JobSettings
 from commands_core.models.lifecycle import CommandStatus, Step
@@ -150,7 +150,9 @@ class NewCommand(CommandFields):
 
 class CommandChanges(_CommandBody):
     """The body of PATCH /commands/{commandId}: any fields of a draft (those left out keep their values; the
-    result is validated as CommandFields), or a status change (in_progress publishes, cancelled cancels)."""
+    result is validated as CommandFields), or a status change (in_progress publishes a draft or resumes a paused
+    command, paused pauses, cancelled cancels). Once published, the rollout rate and abort criteria still
+    change (LIVE_FIELDS)."""
 
     # The path's, or refused by the service; a string as given (not a number taken as its text).
     command_id: str | None = Field(default=None, strict=True, json_schema_extra=absent_not_null)
@@ -162,11 +164,15 @@ class CommandChanges(_CommandBody):
         if isinstance(data, dict):
             status = data.get("status")
             if status is not None and not isinstance(status, str):
-                raise refused("status", "must be a string: in_progress or cancelled")
+                raise refused("status", "must be a string: in_progress, paused or cancelled")
             if status is not None and status not in get_args(CommandStatus):
-                raise refused("status", f"can be changed to in_progress or cancelled, not to {status}")
+                raise refused("status", f"can be changed to in_progress, paused or cancelled, not to {status}")
             _not_read_only(data)
         return data
+
+
+# What a published command's PATCH may still change: the dispatch steps read them on every batch.
+LIVE_FIELDS = frozenset({"rollout_maximum_per_minute", "job_executions_rollout_config", "abort_config"})
 
 
 class CommandQuery(PageQuery):
@@ -230,6 +236,16 @@ class Command(CommandFields):
     dispatch_cursor: str | None = Field(default=None, exclude=True)
     dispatch_log: list[Started] = Field(default_factory=list, exclude=True)
     dispatch_batches: int = Field(default=0, exclude=True)
+    # The rollout: executions written on publish, those the start step has dealt with (in thing-name order),
+    # the current wave (from 0) with when its first execution started and when its gate was met, each wave's
+    # counts, and whether a wave's gate paused it.
+    total: int = Field(default=0, exclude=True)
+    dispatched: int = Field(default=0, exclude=True)
+    wave: int = Field(default=0, exclude=True)
+    wave_started_at: datetime | None = Field(default=None, exclude=True)
+    wave_met_at: datetime | None = Field(default=None, exclude=True)
+    wave_counts: list[dict[str, int]] = Field(default_factory=list, exclude=True)
+    paused_at_gate: bool = Field(default=False, exclude=True)
 
     @property
     def percent_complete(self) -> float:
@@ -245,6 +261,8 @@ class Command(CommandFields):
         data["files"] = {file_id: ref.uri for file_id, ref in self.files.items()}
         if self.document is not None:
             data["document"] = self.document
+        if (shown := rollout.view(self, datetime.now(UTC))) is not None:
+            data["rollout"] = shown
         return data
 
 

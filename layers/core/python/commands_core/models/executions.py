@@ -46,6 +46,7 @@ class Execution(ApiModel):
     status_reason: str | None = None
     execution_id: str | None = None  # AWS IoT Commands' id of the execution (delivery command)
     history: list[Transition] = Field(default_factory=list)
+    wave: int | None = Field(default=None, exclude=True)  # of a rollout in waves: which one (from 0)
     # When the last applied report happened (its own time, not ours): a repeated IN_PROGRESS must be newer.
     reported_at: datetime | None = Field(default=None, exclude=True)
     # "cloud" when AWS IoT set TIMED_OUT for want of an answer: a late device report may still replace it.

@@ -10,12 +10,11 @@ from pydantic import (
     Field,
     StringConstraints,
     field_validator,
-    model_validator,
 )
 
 from commands_core.models import ID_PATTERN, ApiModel
 from commands_core.models.commands import Target
-from commands_core.models.jobs import AbortConfig, RetryConfig, TimeoutConfig
+from commands_core.models.jobs import AbortConfig, RetryConfig, RolloutConfig, TimeoutConfig
 from commands_core.models.templates import Document
 
 JobId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -28,28 +27,6 @@ EXECUTION_STATUSES = ("QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT
 
 class _Strict(ApiModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class RateIncreaseCriteria(_Strict):
-    number_of_notified_things: int | None = Field(default=None, ge=1, le=1000, strict=True)
-    number_of_succeeded_things: int | None = Field(default=None, ge=1, le=1000, strict=True)
-
-    @model_validator(mode="after")
-    def _one(self) -> RateIncreaseCriteria:
-        if (self.number_of_notified_things is None) == (self.number_of_succeeded_things is None):
-            raise ValueError("give one of numberOfNotifiedThings and numberOfSucceededThings")
-        return self
-
-
-class ExponentialRate(_Strict):
-    base_rate_per_minute: int = Field(ge=1, le=1000, strict=True)
-    increment_factor: float = Field(ge=1.1, le=5)
-    rate_increase_criteria: RateIncreaseCriteria
-
-
-class RolloutConfig(_Strict):
-    maximum_per_minute: int | None = Field(default=None, ge=1, le=1000, strict=True)
-    exponential_rate: ExponentialRate | None = None
 
 
 class PresignedUrlConfig(_Strict):

@@ -6,15 +6,20 @@ leaves from, so that of two changes at once only one happens.
 Status:
 
     draft --publish--> in_progress --complete--> completed
+      |                  |    ^
+      |              pause    resume       (pause: the operator, or a wave that cannot reach its threshold)
+      |                  v    |
+      |                  paused
       |                    |
-      +------cancel--------+--> cancelled          (any published status) --delete--> deleted
+      +------cancel--------+--> cancelled    (cancel: the operator, or an abort criterion met)
+    any status but deleted --delete--> deleted
 
 Dispatch step (of a published command):
 
     expand --lease--> expanding --named--> create --job_created--> done          (delivery job)
                           |  \\--filling--> fill --filled--> create
-                          |--command_created--> start --all_started--> done  (delivery command)
-                          |--queued--> done                                  (delivery inbox)
+                          |--starting--> start --all_started--> done  (command; inbox at a rate or in waves)
+                          |--queued--> done                           (inbox, neither rate nor waves)
     any step but done --stop--> stopped (cancelled, deleted, or nothing to deliver)
 
 A lease (`lease`) is also taken over from an `expanding` whose lease expired (its run crashed) and, when the
@@ -25,19 +30,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-CommandStatus = Literal["draft", "in_progress", "cancelled", "deleted", "completed"]
-StatusEvent = Literal["publish", "complete", "cancel", "delete"]
+CommandStatus = Literal["draft", "in_progress", "paused", "cancelled", "deleted", "completed"]
+StatusEvent = Literal["publish", "pause", "resume", "complete", "cancel", "delete"]
 
 STATUS_EVENTS: dict[StatusEvent, tuple[frozenset[CommandStatus], CommandStatus]] = {
     "publish": (frozenset({"draft"}), "in_progress"),
+    "pause": (frozenset({"in_progress"}), "paused"),
+    "resume": (frozenset({"paused"}), "in_progress"),
     "complete": (frozenset({"in_progress"}), "completed"),
-    "cancel": (frozenset({"draft", "in_progress"}), "cancelled"),
-    "delete": (frozenset({"draft", "in_progress", "cancelled", "completed"}), "deleted"),
+    "cancel": (frozenset({"draft", "in_progress", "paused"}), "cancelled"),
+    "delete": (frozenset({"draft", "in_progress", "paused", "cancelled", "completed"}), "deleted"),
 }
-ENDED: frozenset[CommandStatus] = frozenset({"cancelled", "completed", "deleted"})
+PUBLISHED: frozenset[CommandStatus] = frozenset({"in_progress", "paused"})  # live, and its executions tracked
 
 Step = Literal["expand", "expanding", "fill", "create", "start", "done", "stopped"]
-StepEvent = Literal["lease", "named", "filling", "filled", "job_created", "command_created", "queued", "all_started"]
+StepEvent = Literal["lease", "named", "filling", "filled", "job_created", "starting", "queued", "all_started"]
 
 STEP_EVENTS: dict[StepEvent, tuple[frozenset[Step], Step]] = {
     "lease": (frozenset({"expand", "expanding", "fill"}), "expanding"),
@@ -45,7 +52,7 @@ STEP_EVENTS: dict[StepEvent, tuple[frozenset[Step], Step]] = {
     "filling": (frozenset({"expanding"}), "fill"),
     "filled": (frozenset({"fill"}), "create"),
     "job_created": (frozenset({"create"}), "done"),
-    "command_created": (frozenset({"expanding"}), "start"),
+    "starting": (frozenset({"expanding"}), "start"),
     "queued": (frozenset({"expanding"}), "done"),
     "all_started": (frozenset({"start"}), "done"),
 }

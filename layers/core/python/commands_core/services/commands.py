@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from commands_core.clock import now
 from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from commands_core.models import rollout
 from commands_core.models.commands import (
+    LIVE_FIELDS,
     Command,
     CommandChanges,
     CommandFields,
@@ -21,10 +23,11 @@ from commands_core.models.commands import (
     file_key,
     published_file_key,
 )
-from commands_core.models.dispatch import Cancel, Expand
-from commands_core.models.lifecycle import StatusEvent, status_after
+from commands_core.models.dispatch import Cancel, Expand, Start
+from commands_core.models.jobs import RolloutConfig
+from commands_core.models.lifecycle import PUBLISHED, StatusEvent, status_after
 from commands_core.models.templates import Template
-from commands_core.observability import metrics
+from commands_core.observability import logger, metrics
 from commands_core.pagination import Page
 from commands_core.services import delivery, rendering, targets, transitions
 from commands_core.validation import check_id as check_name
@@ -33,7 +36,7 @@ from commands_core.validation import holds, parse
 if TYPE_CHECKING:
     from commands_core.services.ports import Ports
 
-_STATUS_CHANGES = {"in_progress", "cancelled"}
+_STATUS_CHANGES = {"in_progress", "paused", "cancelled"}
 PRESIGNED_URL_BYTES = 2048  # room for one URL the service presigns (an STS session token makes it ~1.5 KB)
 
 
@@ -88,17 +91,21 @@ def list_commands(ports: Ports, status: str | None, max_results: int, next_token
 
 
 def update(ports: Ports, command_id: str, changes: CommandChanges, *, force: bool = False) -> Command:
-    """Edits a draft; `status` in_progress publishes, cancelled cancels. Once published, only status changes."""
+    """Edits a draft; `status` in_progress publishes (or resumes), paused pauses, cancelled cancels. Once
+    published, only the status, the rollout rate and the abort criteria change."""
     command = get(ports, command_id)
     status = changes.status
     if status is not None and status not in _STATUS_CHANGES and status != command.status:
-        raise InvalidInput("status", f"can be changed to in_progress or cancelled, not to {status}")
+        raise InvalidInput("status", f"can be changed to in_progress, paused or cancelled, not to {status}")
     if "command_id" in changes.model_fields_set and changes.command_id != command_id:
         raise InvalidInput("commandId", "must be absent or match the commandId of the path")
-    if changes.model_fields_set - {"status", "command_id"}:
-        command = _edit(ports, command, changes)
+    if given := changes.model_fields_set - {"status", "command_id"}:
+        live = command.status in PUBLISHED and given <= LIVE_FIELDS
+        command = _change_rollout(ports, command, changes) if live else _edit(ports, command, changes)
     if status == "in_progress":
-        return publish(ports, command)
+        return resume(ports, command) if command.status == "paused" else publish(ports, command)
+    if status == "paused":
+        return pause(ports, command)
     if status == "cancelled":
         cancelled = cancel(ports, command, force=force)
         stop_starting(ports, cancelled, force=force)
@@ -213,6 +220,40 @@ def _edit(ports: Ports, command: Command, changes: CommandChanges) -> Command:
     return edited
 
 
+def _change_rollout(ports: Ports, command: Command, changes: CommandChanges) -> Command:
+    """Changes the rollout rate or the abort criteria of a published command; the dispatch steps (or, for a
+    job, AWS IoT) take them up within a beat."""
+    given = changes.model_fields_set
+    settings = parse(
+        CommandFields,
+        {"templateId": command.template_id} | changes.model_dump(by_alias=True, include=given & LIVE_FIELDS),
+    )
+    new_rollout = command.rollout()
+    if "job_executions_rollout_config" in given:
+        new_rollout = settings.rollout()
+    elif "rollout_maximum_per_minute" in given:  # the shorthand: the maximum changes, an exponential rate stays
+        new_rollout = (new_rollout or RolloutConfig()).model_copy(
+            update={"maximum_per_minute": settings.rollout_maximum_per_minute}
+        )
+    if new_rollout is not None and new_rollout == RolloutConfig():
+        new_rollout = None
+    live = {
+        "job_executions_rollout_config": new_rollout,
+        "rollout_maximum_per_minute": new_rollout.maximum_per_minute if new_rollout else None,
+        "abort_config": settings.abort_config if "abort_config" in given else command.abort_config,
+    }
+    kind = delivery.of(command.delivery)
+    kind.check(settings)
+    if not ports.commands.change_live(command, **live):
+        raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
+    changed = command.model_copy(update=live | {"updated_at": now()})
+    kind.rollout_changed(ports, changed)
+    if command.dispatch_step == "start" and command.status == "in_progress":  # at once, not after its wait
+        ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
+    logger.info("rollout changed", extra={"command_id": command.command_id, "fields": sorted(given)})
+    return changed
+
+
 def _publication(ports: Ports, command: Command) -> dict[str, Any]:
     """What publishing sets on the command; InvalidInput (nothing changed) when it cannot be published."""
     template = ports.templates.get(command.template_id)
@@ -272,7 +313,33 @@ def _dispatch(ports: Ports, command: Command) -> None:
     ports.queue.send(Expand(command_id=command.command_id))
 
 
-def complete_if_done(ports: Ports, command: Command, *, job_completed: bool = False) -> bool:
+def settle(ports: Ports, command: Command, *, job_completed: bool = False) -> None:
+    """What follows executions that changed, read in `command`: the rollout aborts when an abort criterion is
+    met; a wave's gate that this decided wakes the start step; a command with no execution left pending
+    completes."""
+    if command.status in PUBLISHED and (reason := rollout.abort_reason(command.abort_config, command.counts)):
+        abort(ports, command, reason)
+        return
+    if _at_decided_gate(command):
+        ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
+    _complete_if_done(ports, command, job_completed=job_completed)
+
+
+def _at_decided_gate(command: Command) -> bool:
+    """Whether the start step waits at a wave's gate that the counts now decide (met, or out of reach)."""
+    if command.status != "in_progress" or command.dispatch_step != "start" or command.waves is None:
+        return False
+    ends = rollout.wave_ends(command.waves, command.total)
+    if command.dispatched < ends[command.wave]:
+        return False
+    size = rollout.wave_sizes(command.waves, command.total)[command.wave]
+    counts = command.wave_counts[command.wave] if command.wave < len(command.wave_counts) else {}
+    at = now()
+    verdict = rollout.gate(command.waves, command.wave, size, counts, at=at, started_at=None, met_at=None, beat=0)
+    return verdict.verdict != "wait"
+
+
+def _complete_if_done(ports: Ports, command: Command, *, job_completed: bool) -> bool:
     """A SNAPSHOT command with no pending execution becomes completed; with a retry policy, only once AWS IoT
     says its job completed (a failed execution may still be retried). What its delivery holds for it alone is
     released first, so that a crash in between leaves nothing behind."""
@@ -283,3 +350,47 @@ def complete_if_done(ports: Ports, command: Command, *, job_completed: bool = Fa
         metrics.add_metric(name="CommandCompleted", unit="Count", value=1)
         return True
     return False
+
+
+def abort(ports: Ports, command: Command, reason: str) -> None:
+    """An abort criterion is met: the command ends cancelled, saying which; nothing more starts, and the cancel
+    step ends its pending executions."""
+    try:
+        cancelled = cancel(ports, command, force=False, reason=reason)
+    except Conflict:
+        return  # it changed meanwhile (another abort, a cancel): whoever changed it carries on
+    stop_starting(ports, cancelled, force=False)
+    metrics.add_metric(name="CommandAborted", unit="Count", value=1)
+    logger.warning("rollout aborted", extra={"command_id": command.command_id, "reason": reason})
+
+
+def pause(ports: Ports, command: Command, reason: str | None = None, *, at_gate: bool = False) -> Command:
+    """Stops every new start: executions already started go on and are tracked. `at_gate`: a wave's gate paused
+    it (`reason` says why), and a resume goes past that gate."""
+    if command.status == "paused":
+        return command
+    if status_after("pause", command.status) is None:
+        raise InvalidInput("status", f"a {command.status} command cannot be paused")
+    at = now()
+    if not ports.commands.move(command, "pause", at, reason=reason, paused_at_gate=at_gate):
+        raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
+    logger.info("rollout paused", extra={"command_id": command.command_id, "reason": reason})
+    return command.model_copy(update={"status": "paused", "updated_at": at, "status_reason": reason})
+
+
+def resume(ports: Ports, command: Command) -> Command:
+    """Starts again where the rollout stopped; paused at a wave's gate, with the next wave (the operator has
+    decided to go on)."""
+    at = now()
+    changes: dict[str, Any] = {"paused_at_gate": False, "status_reason": None}
+    if command.paused_at_gate:
+        changes |= {"wave": command.wave + 1, "wave_started_at": None, "wave_met_at": None}
+    if not ports.commands.move(command, "resume", at, **changes):
+        raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
+    resumed = command.model_copy(update={"status": "in_progress", "updated_at": at} | changes)
+    if command.dispatch_step == "start":
+        ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
+    else:
+        _complete_if_done(ports, resumed, job_completed=False)
+    logger.info("rollout resumed", extra={"command_id": command.command_id})
+    return resumed

@@ -15,13 +15,17 @@ and starts over (its executions rewritten).
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from commands_core.clock import now
+from commands_core.models import rollout
 from commands_core.models.commands import Command, Started, published_file_key
 from commands_core.models.dispatch import Cancel, Create, DispatchMessage, Expand, Fill, Start
+from commands_core.models.executions import ExecutionStatus
+from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, delivery, targets
 from commands_core.services.delivery import Targets, job
@@ -36,8 +40,11 @@ BEAT_SECONDS = 5
 CHUNK = 1000
 BATCH = 500  # executions started per batch without a rate limit; with one, a sixth of the per-minute rate
 BUDGET_SECONDS = 240.0  # of the consumer's 300: then the start step hands over to a new message
-WINDOW = timedelta(seconds=60)
+WINDOW = rollout.WINDOW
 MAX_BACKOFF_SECONDS = 300  # shorter than the reconciler's stall threshold, which resumes a lost step
+# How often a step waiting at a wave's gate looks again; an execution that ends and decides the gate sends the
+# step at once (commands.settle), so this only bounds the wait for a lost message or a timeout.
+GATE_POLL_SECONDS = 60
 
 
 def handle(ports: Ports, message: DispatchMessage) -> None:
@@ -57,7 +64,7 @@ def handle(ports: Ports, message: DispatchMessage) -> None:
 
 def expand(ports: Ports, message: Expand) -> None:
     command = ports.commands.get(message.command_id)
-    if command is None or command.status != "in_progress":
+    if command is None or command.status not in PUBLISHED:
         return
     kind = delivery.of(command.delivery)
     if kind.resume(ports, command, reconciling=message.resume):
@@ -82,21 +89,34 @@ def expand(ports: Ports, message: Expand) -> None:
 
 
 def _write_executions(ports: Ports, command: Command, things: list[str], lease: datetime) -> bool:
-    """One execution per thing, in the kind's first status, a chunk at a time; False (the expand stopped, and
-    the cancel done) when the command was cancelled or deleted meanwhile: cancel wins within a beat, also over a
-    long expand."""
-    status = delivery.of(command.delivery).initial_status
+    """One execution per thing, in the first status of the command's rollout, a chunk at a time, each marked
+    with its wave (waves take the targets in thing-name order, as the start step does); False (the expand
+    stopped, and the cancel done) when the command was cancelled or deleted meanwhile: cancel wins within a
+    beat, also over a long expand."""
+    status = first_status(command)
+    ordered = sorted(things)
+    ends = rollout.wave_ends(command.waves, len(ordered))
+    waves = [bisect.bisect_right(ends, position) if command.waves else None for position in range(len(ordered))]
     at = now()
     # Counts first, for every thing: an execution is visible (to a fetching device) as soon as it is written.
-    ports.commands.reset_counts(command.command_id, {status: len(things)}, at)
-    for start_at in range(0, len(things), CHUNK):
+    sizes = rollout.wave_sizes(command.waves, len(ordered))
+    wave_counts: list[dict[str, int]] = [{status: size} for size in sizes] if command.waves else []
+    ports.commands.reset_counts(command.command_id, {status: len(ordered)}, wave_counts, at)
+    for start_at in range(0, len(ordered), CHUNK):
         current = ports.commands.get(command.command_id)
-        if current is None or current.status != "in_progress":
-            ports.commands.add_count(command.command_id, status, start_at - len(things))  # the unwritten are none
+        if current is None or current.status not in PUBLISHED:
+            ports.commands.add_count(command.command_id, status, start_at - len(ordered))  # the unwritten are none
             stop_expanding(ports, command.command_id, lease)
             return False
-        ports.commands.write_executions(command.command_id, things[start_at : start_at + CHUNK], at, status)
+        chunk = list(zip(ordered[start_at : start_at + CHUNK], waves[start_at : start_at + CHUNK], strict=True))
+        ports.commands.write_executions(command.command_id, chunk, at, status)
     return True
+
+
+def first_status(command: Command) -> ExecutionStatus:
+    """SCHEDULED while the rollout decides when each execution starts; else the kind's own first status."""
+    kind = delivery.of(command.delivery)
+    return "SCHEDULED" if kind.paced and rollout.paced(command) else kind.initial_status
 
 
 def stop_expanding(ports: Ports, command_id: str, lease: datetime) -> None:
@@ -143,34 +163,91 @@ def start(ports: Ports, message: Start) -> None:
 
 def _batch(ports: Ports, command_id: str, cursor: str, attempt: int) -> tuple[str, bool] | None:
     """Starts the batch after `cursor`: the next cursor and whether AWS IoT must be asked again; None when the
-    step is over (every target started, the rate limit sent it back delayed, the command ended, or this is a
-    copy of a step that has moved on)."""
+    step is over (every target started, the rate limit or a wave's gate sent it back delayed, the command
+    paused or ended, or this is a copy of a step that has moved on)."""
     command = ports.commands.get(command_id)
     ours = command is not None and command.dispatch_step == "start" and command.dispatch_cursor == cursor
     if command is None or not ours or command.status != "in_progress":
-        return None  # ended (its cancel step does the rest), or a copy of a step that has moved on
-    limit = command.rollout_maximum_per_minute
-    size = min(BATCH, max(1, limit // 6)) if limit else BATCH
-    if (wait := rate_wait(command.dispatch_log, now(), size, limit)) > 0:
-        ports.queue.send(Start(command_id=command_id, cursor=cursor, attempt=attempt), wait)
+        return None  # paused (a resume sends the step again), ended (its cancel step does the rest), or moved on
+    if reason := rollout.abort_reason(command.abort_config, command.counts):
+        commands.abort(ports, command, reason)
         return None
-    executions, more = ports.commands.executions_after(command_id, cursor, size)
+    ends = rollout.wave_ends(command.waves, command.total)
+    if command.dispatched >= ends[command.wave] and command.waves:  # the wave has started: its gate
+        return _gate(ports, command, cursor, attempt, now())
+    return _start_next(ports, command, cursor, attempt, ends[command.wave] - command.dispatched)
+
+
+def _start_next(ports: Ports, command: Command, cursor: str, attempt: int, left: int) -> tuple[str, bool] | None:
+    """Starts the next batch of at most `left` executions (those of the current wave not started yet), at the
+    rate now; see _batch."""
+    limit = rollout.rate_of(command, now())
+    size = min(BATCH, max(1, limit // 6) if limit else BATCH, left)
+    if limit:  # the last starts a window allows, rather than a whole batch a window later
+        in_window = sum(entry.count for entry in command.dispatch_log if entry.at > now() - WINDOW)
+        size = min(size, max(1, limit - in_window))
+    if (wait := rate_wait(command.dispatch_log, now(), size, limit)) > 0:
+        ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), wait)
+        return None
+    executions, more = ports.commands.executions_after(command.command_id, cursor, size)
     batch = delivery.of(command.delivery).start_batch(ports, command, executions)
     if batch is None:
         return None
     at = now()
+    names = [execution.thing_name for execution in executions]
+    dispatched = command.dispatched + (names.index(batch.handled) + 1 if batch.handled in names else 0)
     log = [entry for entry in command.dispatch_log if entry.at > at - WINDOW]
     log += [Started(at=at, count=batch.started)] if batch.started else []
-    done = not more and not batch.retry
-    if not ports.commands.record_batch(command, cursor=batch.handled, log=log, done=done, at=at):
-        return None  # cancelled meanwhile, or another run of this step got there first
+    done = not batch.retry and (not more or dispatched >= command.total)
+    if not ports.commands.record_progress(
+        command,
+        done=done,
+        dispatch_cursor=batch.handled,
+        dispatch_log=log,
+        dispatched=dispatched,
+        wave_started_at=command.wave_started_at or at,
+        updated_at=at,
+    ):
+        return None  # paused or cancelled meanwhile, or another run of this step got there first
     metrics.add_metric(name="ExecutionsStarted", unit="Count", value=batch.started)
     if done:
         logger.info("every execution started", extra={"cursor": batch.handled})
-        if refreshed := ports.commands.get(command_id):
-            commands.complete_if_done(ports, refreshed)
+        if refreshed := ports.commands.get(command.command_id):
+            commands.settle(ports, refreshed)
         return None
     return batch.handled, batch.retry
+
+
+def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetime) -> tuple[str, bool] | None:
+    """Every execution of the current wave has started: the next starts when the gate says so."""
+    assert command.waves is not None
+    wave = command.wave
+    size = rollout.wave_sizes(command.waves, command.total)[wave]
+    counts = command.wave_counts[wave] if wave < len(command.wave_counts) else {}
+    verdict = rollout.gate(
+        command.waves,
+        wave,
+        size,
+        counts,
+        at=at,
+        started_at=command.wave_started_at,
+        met_at=command.wave_met_at,
+        beat=GATE_POLL_SECONDS,
+    )
+    if verdict.verdict == "pause":
+        commands.pause(ports, command, verdict.reason, at_gate=True)
+        return None
+    if verdict.verdict == "open" or (verdict.verdict == "soak" and not verdict.seconds):
+        if not ports.commands.record_progress(
+            command, wave=wave + 1, wave_started_at=None, wave_met_at=None, updated_at=at
+        ):
+            return None
+        logger.info("wave started", extra={"wave": wave + 2, "after": counts})
+        return cursor, False
+    if verdict.verdict == "soak" and not ports.commands.record_progress(command, wave_met_at=at, updated_at=at):
+        return None
+    ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), verdict.seconds)
+    return None
 
 
 def rate_wait(log: Sequence[Started], at: datetime, size: int, limit: int | None) -> float:

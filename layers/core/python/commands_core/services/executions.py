@@ -51,7 +51,7 @@ def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> No
         raise InvalidInput(field, f"AWS IoT could not cancel it: it is {status or 'unknown to AWS IoT'}")
     refreshed = ports.commands.get(command_id)
     if refreshed:
-        commands.complete_if_done(ports, refreshed)
+        commands.settle(ports, refreshed)
 
 
 def describe(ports: Ports, command_id: str, thing_name: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from commands_core.models.events import (
     StatusEvent,
 )
 from commands_core.models.executions import ExecutionStatus, Report
+from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import count_by, logger, metrics
 from commands_core.services import commands, reconcile, transitions
 from commands_core.services.delivery import command as command_delivery
@@ -128,14 +129,14 @@ def _apply(ports: Ports, report: Report, *, create_missing: bool) -> None:
     if transitions.apply(ports.commands, report, create_missing=create_missing) and report.status != "IN_PROGRESS":
         command = ports.commands.get(report.command_id)
         if command:
-            commands.complete_if_done(ports, command)
+            commands.settle(ports, command)
 
 
 def _job(ports: Ports, event: JobEvent) -> Drop | None:
     command = ports.commands.get(event.job_id)
     if command is None or command.job_id != event.job_id:
         return Drop("unknown_job", "no command of this service has this AWS IoT job")
-    if command.status != "in_progress":
+    if command.status not in PUBLISHED:
         return None  # ended already: nothing left to do
     operation = (event.operation or event.status).lower()
     if operation == "completed":

@@ -1,7 +1,7 @@
 """Reconciling the table with AWS IoT: what events alone cannot guarantee.
 
 AWS IoT publishes no event for IN_PROGRESS and may lose one; a dispatch message may be lost. Every round of
-the scheduled reconciler, for every command in progress: publishing that stalled is resumed, the executions of
+the scheduled reconciler, for every command in progress or paused: publishing that stalled is resumed, the executions of
 its job (or AWS IoT command) are re-read from AWS IoT and applied through the one transition function (nothing
 moves backwards), and executions of the command and inbox deliveries past their timeout become TIMED_OUT.
 A job `completed` event and a command's cancellation reconcile that one job at once.
@@ -9,11 +9,13 @@ A job `completed` event and a command's cancellation reconcile that one job at o
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import timedelta
 
 from commands_core.clock import now
 from commands_core.models.commands import Command
+from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, delivery, dispatch
 from commands_core.services.ports import Ports
@@ -25,7 +27,7 @@ BUDGET_SECONDS = 240.0  # of the function's 300: a round stops starting commands
 def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
     figures = {"commands": 0, "executions_changed": 0, "dispatch_resumed": 0, "failed": 0, "deferred": 0}
     deadline = time.monotonic() + budget_seconds
-    for command in ports.commands.in_status("in_progress"):
+    for command in itertools.chain.from_iterable(ports.commands.in_status(status) for status in sorted(PUBLISHED)):
         if time.monotonic() > deadline:
             figures["deferred"] += 1  # the next round, five minutes on, starts with these again
             continue
@@ -33,11 +35,15 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
         try:
             kind = delivery.of(command.delivery)
             figures["executions_changed"] += kind.read_back(ports, command) + kind.time_out(ports, command)
-            if command.dispatch_step not in ("done", "stopped") and _stalled(command):
+            if (
+                command.status == "in_progress"
+                and command.dispatch_step not in ("done", "stopped")
+                and _stalled(command)
+            ):
                 dispatch.resume(ports, command)
                 figures["dispatch_resumed"] += 1
             if refreshed := ports.commands.get(command.command_id):
-                commands.complete_if_done(ports, refreshed)
+                commands.settle(ports, refreshed)
         except Exception:  # one command's trouble (its job deleted, throttling) must not stop the round
             figures["failed"] += 1
             logger.exception("could not reconcile", extra={"command_id": command.command_id})
@@ -53,7 +59,7 @@ def read_back(ports: Ports, command: Command, *, ended: bool = False) -> int:
     number that changed."""
     changed = delivery.of(command.delivery).read_back(ports, command, ended=ended)
     if refreshed := ports.commands.get(command.command_id):
-        commands.complete_if_done(ports, refreshed, job_completed=ended)
+        commands.settle(ports, refreshed, job_completed=ended)
     return changed
 
 

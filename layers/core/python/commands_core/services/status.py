@@ -146,7 +146,7 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
                 raise InvalidInput("state", f"the execution changed meanwhile; the state is '{latest}'")
         # Only an execution that ended can complete its command.
         elif new in TERMINAL and (refreshed := ports.commands.get(execution.command_id)) is not None:
-            commands.complete_if_done(ports, refreshed)
+            commands.settle(ports, refreshed)
     return to_status(_execution(ports, status))
 
 

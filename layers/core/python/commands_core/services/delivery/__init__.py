@@ -60,6 +60,7 @@ class Delivery(Protocol):
     targets_groups: ClassVar[bool]  # AWS IoT is given the groups themselves: an empty one still has a rollout
     presigns_files: ClassVar[bool]  # the service presigns file URLs (else AWS IoT does, from its placeholders)
     takes_device_reports: ClassVar[bool]  # devices report their executions over HTTP (else to AWS IoT)
+    paced: ClassVar[bool]  # the dispatch steps start its executions, at the rollout's rate and waves
     continuous: ClassVar[bool]  # reaches things that join a targeted group after publishing (CONTINUOUS)
 
     def check(self, settings: JobSettings) -> None:
@@ -98,6 +99,9 @@ class Delivery(Protocol):
     def fetched(self, ports: Ports, execution: Execution, at: datetime, until: datetime) -> Execution | None:
         """A device's fetch of its pending execution: the execution as handed out, None if not handed out."""
 
+    def rollout_changed(self, ports: Ports, command: Command) -> None:
+        """The rollout rate or abort criteria of the published `command` changed (where AWS IoT holds them)."""
+
     def release(self, ports: Ports, command: Command) -> None:
         """Once the command has ended: what AWS IoT holds for it alone and no longer needs is removed."""
 
@@ -113,7 +117,19 @@ def of(kind: str | None) -> Delivery:
     return delivery
 
 
-JOB_ONLY = ("abort_config", "timeout_config", "job_executions_retry_config")
+JOB_ONLY = ("timeout_config", "job_executions_retry_config")
+
+
+def frozen_rollout(command: Command, template: Template) -> dict[str, object]:
+    """The rollout settings a paced kind's dispatch steps read on every batch, frozen on publish as the
+    template had them where the command gives none (a live change later edits the command's own)."""
+    rollout = command.rollout() or template.rollout()
+    return {
+        "job_executions_rollout_config": rollout,
+        "rollout_maximum_per_minute": rollout.maximum_per_minute if rollout else None,
+        "waves": command.waves or template.waves,
+        "abort_config": command.abort_config or template.abort_config,
+    }
 
 
 def refuse(settings: JobSettings, names: tuple[str, ...], kind: str) -> None:

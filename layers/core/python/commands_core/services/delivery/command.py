@@ -25,7 +25,16 @@ from commands_core.models.jobs import DEFAULT_EXECUTION_TIMEOUT_SECONDS, JobSett
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, rendering, transitions
-from commands_core.services.delivery import JOB_ONLY, Batch, Delivery, Targets, cancel_pending, refuse, time_out_pending
+from commands_core.services.delivery import (
+    JOB_ONLY,
+    Batch,
+    Delivery,
+    Targets,
+    cancel_pending,
+    frozen_rollout,
+    refuse,
+    time_out_pending,
+)
 from commands_core.services.ports import Ports
 
 WORKERS = 16  # StartCommandExecution calls in flight
@@ -49,6 +58,7 @@ class CommandDelivery:
     initial_status: ClassVar[ExecutionStatus] = "SCHEDULED"
     targets_groups: ClassVar[bool] = False
     presigns_files: ClassVar[bool] = True
+    paced: ClassVar[bool] = True
     continuous: ClassVar[bool] = False
     takes_device_reports: ClassVar[bool] = False
 
@@ -56,12 +66,10 @@ class CommandDelivery:
         refuse(settings, JOB_ONLY, self.kind)
 
     def publication(self, command: Command, template: Template) -> dict[str, object]:
-        # The dispatcher and the reconciler read these on every batch and round: frozen, as the template was.
         # Every execution is started with a timeout of the service's, never AWS IoT's 10 s.
         timeout = command.execution_timeout_seconds or template.execution_timeout_seconds
-        return {
-            "rollout_maximum_per_minute": command.rollout_maximum_per_minute or template.rollout_maximum_per_minute,
-            "execution_timeout_seconds": timeout or DEFAULT_EXECUTION_TIMEOUT_SECONDS,
+        return frozen_rollout(command, template) | {
+            "execution_timeout_seconds": timeout or DEFAULT_EXECUTION_TIMEOUT_SECONDS
         }
 
     def deliver(self, ports: Ports, command: Command, targets: Targets, lease: datetime) -> bool:
@@ -73,7 +81,7 @@ class CommandDelivery:
             return True
         if not ports.commands.advance(
             command.command_id,
-            "command_created",
+            "starting",
             iot_command_arn=arn,
             dispatch_cursor="",
             dispatch_batches=0,
@@ -187,6 +195,9 @@ class CommandDelivery:
 
     def fetched(self, ports: Ports, execution: Execution, at: datetime, until: datetime) -> Execution | None:
         return execution  # shown for information: AWS IoT delivers it
+
+    def rollout_changed(self, ports: Ports, command: Command) -> None:
+        return None  # the dispatch steps read them on every batch
 
     def release(self, ports: Ports, command: Command) -> None:
         return None  # the AWS IoT command stays until the command is deleted: it holds the executions' results

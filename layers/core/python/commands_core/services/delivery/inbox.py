@@ -14,20 +14,30 @@ from datetime import datetime, timedelta
 from typing import ClassVar
 
 from commands_core.clock import iso
-from commands_core.errors import InvalidInput
+from commands_core.models import rollout
 from commands_core.models.commands import Command
+from commands_core.models.dispatch import Start
 from commands_core.models.executions import Execution, ExecutionStatus
 from commands_core.models.jobs import JobSettings
 from commands_core.models.templates import Template
 from commands_core.observability import log_keys, logger, metrics
 from commands_core.services import transitions
-from commands_core.services.delivery import JOB_ONLY, Batch, Delivery, Targets, cancel_pending, refuse, time_out_pending
+from commands_core.services.delivery import (
+    JOB_ONLY,
+    Batch,
+    Delivery,
+    Targets,
+    cancel_pending,
+    frozen_rollout,
+    refuse,
+    time_out_pending,
+)
 from commands_core.services.ports import Ports
 
 # Handed out but not acknowledged: the device has not begun, and is told so; with force, every pending one (the
 # device's later reports are then ignored).
-_UNREACHED = frozenset({"QUEUED", "SENT"})
-_UNREACHED_FORCED = frozenset({"QUEUED", "SENT", "ACKNOWLEDGED", "IN_PROGRESS"})
+_UNREACHED = frozenset({"SCHEDULED", "QUEUED", "SENT"})
+_UNREACHED_FORCED = frozenset({"SCHEDULED", "QUEUED", "SENT", "ACKNOWLEDGED", "IN_PROGRESS"})
 
 
 class InboxDelivery:
@@ -35,20 +45,25 @@ class InboxDelivery:
     initial_status: ClassVar[ExecutionStatus] = "QUEUED"
     targets_groups: ClassVar[bool] = False
     presigns_files: ClassVar[bool] = True
+    paced: ClassVar[bool] = True
     continuous: ClassVar[bool] = False
     takes_device_reports: ClassVar[bool] = True
 
     def check(self, settings: JobSettings) -> None:
-        if settings.rollout_maximum_per_minute is not None:
-            raise InvalidInput("rolloutMaximumPerMinute", "applies to delivery job or command: an inbox pushes nothing")
         refuse(settings, JOB_ONLY, self.kind)
 
     def publication(self, command: Command, template: Template) -> dict[str, object]:
         # The reconciler reads it on every round: frozen, as the template was.
-        return {"execution_timeout_seconds": command.execution_timeout_seconds or template.execution_timeout_seconds}
+        timeout = command.execution_timeout_seconds or template.execution_timeout_seconds
+        return frozen_rollout(command, template) | {"execution_timeout_seconds": timeout}
 
     def deliver(self, ports: Ports, command: Command, targets: Targets, lease: datetime) -> bool:
-        if not ports.commands.advance(command.command_id, "queued", lease_until=None):
+        if not rollout.paced(command):  # every execution is in the inbox already
+            if not ports.commands.advance(command.command_id, "queued", lease_until=None):
+                return False
+        elif ports.commands.advance(command.command_id, "starting", dispatch_cursor="", lease_until=None):
+            ports.queue.send(Start(command_id=command.command_id))  # the rollout releases them
+        else:
             return False
         metrics.add_metric(name="CommandPublished", unit="Count", value=1)
         return True
@@ -57,7 +72,20 @@ class InboxDelivery:
         return False  # the expand is the whole of it
 
     def start_batch(self, ports: Ports, command: Command, batch: list[Execution]) -> Batch | None:
-        raise NotImplementedError("an inbox execution is queued when it is written")
+        """Releases the batch's SCHEDULED executions to the inbox: QUEUED, a device's fetch hands them out."""
+        released = 0
+        for execution in batch:
+            if execution.status == "SCHEDULED":
+                released += transitions.report(
+                    ports.commands,
+                    command.command_id,
+                    execution.thing_name,
+                    "QUEUED",
+                    source="api",
+                    reason="released by the rollout",
+                    read=execution,
+                )
+        return Batch(released, batch[-1].thing_name if batch else command.dispatch_cursor or "", retry=False)
 
     def stop_starting(self, ports: Ports, command: Command, *, force: bool) -> None:
         return None  # a fetch hands out only executions of commands in progress
@@ -74,9 +102,7 @@ class InboxDelivery:
     def time_out(self, ports: Ports, command: Command) -> int:
         if not command.execution_timeout_seconds:
             return 0
-        return time_out_pending(
-            ports, command, command.execution_timeout_seconds, lambda execution: execution.queued_at, timedelta(0)
-        )
+        return time_out_pending(ports, command, command.execution_timeout_seconds, _queued, timedelta(0))
 
     def fetched(self, ports: Ports, execution: Execution, at: datetime, until: datetime) -> Execution | None:
         """The execution as handed out by this fetch, SENT with its lease until `until`; None when this fetch
@@ -109,6 +135,9 @@ class InboxDelivery:
         metrics.add_metric(name="InboxHandedOutAgain", unit="Count", value=1)
         return execution.model_copy(update={"lease_until": until})
 
+    def rollout_changed(self, ports: Ports, command: Command) -> None:
+        return None  # the dispatch steps read them on every batch
+
     def release(self, ports: Ports, command: Command) -> None:
         return None
 
@@ -117,3 +146,8 @@ class InboxDelivery:
 
 
 DELIVERY: Delivery = InboxDelivery()
+
+
+def _queued(execution: Execution) -> datetime | None:
+    """When the execution entered the inbox (None: not released yet)."""
+    return None if execution.status == "SCHEDULED" else execution.queued_at

@@ -43,10 +43,13 @@ class JobDelivery:
     initial_status: ClassVar[ExecutionStatus] = "QUEUED"
     targets_groups: ClassVar[bool] = True
     presigns_files: ClassVar[bool] = False
+    paced: ClassVar[bool] = False
     continuous: ClassVar[bool] = True
     takes_device_reports: ClassVar[bool] = False
 
     def check(self, settings: JobSettings) -> None:
+        if settings.waves is not None:
+            raise InvalidInput("waves", "applies to delivery command or inbox; a job rolls out at its rate")
         if settings.execution_timeout_seconds is not None:
             raise InvalidInput(
                 "executionTimeoutSeconds", "applies to delivery command or inbox; a job's timeout is timeoutConfig"
@@ -146,6 +149,18 @@ class JobDelivery:
     def fetched(self, ports: Ports, execution: Execution, at: datetime, until: datetime) -> Execution | None:
         return execution  # shown for information: the job delivers it
 
+    def rollout_changed(self, ports: Ports, command: Command) -> None:
+        """AWS IoT paces and aborts the job: UpdateJob (a job not created yet takes them when it is)."""
+        if command.job_id:
+            rollout = command.rollout()
+            ports.jobs.update_job(
+                command.job_id,
+                rollout=rollout.model_dump(by_alias=True, exclude_none=True) if rollout else None,
+                abort=command.abort_config.model_dump(by_alias=True, exclude_none=True)
+                if command.abort_config
+                else None,
+            )
+
     def release(self, ports: Ports, command: Command) -> None:
         """Deletes the command's thing group (a thing can be in only 10 static groups)."""
         if command.group_name:
@@ -235,8 +250,8 @@ def _job(ports: Ports, command: Command, template: Template | None) -> dict[str,
         "description": f"{DESCRIPTION} {command.command_id} ({getattr(template, 'operation', '')})"[:2028],
         "targetSelection": command.type,
     }
-    if rate := setting("rollout_maximum_per_minute"):
-        job["jobExecutionsRolloutConfig"] = {"maximumPerMinute": rate}
+    if rollout := command.rollout() or (template.rollout() if template else None):
+        job["jobExecutionsRolloutConfig"] = rollout.model_dump(by_alias=True, exclude_none=True)
     for name, argument in (
         ("abort_config", "abortConfig"),
         ("timeout_config", "timeoutConfig"),

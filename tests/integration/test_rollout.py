@@ -1,0 +1,362 @@
+"""The rollout engine, end to end through the real handlers for each paced delivery kind: waves gated on success,
+pause and resume, abort criteria, the rate (fixed, exponential, changed live). Devices answer as the tests say:
+AWS IoT Commands' through its emulator, the inbox's by fetching and reporting over HTTP. The dispatch queue's
+delays, the dispatcher's clock and AWS IoT's run on one simulated clock, so a rollout of minutes takes
+milliseconds."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from commands_core.adapters import aws as clients
+from commands_core.adapters.queue import DispatchQueue
+from commands_core.services import commands, delivery, dispatch, ingest, transitions
+from commands_core.services.delivery import command as command_delivery
+from local.simulated_time import SimulatedTime, most_in_a_window
+from tests.conftest import EmulatedCommands, HandlerClient
+from tests.integration.conftest import sqs_event, thing_arn
+
+PACED = ["command", "inbox"]
+
+
+class Fleet:
+    """The things of one rollout and their devices, for one delivery kind, on simulated time."""
+
+    def __init__(self, api: HandlerClient, iot_commands: EmulatedCommands, kind: str, names: list[str]) -> None:
+        self.api, self.iot_commands, self.kind, self.names = api, iot_commands, kind, names
+        self.clock = iot_commands.clock
+
+    def run(self, limit: int | None = None) -> int:
+        """Hands the dispatch queue's messages to the dispatcher in due order (the clock moving to each)."""
+        return self.clock.run(
+            lambda message: self.api.functions.invoke("commands_dispatch", sqs_event([message])), limit=limit
+        )
+
+    def run_for(self, seconds: float) -> None:
+        """Hands over the messages due within `seconds` from now; the clock then stands at the end of them."""
+        until = self.clock() + seconds
+        while (due := self.clock.next_due()) is not None and due < until:
+            self.run(limit=1)
+        self.clock.at = max(self.clock.at, until)
+
+    def run_until(self, done: Callable[[], bool], limit: int = 100) -> None:
+        """Hands the dispatch queue's messages over one at a time until `done` (before anything later is due)."""
+        for _ in range(limit):
+            if done():
+                return
+            assert self.run(limit=1) == 1, "the dispatch queue ran dry first"
+        raise AssertionError("not done within the messages allowed")
+
+    def started(self, command_id: str) -> dict[str, float]:
+        """When each thing's execution reached its device's side: AWS IoT created it, or the inbox got it."""
+        if self.kind == "command":
+            return {
+                item["targetArn"].rsplit("/", 1)[-1]: item["createdAt"]
+                for item in self.iot_commands.emulator.executions(command_id)
+            }
+        found: dict[str, float] = {}
+        for name, status in statuses(self.api, command_id).items():
+            if status != "SCHEDULED":  # released to the inbox, or cancelled before
+                history = self._execution(command_id, name)["history"]
+                released = [step["at"] for step in history[:2] if step["to"] == "QUEUED"]
+                found |= {name: _epoch(released[0])} if released else {}
+        return found
+
+    def _execution(self, command_id: str, thing: str) -> dict[str, Any]:
+        return dict(self.api.get(f"/commands/{command_id}/executions/{thing}").json()["executions"][0])
+
+    def answer(self, command_id: str, thing: str, status: str) -> None:
+        """The thing's device does its execution and reports `status`."""
+        if self.kind == "command":
+            (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(thing))[
+                "commandExecutions"
+            ]
+            self.iot_commands.emulator.device_response(thing, execution["executionId"], {"status": status})
+            if events := self.iot_commands.take_events():
+                assert self.api.functions.invoke("status_ingest", sqs_event(events)) == {"batchItemFailures": []}
+            return
+        self.api.get(f"/v2/command-inbox/?device_id={thing}")  # hands it out, if not yet
+        state = {"SUCCEEDED": "Command Success", "FAILED": "Command Failure"}[status]
+        reply = self.api.request("PUT", f"/commands/v0/status/{command_id}.{thing}/", {"state": state})
+        assert reply.status == 200, reply.body
+
+    def answer_started(self, command_id: str, status: str = "SUCCEEDED", *, except_: tuple[str, ...] = ()) -> None:
+        """Every device whose execution started and has not answered answers `status`."""
+        done = {name for name, value in statuses(self.api, command_id).items() if value in ("SUCCEEDED", "FAILED")}
+        for thing in sorted(set(self.started(command_id)) - done - set(except_)):
+            self.answer(command_id, thing, status)
+
+
+def _epoch(stamp: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def statuses(api: HandlerClient, command_id: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    token = ""
+    while True:
+        reply = api.get(f"/commands/{command_id}/executions?maxResults=100{token}").json()
+        found |= {item["thingName"]: item["status"] for item in reply["executions"]}
+        if not (after := reply["pagination"].get("nextToken")):
+            return found
+        token = f"&nextToken={after}"
+
+
+@pytest.fixture
+def simulated(iot_commands: EmulatedCommands, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedTime]:
+    clock = iot_commands.clock
+    monkeypatch.setattr(
+        DispatchQueue, "send", lambda self, message, delay_seconds=0: clock.send(message, delay_seconds)
+    )
+    with clock.installed(delivery, dispatch, command_delivery, commands, ingest, transitions):
+        yield clock
+
+
+@pytest.fixture
+def rollout(
+    api: HandlerClient,
+    template: Callable[..., dict[str, Any]],
+    things: Callable[..., list[str]],
+    iot_commands: EmulatedCommands,
+    simulated: SimulatedTime,
+) -> Callable[..., Fleet]:
+    """A template `roll` of the kind and `size` things t-000...; publishing is the test's."""
+
+    def make(kind: str, size: int, **template_settings: Any) -> Fleet:
+        fields = {"document": json.dumps({"op": "update"}), "requiredDocumentParameters": [], "requiredFiles": []}
+        template("roll", **fields | {"delivery": kind} | template_settings)
+        names = things(*[f"t-{number:03d}" for number in range(size)])
+        return Fleet(api, iot_commands, kind, names)
+
+    return make
+
+
+def publish(fleet: Fleet, command_id: str, **fields: Any) -> None:
+    body = {"commandId": command_id, "templateId": "roll", "status": "in_progress", "targets": fleet.names}
+    reply = fleet.api.post("/commands", body | fields)
+    assert reply.status == 201, reply.body
+
+
+def command(fleet: Fleet, command_id: str) -> dict[str, Any]:
+    return dict(fleet.api.get(f"/commands/{command_id}").json())
+
+
+WAVES = {"percentages": [10, 50, 100], "successThresholdPercentage": 100, "timeoutSeconds": 300}
+
+
+@pytest.mark.parametrize("kind", PACED)
+def test_a_wave_whose_device_never_answers_pauses_and_resuming_completes(
+    rollout: Callable[..., Fleet], kind: str
+) -> None:
+    fleet = rollout(kind, 20)
+    publish(fleet, "waved", waves=WAVES, executionTimeoutSeconds=3600)
+    fleet.run(limit=3)  # the expand and its first start step: wave 1 (10% of 20: t-000, t-001)
+
+    assert sorted(fleet.started("waved")) == ["t-000", "t-001"]
+    fleet.answer("waved", "t-000", "SUCCEEDED")  # t-001 stays silent
+    fleet.run()  # the gate waits, then its timeout pauses the command
+
+    paused = command(fleet, "waved")
+    assert paused["status"] == "paused"
+    assert paused["statusReason"].startswith("wave 1 did not reach 100% succeeded within 300 s")
+    assert sorted(fleet.started("waved")) == ["t-000", "t-001"]  # nothing of wave 2 started
+    assert paused["rollout"]["wave"] == 1
+
+    assert fleet.api.patch("/commands/waved", {"status": "in_progress"}).status == 204
+    fleet.answer("waved", "t-001", "SUCCEEDED")  # the silent device answers after all
+    for size in (10, 20):  # waves 2 and 3, each started once the one before has succeeded
+        fleet.run_until(lambda: len(fleet.started("waved")) == size)  # noqa: B023
+        fleet.answer_started("waved")
+
+    done = command(fleet, "waved")
+    assert (done["status"], done["counts"]) == ("completed", {"SUCCEEDED": 20})
+    assert [wave["size"] for wave in done["rollout"]["waves"]] == [2, 8, 10]
+
+
+@pytest.mark.parametrize("kind", PACED)
+def test_each_wave_starts_only_once_the_one_before_has_succeeded(rollout: Callable[..., Fleet], kind: str) -> None:
+    fleet = rollout(kind, 20)
+    publish(fleet, "gated", waves=WAVES | {"successThresholdPercentage": 50, "waitSeconds": 30})
+    fleet.run(limit=3)
+    assert len(fleet.started("gated")) == 2
+
+    fleet.answer("gated", "t-001", "FAILED")  # one of two: the gate needs one success
+    fleet.run(limit=2)
+    assert len(fleet.started("gated")) == 2
+    at_threshold = fleet.clock()
+    fleet.answer("gated", "t-000", "SUCCEEDED")  # the threshold met: 30 s of soak, then wave 2
+    fleet.run(limit=3)
+
+    started = fleet.started("gated")
+    assert len(started) == 10
+    wave_two = min(at for name, at in started.items() if name not in ("t-000", "t-001"))
+    assert wave_two - at_threshold == pytest.approx(30, abs=0.01)  # the soak, and no poll's wait
+    view = command(fleet, "gated")["rollout"]
+    assert view["wave"] == 2
+    assert view["waves"][0]["counts"] == {"SUCCEEDED": 1, "FAILED": 1}
+
+
+@pytest.mark.parametrize("kind", PACED)
+def test_a_wave_that_can_no_longer_reach_its_threshold_pauses_at_once(rollout: Callable[..., Fleet], kind: str) -> None:
+    fleet = rollout(kind, 20)
+    publish(fleet, "doomed", waves=WAVES)
+    fleet.run(limit=3)
+    failed_at = fleet.clock()
+    fleet.answer("doomed", "t-000", "FAILED")  # 100% needed: out of reach now
+    fleet.run_until(lambda: command(fleet, "doomed")["status"] == "paused", limit=2)
+
+    assert fleet.clock() == failed_at  # the failure woke the waiting step: no poll, no timeout waited for
+    paused = command(fleet, "doomed")
+    assert paused["status"] == "paused"
+    assert paused["statusReason"].startswith("wave 1 can no longer reach 100% succeeded")
+    fleet.run()
+    assert sorted(fleet.started("doomed")) == ["t-000", "t-001"]
+
+
+@pytest.mark.parametrize("kind", PACED)
+def test_an_abort_criterion_met_cancels_the_command_and_starts_nobody_else(
+    rollout: Callable[..., Fleet], kind: str
+) -> None:
+    abort = {"criteriaList": [{"failureType": "FAILED", "thresholdPercentage": 50, "minNumberOfExecutedThings": 3}]}
+    fleet = rollout(kind, 30, abortConfig=abort)  # the template's criteria
+    publish(fleet, "risky", rolloutMaximumPerMinute=3)
+    fleet.run(limit=2)  # the expand, and its start step: the first minute's three
+    assert len(fleet.started("risky")) == 3
+    fleet.answer("risky", "t-000", "SUCCEEDED")
+    fleet.answer("risky", "t-001", "FAILED")
+    assert command(fleet, "risky")["status"] == "in_progress"  # 1 of 2 executed: not yet 3
+    fleet.answer("risky", "t-002", "FAILED")  # 2 of 3 failed
+
+    aborted = command(fleet, "risky")
+    assert aborted["status"] == "cancelled"
+    assert aborted["statusReason"].startswith("abortConfig: FAILED reached 66.67% of 3 executed")
+    fleet.run()
+    assert sorted(fleet.started("risky")) == ["t-000", "t-001", "t-002"]
+    found = Counter(statuses(fleet.api, "risky").values())
+    assert found == {"SUCCEEDED": 1, "FAILED": 2, "CANCELED": 27}
+
+
+@pytest.mark.parametrize("kind", PACED)
+def test_a_pause_stops_new_starts_within_a_beat_and_a_resume_goes_on(rollout: Callable[..., Fleet], kind: str) -> None:
+    fleet = rollout(kind, 40)
+    publish(fleet, "held", rolloutMaximumPerMinute=10)
+    fleet.run(limit=2)  # the expand, and its start step: the first minute's ten
+    assert len(fleet.started("held")) == 10
+
+    assert fleet.api.patch("/commands/held", {"status": "paused"}).status == 204
+    fleet.run()
+    assert len(fleet.started("held")) == 10
+    assert command(fleet, "held")["status"] == "paused"
+    fleet.answer_started("held")  # executions started before the pause go on and are tracked
+    assert command(fleet, "held")["counts"]["SUCCEEDED"] == 10
+
+    assert fleet.api.patch("/commands/held", {"status": "in_progress"}).status == 204
+    fleet.run()
+    fleet.answer_started("held")
+    assert (command(fleet, "held")["status"], len(fleet.started("held"))) == ("completed", 40)
+
+
+@pytest.mark.parametrize("kind", PACED)
+def test_a_rate_changed_mid_rollout_shows_in_the_starts_per_minute(rollout: Callable[..., Fleet], kind: str) -> None:
+    fleet = rollout(kind, 600)
+    publish(fleet, "retimed", jobExecutionsRolloutConfig={"maximumPerMinute": 60})
+    began = fleet.clock()
+    fleet.run_for(150)  # two and a half minutes at 60
+    changed_at = fleet.clock()
+    reply = fleet.api.patch("/commands/retimed", {"jobExecutionsRolloutConfig": {"maximumPerMinute": 180}})
+    assert reply.status == 204
+    fleet.run()
+
+    started = sorted(fleet.started("retimed").values())
+    assert len(started) == 600
+    before = [at for at in started if at < changed_at - 0.01]  # (times come back rounded to microseconds)
+    after = [at for at in started if at >= changed_at - 0.01]
+    assert (len(before), most_in_a_window(before)) == (180, 60)
+    assert most_in_a_window(after) == 180
+    assert changed_at - began == 150
+    assert command(fleet, "retimed")["rolloutMaximumPerMinute"] == 180
+
+
+@pytest.mark.parametrize("kind", PACED)
+def test_an_exponential_rate_grows_as_configured(rollout: Callable[..., Fleet], kind: str) -> None:
+    exponential = {
+        "baseRatePerMinute": 10,
+        "incrementFactor": 1.5,
+        "rateIncreaseCriteria": {"numberOfNotifiedThings": 20},
+    }
+    fleet = rollout(kind, 300, jobExecutionsRolloutConfig={"maximumPerMinute": 80, "exponentialRate": exponential})
+    publish(fleet, "growing")
+    fleet.run()
+
+    started = sorted(fleet.started("growing").values())
+    assert len(started) == 300
+    per_minute = Counter(int((at - started[0] + 0.01) // 60) for at in started)
+    # Each 20 notified before a minute multiplies its rate by 1.5, from 10, up to 80.
+    expected, notified = [], 0
+    while notified < 300:
+        expected.append(min(80, int(10 * 1.5 ** (notified // 20)), 300 - notified))
+        notified += expected[-1]
+    assert [per_minute[minute] for minute in range(len(expected))] == expected
+    assert expected[:6] == [10, 10, 15, 15, 22, 33]  # what the rule gives, spelled out
+
+
+def test_rollout_settings_in_the_commands_api_shapes_are_accepted_on_templates_and_commands(
+    rollout: Callable[..., Fleet],
+) -> None:
+    settings: dict[str, Any] = {
+        "jobExecutionsRolloutConfig": {
+            "maximumPerMinute": 100,
+            "exponentialRate": {
+                "baseRatePerMinute": 10,
+                "incrementFactor": 1.5,
+                "rateIncreaseCriteria": {"numberOfSucceededThings": 5},
+            },
+        },
+        "abortConfig": {
+            "criteriaList": [{"failureType": "ALL", "thresholdPercentage": 20, "minNumberOfExecutedThings": 10}]
+        },
+        "waves": {"percentages": [1, 10, 100], "successThresholdPercentage": 95, "waitSeconds": 0},
+    }
+    fleet = rollout("command", 2, **settings)
+    stored = fleet.api.get("/templates/roll").json()
+    assert stored["jobExecutionsRolloutConfig"] == settings["jobExecutionsRolloutConfig"]
+    body = {"commandId": "shaped", "templateId": "roll", "targets": fleet.names}
+    reply = fleet.api.post("/commands", body | settings)
+    assert reply.status == 201, reply.body
+    shaped = command(fleet, "shaped")
+    waves = {"percentages": [1, 10, 100], "successThresholdPercentage": 95, "waitSeconds": 0, "timeoutSeconds": 3600}
+    abort = {"criteriaList": [settings["abortConfig"]["criteriaList"][0] | {"action": "CANCEL"}]}  # AWS's default
+    assert {name: shaped[name] for name in settings} == settings | {"waves": waves, "abortConfig": abort}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            {"rolloutMaximumPerMinute": 10, "jobExecutionsRolloutConfig": {"maximumPerMinute": 20}},
+            "rolloutMaximumPerMinute",
+        ),
+        ({"waves": {"percentages": [50, 20, 100]}}, "waves.percentages"),
+        ({"waves": {"percentages": [10, 50]}}, "waves.percentages"),
+        ({"waves": {"percentages": [0, 100]}}, "waves.percentages.0"),
+        ({"waves": {"percentages": [100], "successThresholdPercentage": 0}}, "waves.successThresholdPercentage"),
+        (
+            {"jobExecutionsRolloutConfig": {"exponentialRate": {"baseRatePerMinute": 5, "incrementFactor": 9}}},
+            "jobExecutionsRolloutConfig.exponentialRate.incrementFactor",
+        ),
+    ],
+)
+def test_a_rollout_setting_out_of_shape_is_a_400_naming_it(
+    rollout: Callable[..., Fleet], body: dict[str, Any], field: str
+) -> None:
+    fleet = rollout("command", 1)
+    reply = fleet.api.post("/commands", {"templateId": "roll", "targets": fleet.names} | body)
+    assert reply.status == 400
+    assert reply.json()["error"].startswith(field), reply.json()["error"]
