@@ -18,6 +18,8 @@
   ignores `jobTemplateArn`).
 - UpdateJob and AssociateTargetsWithJob, which moto lacks: the job's description and configurations change;
   new targets are added, each thing (or member of a group) with a QUEUED execution, for a CONTINUOUS job only.
+- AddThingToThingGroup: a thing added to a group that a CONTINUOUS job in progress targets (or to a group nested
+  in one) gets a QUEUED execution of that job, as in AWS IoT; moto makes none.
 
 Concurrency (moto takes no lock, and its server answers each connection on a thread of its own): every AWS IoT
 request holds `LOCK`, a reader-writer lock. Reads (Describe*, List*, Get*, Search*) run together; any other
@@ -373,6 +375,7 @@ def _patch_jobs() -> None:
     IoTBackend.delete_job_execution = delete_ended_job_execution  # type: ignore[method-assign]
     _patch_job_changes()
     _patch_job_listing()
+    _patch_continuous_jobs()
 
     IoTBackend.create_job = create_job_per_thing  # type: ignore[method-assign]
     IoTBackend.cancel_job = existing(cancel_job_and_executions)  # type: ignore[method-assign]
@@ -500,3 +503,28 @@ def _epoch(moment: datetime) -> float:
     """A moment of moto's (naive, in UTC) as REST-JSON's timestamps are, and as moto writes them: seconds since
     the epoch, to the millisecond."""
     return calendar.timegm(moment.timetuple()) + moment.microsecond // 1000 / 1000
+
+
+def _patch_continuous_jobs() -> None:
+    """AddThingToThingGroup: AWS IoT queues the thing an execution of every CONTINUOUS job in progress that
+    targets the group, or a group it is nested in (moto does nothing)."""
+    from moto.iot.models import IoTBackend
+
+    add_thing_to_thing_group = IoTBackend.add_thing_to_thing_group
+
+    def add_and_queue(
+        self: Any, thing_group_name: str, thing_group_arn: str | None, thing_name: str, thing_arn: str | None
+    ) -> None:
+        add_thing_to_thing_group(self, thing_group_name, thing_group_arn, thing_name, thing_arn)
+        group = self._identify_thing_group(thing_group_name, thing_group_arn)
+        thing = self._identify_thing(thing_name, thing_arn)
+        arns = set()
+        while group is not None:
+            arns.add(group.arn)
+            parent = group.parent_group_name
+            group = self.describe_thing_group(parent) if parent else None
+        for job in list(self.jobs.values()):
+            if job.target_selection == "CONTINUOUS" and job.status == "IN_PROGRESS" and arns & set(job.targets):
+                _add_execution(self, job.job_id, thing.thing_name, thing.arn)
+
+    IoTBackend.add_thing_to_thing_group = add_and_queue  # type: ignore[method-assign]

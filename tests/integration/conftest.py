@@ -132,6 +132,18 @@ def stored(command_id: str, **attributes: Any) -> None:
     )
 
 
+def job_things(iot: Any, job_id: str) -> list[str]:
+    """The things the job has an execution for, as AWS IoT lists them."""
+    names: list[str] = []
+    arguments: dict[str, Any] = {"jobId": job_id, "maxResults": 250}
+    while True:
+        page = iot.list_job_executions_for_job(**arguments)
+        names += [summary["thingArn"].rsplit("/", 1)[-1] for summary in page["executionSummaries"]]
+        if not page.get("nextToken"):
+            return sorted(names)
+        arguments["nextToken"] = page["nextToken"]
+
+
 def sqs_event(bodies: list[Any], *, prefix: str = "m") -> dict[str, Any]:
     """An SQS event as Lambda delivers it, one record per body, a JSON value or a model (message ids
     <prefix><index>)."""

@@ -420,7 +420,6 @@ def test_cancelling_an_inbox_command_cancels_what_no_device_fetched(
     ("delivery_name", "field", "value"),
     [
         ("job", "executionTimeoutSeconds", 60),
-        ("job", "waves", {"percentages": [10, 100]}),
         ("command", "timeoutConfig", {"inProgressTimeoutInMinutes": 5}),
         ("inbox", "jobExecutionsRetryConfig", {"criteriaList": [{"failureType": "ALL", "numberOfRetries": 1}]}),
     ],

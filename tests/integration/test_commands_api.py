@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import HandlerClient
-from tests.integration.conftest import group_arn, publish, thing_arn, upload
+from tests.integration.conftest import group_arn, job_things, publish, thing_arn, upload
 
 
 def test_create_returns_201_with_location_and_a_draft(draft: str, api: HandlerClient) -> None:
@@ -203,15 +203,18 @@ def test_job_settings_come_from_the_template_unless_the_command_overrides_them(
 
     inherits = iot.describe_job(jobId="inherits")["job"]
     overrides = iot.describe_job(jobId="overrides")["job"]
-    assert inherits["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 10}
-    assert inherits["abortConfig"] == abort
     assert inherits["timeoutConfig"] == {"inProgressTimeoutInMinutes": 30}
     assert inherits["jobExecutionsRetryConfig"] == retry
     assert inherits["targetSelection"] == "CONTINUOUS"
-    assert overrides["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 99}
     assert overrides["timeoutConfig"] == {"inProgressTimeoutInMinutes": 5}
-    assert overrides["abortConfig"] == abort
     assert "presignedUrlConfig" not in inherits
+    # The rate and the abort criteria are the rollout's, which paces the job (AWS IoT is not given them).
+    assert "jobExecutionsRolloutConfig" not in inherits
+    assert "abortConfig" not in inherits
+    inherited, overridden = api.get("/commands/inherits").json(), api.get("/commands/overrides").json()
+    assert (inherited["rolloutMaximumPerMinute"], inherited["abortConfig"]) == (10, abort)
+    assert (overridden["rolloutMaximumPerMinute"], overridden["abortConfig"]) == (99, abort)
+    assert overridden["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 99}
 
 
 def test_a_published_command_is_frozen(draft: str, api: HandlerClient) -> None:
@@ -244,7 +247,7 @@ def test_unknown_targets_are_reported_and_the_rest_published(draft: str, api: Ha
 
     command = api.get(f"/commands/{draft}").json()
     assert sorted(command["unknownTargets"]) == ["thing/ghost", "thinggroup/no-such-group"]
-    assert iot.describe_job(jobId=draft)["job"]["targets"] == [thing_arn("dev-1")]
+    assert job_things(iot, draft) == ["dev-1"]
 
 
 def test_publishing_with_no_target_that_resolves_is_a_400(draft: str, api: HandlerClient) -> None:
@@ -280,8 +283,8 @@ def test_thing_groups_are_expanded_recursively_to_one_execution_per_member(
 
     command = api.get("/commands/grp").json()
     assert command["counts"] == {"QUEUED": 4}
-    job = iot.describe_job(jobId="grp")["job"]
-    assert sorted(job["targets"]) == sorted([group_arn("site"), thing_arn("loose")])
+    executions = api.get("/commands/grp/executions").json()["executions"]
+    assert job_things(iot, "grp") == sorted(execution["thingName"] for execution in executions)
 
 
 def test_a_target_query_reaches_the_things_the_fleet_index_finds(
@@ -301,7 +304,7 @@ def test_a_target_query_reaches_the_things_the_fleet_index_finds(
     )
     api.drain()
 
-    assert sorted(iot.describe_job(jobId="q")["job"]["targets"]) == [thing_arn("cam-1"), thing_arn("cam-2")]
+    assert job_things(iot, "q") == ["cam-1", "cam-2"]
     assert api.get("/commands/q").json()["counts"] == {"QUEUED": 2}
 
 

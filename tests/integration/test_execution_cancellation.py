@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -48,12 +49,12 @@ def test_cancelling_a_command_keeps_what_a_device_started(api: HandlerClient, pu
     assert statuses(api, command_id) == {"h-1": "IN_PROGRESS", "h-2": "CANCELED"}
 
 
-def test_an_execution_cannot_be_cancelled_before_its_job_exists(
+def test_an_execution_cannot_be_cancelled_while_the_executions_are_being_written(
     api: HandlerClient, published: Callable[..., str]
 ) -> None:
     command_id = published("pending", ["p-1"])
-    # As between writing the executions and creating the job (a fill still under way).
-    stored(command_id, dispatchStep="fill")
+    # As while its executions are being written (a crashed expand another will take over).
+    stored(command_id, dispatchStep="expanding")
 
     reply = api.delete(f"/commands/{command_id}/executions/p-1")
 
@@ -61,7 +62,7 @@ def test_an_execution_cannot_be_cancelled_before_its_job_exists(
     assert statuses(api, command_id) == {"p-1": "QUEUED"}
 
 
-def test_a_retried_execution_is_not_final_when_it_fails_and_the_command_waits_for_the_job(
+def test_a_retried_execution_is_not_final_when_aws_iot_retries_it_and_the_command_waits(
     api: HandlerClient, published: Callable[..., str]
 ) -> None:
     retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]}
@@ -71,9 +72,14 @@ def test_a_retried_execution_is_not_final_when_it_fails_and_the_command_waits_fo
         api.functions.invoke("status_ingest", sqs_event(events))
 
     at = int(time.time())  # AWS IoT's time of the events: after publishing
+    # AWS IoT publishes the failure and queues the next attempt, of which no event says anything.
+    attempt = iot_execution(command_id, "t-1")
+    attempt.status, attempt.last_updated_at = "QUEUED", datetime.fromtimestamp(at + 1, UTC)
     ingest([job_execution_event(command_id, "t-1", "FAILED", at)])
-    assert api.get(f"/commands/{command_id}").json()["status"] == "in_progress"  # AWS IoT may retry it
+    command = api.get(f"/commands/{command_id}").json()
+    assert (command["status"], statuses(api, command_id)) == ("in_progress", {"t-1": "QUEUED"})  # read back
 
+    attempt.status = "SUCCEEDED"
     ingest(
         [
             job_execution_event(command_id, "t-1", "IN_PROGRESS", at + 100),
@@ -81,12 +87,23 @@ def test_a_retried_execution_is_not_final_when_it_fails_and_the_command_waits_fo
         ]
     )
     ingest([job_execution_event(command_id, "t-1", "FAILED", at)])  # the first attempt's event, again: stale
-    assert statuses(api, command_id) == {"t-1": "SUCCEEDED"}
-
-    iot_execution(command_id, "t-1").status = "SUCCEEDED"
-    ingest([{"eventType": "JOB", "operation": "completed", "jobId": command_id, "timestamp": at + 300}])
     command = api.get(f"/commands/{command_id}").json()
     assert (command["status"], command["counts"]) == ("completed", {"SUCCEEDED": 1})
+
+
+def test_a_failure_aws_iot_does_not_retry_completes_a_command_with_a_retry_policy(
+    api: HandlerClient, published: Callable[..., str]
+) -> None:
+    retry = {"criteriaList": [{"failureType": "TIMED_OUT", "numberOfRetries": 2}]}
+    command_id = published("final", ["t-1"], jobExecutionsRetryConfig=retry)
+    iot_execution(command_id, "t-1").status = "FAILED"  # a failure its policy does not retry
+
+    api.functions.invoke(
+        "status_ingest", sqs_event([job_execution_event(command_id, "t-1", "FAILED", int(time.time()))])
+    )
+
+    command = api.get(f"/commands/{command_id}").json()
+    assert (command["status"], command["counts"]) == ("completed", {"FAILED": 1})
 
 
 def test_a_completed_job_without_an_execution_for_a_thing_removes_it_so_the_command_completes(

@@ -22,7 +22,7 @@ from commands_core.adapters import aws as clients
 from commands_core.services import dispatch, ingest
 from local import aws as local_aws
 from tests.conftest import HandlerClient, Reply, refuse
-from tests.integration.conftest import job_execution_event, multipart, publish, thing_arn, upload
+from tests.integration.conftest import job_execution_event, job_things, multipart, publish, thing_arn, upload
 
 # How each service says it is throttling, and that it is in trouble: (HTTP status, error code).
 THROTTLING = {
@@ -406,8 +406,7 @@ def test_a_dispatch_step_that_failed_comes_back_and_publishes_once(
     assert (command["jobId"], command["counts"]) == ("cmd-1", {"QUEUED": 2})
     executions = api.get("/commands/cmd-1/executions").json()["executions"]
     assert sorted(execution["thingName"] for execution in executions) == ["dev-1", "dev-2"]
-    job = local_aws.client("iot", api.env).describe_job(jobId="cmd-1")["job"]
-    assert sorted(job["targets"]) == [thing_arn("dev-1"), thing_arn("dev-2")]
+    assert job_things(local_aws.client("iot", api.env), "cmd-1") == ["dev-1", "dev-2"]
     assert _dead_letters(api, resources.DISPATCH) == []
 
 

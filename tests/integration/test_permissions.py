@@ -135,6 +135,7 @@ def test_each_function_calls_only_what_its_role_will_allow(
     api.drain()
     assert api.delete("/commands/life").status == 204
     assert api.delete("/templates/ota").status == 204
+    _roll_out_a_job_in_waves(api, template, iot, names[5:9])
     _use_the_command_delivery(api, template, iot_commands, names[:3])
     _use_the_jobs_api(api, names[:3])
     _use_the_status_api(api, template, names[3:5])
@@ -153,6 +154,38 @@ def test_each_function_calls_only_what_its_role_will_allow(
         "files_upload",
         "templates_delete",
     }
+
+
+def _roll_out_a_job_in_waves(
+    api: HandlerClient, template: Callable[..., dict[str, Any]], iot: Any, names: list[str]
+) -> None:
+    """A paced job with a retry policy: paused while publishing, its rate changed live, resumed; its executions
+    end through events (AWS IoT's list read back before completing); a CONTINUOUS one whose group emptied."""
+    from moto.iot.models import iot_backends
+
+    retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
+    plain = {"document": json.dumps({"a": 1}), "requiredDocumentParameters": [], "requiredFiles": []}
+    template("paced", **plain, jobExecutionsRetryConfig=retry)
+    waves = {"percentages": [50, 100], "successThresholdPercentage": 50}
+    body = {"commandId": "paced", "templateId": "paced", "status": "in_progress", "targets": names, "waves": waves}
+    assert api.post("/commands", body).status == 201
+    assert api.patch("/commands/paced", {"status": "paused"}).status == 204
+    api.drain()
+    assert api.patch("/commands/paced", {"rolloutMaximumPerMinute": 100}).status == 204
+    assert api.patch("/commands/paced", {"status": "in_progress"}).status == 204
+    api.drain()
+    for name in names:
+        iot_backends["123456789012"]["us-east-1"].job_executions[("paced", name)].status = "SUCCEEDED"
+        event = job_execution_event("paced", name, "SUCCEEDED", int(time.time()))
+        assert api.functions.invoke("status_ingest", sqs_event([event])) == {"batchItemFailures": []}
+        api.drain()
+    assert api.get("/commands/paced").json()["status"] == "completed"
+    iot.create_thing_group(thingGroupName="emptied")
+    iot.add_thing_to_thing_group(thingGroupName="emptied", thingName=names[0])
+    body = {"commandId": "joiners", "templateId": "paced", "status": "in_progress", "type": "CONTINUOUS"}
+    assert api.post("/commands", body | {"targets": [group_arn("emptied")], "waves": waves}).status == 201
+    iot.remove_thing_from_thing_group(thingGroupName="emptied", thingName=names[0])
+    api.drain()
 
 
 def _use_the_command_delivery(

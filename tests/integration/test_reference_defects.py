@@ -9,7 +9,7 @@ from typing import Any
 
 from local.aws import client
 from tests.conftest import HandlerClient
-from tests.integration.conftest import group_arn, publish, sqs_event, thing_arn, upload
+from tests.integration.conftest import group_arn, job_things, publish, sqs_event, upload
 
 
 def test_the_rollout_rate_reaches_aws_iot_and_every_token_occurrence_is_replaced_escaped(
@@ -27,10 +27,10 @@ def test_the_rollout_rate_reaches_aws_iot_and_every_token_occurrence_is_replaced
     command = api.get(f"/commands/{draft}").json()
     assert command["status"] == "in_progress"
     assert command["jobId"] == draft
+    assert command["rollout"]["ratePerMinute"] == 42  # the rollout paces the job's group at that rate
     job = iot.describe_job(jobId=draft)["job"]
-    assert job["jobExecutionsRolloutConfig"] == {"maximumPerMinute": 42}
-    assert job["targetSelection"] == "SNAPSHOT"
-    assert sorted(job["targets"]) == [thing_arn("dev-1"), thing_arn("dev-2")]
+    assert (job["targetSelection"], job["targets"]) == ("CONTINUOUS", [group_arn(f"command-{draft}")])
+    assert job_things(iot, draft) == ["dev-1", "dev-2"]
     document = json.loads(iot.get_job_document(jobId=draft)["document"])
     assert document["version"] == document["again"] == 'v"2" \\ ${x} ü'
     key = f"commands/{draft}/published/firmware"  # the frozen copy: no upload URL reaches it

@@ -1,8 +1,8 @@
-"""The rollout engine, end to end through the real handlers for each paced delivery kind: waves gated on success,
-pause and resume, abort criteria, the rate (fixed, exponential, changed live). Devices answer as the tests say:
-AWS IoT Commands' through its emulator, the inbox's by fetching and reporting over HTTP. The dispatch queue's
-delays, the dispatcher's clock and AWS IoT's run on one simulated clock, so a rollout of minutes takes
-milliseconds."""
+"""The rollout engine, end to end through the real handlers for each delivery kind: waves gated on success, pause
+and resume, abort criteria, the rate (fixed, exponential, changed live). Devices answer as the tests say: a job's
+by updating its execution in AWS IoT (moto), which publishes the event; AWS IoT Commands' through its emulator;
+the inbox's by fetching and reporting over HTTP. The dispatch queue's delays, the service's clock and AWS IoT
+Commands' run on one simulated clock, so a rollout of minutes takes milliseconds."""
 
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from commands_core.services import commands, delivery, dispatch, ingest, transit
 from commands_core.services.delivery import command as command_delivery
 from local.simulated_time import SimulatedTime, most_in_a_window
 from tests.conftest import EmulatedCommands, HandlerClient
-from tests.integration.conftest import sqs_event, thing_arn
+from tests.integration.conftest import ACCOUNT, REGION, group_arn, job_execution_event, job_things, sqs_event, thing_arn
 
-PACED = ["command", "inbox"]
+KINDS = ["job", "command", "inbox"]
 
 
 class Fleet:
@@ -59,12 +59,15 @@ class Fleet:
                 item["targetArn"].rsplit("/", 1)[-1]: item["createdAt"]
                 for item in self.iot_commands.emulator.executions(command_id)
             }
+        # Added to the job's group, or released to the inbox: QUEUED by the rollout (not cancelled before).
         found: dict[str, float] = {}
         for name, status in statuses(self.api, command_id).items():
-            if status != "SCHEDULED":  # released to the inbox, or cancelled before
+            if status != "SCHEDULED":
                 history = self._execution(command_id, name)["history"]
                 released = [step["at"] for step in history[:2] if step["to"] == "QUEUED"]
                 found |= {name: _epoch(released[0])} if released else {}
+        if self.kind == "job":
+            assert set(found) <= set(job_things(clients.client("iot"), command_id))  # each one AWS IoT queued
         return found
 
     def _execution(self, command_id: str, thing: str) -> dict[str, Any]:
@@ -72,6 +75,13 @@ class Fleet:
 
     def answer(self, command_id: str, thing: str, status: str) -> None:
         """The thing's device does its execution and reports `status`."""
+        if self.kind == "job":
+            from moto.iot.models import iot_backends
+
+            iot_backends[ACCOUNT][REGION].job_executions[(command_id, thing)].status = status
+            event = job_execution_event(command_id, thing, status, int(self.clock()))
+            assert self.api.functions.invoke("status_ingest", sqs_event([event])) == {"batchItemFailures": []}
+            return
         if self.kind == "command":
             (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(thing))[
                 "commandExecutions"
@@ -139,7 +149,8 @@ def rollout(
 
 
 def publish(fleet: Fleet, command_id: str, **fields: Any) -> None:
-    body = {"commandId": command_id, "templateId": "roll", "status": "in_progress", "targets": fleet.names}
+    body: dict[str, Any] = {"commandId": command_id, "templateId": "roll", "status": "in_progress"}
+    body["targets"] = fleet.names
     reply = fleet.api.post("/commands", body | fields)
     assert reply.status == 201, reply.body
 
@@ -151,12 +162,15 @@ def command(fleet: Fleet, command_id: str) -> dict[str, Any]:
 WAVES = {"percentages": [10, 50, 100], "successThresholdPercentage": 100, "timeoutSeconds": 300}
 
 
-@pytest.mark.parametrize("kind", PACED)
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_wave_whose_device_never_answers_pauses_and_resuming_completes(
     rollout: Callable[..., Fleet], kind: str
 ) -> None:
     fleet = rollout(kind, 20)
-    publish(fleet, "waved", waves=WAVES, executionTimeoutSeconds=3600)
+    timeout = (
+        {"timeoutConfig": {"inProgressTimeoutInMinutes": 60}} if kind == "job" else {"executionTimeoutSeconds": 3600}
+    )
+    publish(fleet, "waved", waves=WAVES, **timeout)
     fleet.run(limit=3)  # the expand and its first start step: wave 1 (10% of 20: t-000, t-001)
 
     assert sorted(fleet.started("waved")) == ["t-000", "t-001"]
@@ -180,7 +194,7 @@ def test_a_wave_whose_device_never_answers_pauses_and_resuming_completes(
     assert [wave["size"] for wave in done["rollout"]["waves"]] == [2, 8, 10]
 
 
-@pytest.mark.parametrize("kind", PACED)
+@pytest.mark.parametrize("kind", KINDS)
 def test_each_wave_starts_only_once_the_one_before_has_succeeded(rollout: Callable[..., Fleet], kind: str) -> None:
     fleet = rollout(kind, 20)
     publish(fleet, "gated", waves=WAVES | {"successThresholdPercentage": 50, "waitSeconds": 30})
@@ -203,7 +217,7 @@ def test_each_wave_starts_only_once_the_one_before_has_succeeded(rollout: Callab
     assert view["waves"][0]["counts"] == {"SUCCEEDED": 1, "FAILED": 1}
 
 
-@pytest.mark.parametrize("kind", PACED)
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_wave_that_can_no_longer_reach_its_threshold_pauses_at_once(rollout: Callable[..., Fleet], kind: str) -> None:
     fleet = rollout(kind, 20)
     publish(fleet, "doomed", waves=WAVES)
@@ -220,7 +234,7 @@ def test_a_wave_that_can_no_longer_reach_its_threshold_pauses_at_once(rollout: C
     assert sorted(fleet.started("doomed")) == ["t-000", "t-001"]
 
 
-@pytest.mark.parametrize("kind", PACED)
+@pytest.mark.parametrize("kind", KINDS)
 def test_an_abort_criterion_met_cancels_the_command_and_starts_nobody_else(
     rollout: Callable[..., Fleet], kind: str
 ) -> None:
@@ -243,7 +257,7 @@ def test_an_abort_criterion_met_cancels_the_command_and_starts_nobody_else(
     assert found == {"SUCCEEDED": 1, "FAILED": 2, "CANCELED": 27}
 
 
-@pytest.mark.parametrize("kind", PACED)
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_pause_stops_new_starts_within_a_beat_and_a_resume_goes_on(rollout: Callable[..., Fleet], kind: str) -> None:
     fleet = rollout(kind, 40)
     publish(fleet, "held", rolloutMaximumPerMinute=10)
@@ -263,7 +277,7 @@ def test_a_pause_stops_new_starts_within_a_beat_and_a_resume_goes_on(rollout: Ca
     assert (command(fleet, "held")["status"], len(fleet.started("held"))) == ("completed", 40)
 
 
-@pytest.mark.parametrize("kind", PACED)
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_rate_changed_mid_rollout_shows_in_the_starts_per_minute(rollout: Callable[..., Fleet], kind: str) -> None:
     fleet = rollout(kind, 600)
     publish(fleet, "retimed", jobExecutionsRolloutConfig={"maximumPerMinute": 60})
@@ -284,7 +298,7 @@ def test_a_rate_changed_mid_rollout_shows_in_the_starts_per_minute(rollout: Call
     assert command(fleet, "retimed")["rolloutMaximumPerMinute"] == 180
 
 
-@pytest.mark.parametrize("kind", PACED)
+@pytest.mark.parametrize("kind", KINDS)
 def test_an_exponential_rate_grows_as_configured(rollout: Callable[..., Fleet], kind: str) -> None:
     exponential = {
         "baseRatePerMinute": 10,
@@ -360,3 +374,35 @@ def test_a_rollout_setting_out_of_shape_is_a_400_naming_it(
     reply = fleet.api.post("/commands", {"templateId": "roll", "targets": fleet.names} | body)
     assert reply.status == 400
     assert reply.json()["error"].startswith(field), reply.json()["error"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_pause_while_publishing_holds_every_start_and_a_resume_completes(
+    rollout: Callable[..., Fleet], kind: str
+) -> None:
+    fleet = rollout(kind, 5)
+    publish(fleet, "early", rolloutMaximumPerMinute=60)
+    assert fleet.api.patch("/commands/early", {"status": "paused"}).status == 204  # before the expand runs
+    fleet.run()
+
+    paused = command(fleet, "early")
+    assert (paused["status"], paused["counts"], fleet.started("early")) == ("paused", {"SCHEDULED": 5}, {})
+    assert fleet.api.patch("/commands/early", {"status": "in_progress"}).status == 204
+    fleet.run()
+    fleet.answer_started("early")
+    assert (command(fleet, "early")["status"], len(fleet.started("early"))) == ("completed", 5)
+
+
+def test_a_continuous_job_in_waves_whose_group_emptied_reaches_the_things_that_join_it(
+    rollout: Callable[..., Fleet], iot: Any
+) -> None:
+    fleet = rollout("job", 1)
+    iot.create_thing_group(thingGroupName="later")
+    iot.add_thing_to_thing_group(thingGroupName="later", thingName="t-000")
+    publish(fleet, "joiners", targets=[group_arn("later")], type="CONTINUOUS", waves=WAVES)
+    iot.remove_thing_from_thing_group(thingGroupName="later", thingName="t-000")  # before the expand
+    fleet.run()
+    assert (command(fleet, "joiners")["status"], job_things(iot, "joiners")) == ("in_progress", [])
+
+    iot.add_thing_to_thing_group(thingGroupName="later", thingName="t-000")  # joins after publishing
+    assert job_things(iot, "joiners") == ["t-000"]

@@ -183,7 +183,8 @@ def test_the_reconciler_finds_progress_that_has_no_event_and_events_that_were_lo
     assert statuses(api, command_id) == {"q-1": "IN_PROGRESS", "q-2": "FAILED"}
     history = api.get(f"/commands/{command_id}/executions/q-1").json()["executions"][0]["history"]
     assert [(entry.get("from"), entry["to"], entry["source"]) for entry in history] == [
-        (None, "QUEUED", "publish"),
+        (None, "SCHEDULED", "publish"),
+        ("SCHEDULED", "QUEUED", "api"),  # added to the job's group by the rollout
         ("QUEUED", "IN_PROGRESS", "reconciler"),
     ]
     assert api.functions.invoke("reconcile", {})["executions_changed"] == 0

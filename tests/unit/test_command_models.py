@@ -256,12 +256,13 @@ def test_the_api_shows_files_as_s3_uris_and_hides_dispatch_state() -> None:
             "config": {"bucketName": "other", "s3ObjectKey": "a b/c.json"},
         },
         version=7,
-        dispatchStep="fill",
+        dispatchStep="start",
         leaseUntil=AT,
-        jobTargets=[f"{ARN}:thinggroup/g"],
         groupName="cmd-c1",
-        fillBatches=3,
-        fillDone=[0, 1],
+        dispatchCursor="t-1",
+        dispatched=3,
+        waveCounts=[{"SUCCEEDED": 1}],
+        pausedAtGate=True,
     )
 
     # When it is shown by the API
@@ -269,9 +270,8 @@ def test_the_api_shows_files_as_s3_uris_and_hides_dispatch_state() -> None:
 
     # Then files are S3 URIs and the internal fields are absent
     assert shown["files"] == {"image": "s3://bucket/commands/c1/files/image", "config": "s3://other/a b/c.json"}
-    assert {"version", "dispatchStep", "leaseUntil", "jobTargets", "groupName", "fillBatches", "fillDone"}.isdisjoint(
-        shown
-    )
+    internal = {"version", "dispatchStep", "leaseUntil", "groupName", "dispatchCursor", "dispatched", "waveCounts"}
+    assert (internal | {"pausedAtGate"}).isdisjoint(shown)
     assert shown["commandId"] == "c1"
     assert shown["templateId"] == "t1"
     assert shown["status"] == "draft"

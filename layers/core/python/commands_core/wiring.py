@@ -165,7 +165,7 @@ _READ_JOB_EXECUTIONS = Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",
 _DELETE_COMMAND_GROUPS = Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/command-*",))
 # What follows an execution that ended (services/commands.settle): an abort criterion met cancels the command, a
 # wave's gate it decides wakes the dispatch step, the last one completes the command (its group deleted).
-_SETTLE = (*_CANCEL, _DELETE_COMMAND_GROUPS)
+_SETTLE = (*_CANCEL, _DELETE_COMMAND_GROUPS, _READ_JOB_EXECUTIONS)
 # Delivery command: executions are AWS IoT Commands' of a command on a thing.
 _COMMAND_EXECUTIONS = ("command/*", "thing/*")
 _READ_COMMAND_EXECUTIONS = Access("iot", ("iot:ListCommandExecutions",), _COMMAND_EXECUTIONS)
@@ -263,10 +263,10 @@ V1_ROUTES: tuple[Route, ...] = (
         "/commands/{commandId}",
         "v1",
         (
-            Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")),
+            # Query: a resumed command that completes reads AWS IoT's executions of a job with a retry policy.
+            Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")),
             *_PUBLISH,
-            *_CANCEL,
-            Access("iot", ("iot:UpdateJob",), ("job/*",)),  # a live change of a job's rate or abort criteria
+            *_SETTLE,
         ),
         description="Edits a draft command; publishes, pauses, resumes or cancels a command; changes the rollout "
         "rate and abort criteria of a published one.",
@@ -352,7 +352,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "/commands/{commandId}/executions/{thingName}",
         "v1",
         (
-            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query")),
             Access("iot", ("iot:CancelJobExecution", "iot:DescribeJobExecution"), ("job/*", "thing/*")),
             *_SETTLE,
         ),
@@ -559,7 +559,10 @@ JOB_ROUTES: tuple[Route, ...] = (
 )
 # The Command Status API and the device inbox, over the executions; an API key in the stack.
 _READ_STATUSES = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
-_REPORT = (Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")), *_SETTLE)
+_REPORT = (
+    Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")),
+    *_SETTLE,
+)
 STATUS_ROUTES: tuple[Route, ...] = (
     Route(
         "status_list",
@@ -614,9 +617,16 @@ CONSUMERS: tuple[Consumer, ...] = (
         batch_size=1,
         timeout_seconds=300,
         access=(
+            # PutItem: an execution AWS IoT lists that the table lacks (a thing that joined a CONTINUOUS job's group).
             Access(
                 "commands",
-                ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:Query"),
+                (
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:BatchWriteItem",
+                    "dynamodb:Query",
+                ),
             ),
             Access("iot", ("iot:ListThingsInThingGroup",), ("thinggroup/*",)),
             Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
@@ -628,7 +638,11 @@ CONSUMERS: tuple[Consumer, ...] = (
             Access("files", ("s3:GetObject", "s3:GetObjectVersion"), ("commands/*/files/*",)),
             Access("files", ("s3:PutObject",), ("commands/*/published/*",)),
             # DescribeJob: a retried create finds the job it made before.
-            Access("iot", ("iot:CreateJob", "iot:CancelJob", "iot:DescribeJob"), ("job/*", "thing/*", "thinggroup/*")),
+            Access(
+                "iot",
+                ("iot:CreateJob", "iot:CancelJob", "iot:DescribeJob", "iot:AssociateTargetsWithJob"),
+                ("job/*", "thinggroup/*"),
+            ),
             Access("presign", ("iam:PassRole",)),
             # Delivery command. GetObject: the URLs of published files this role presigns for devices.
             Access("files", ("s3:GetObject",), ("commands/*/published/*",)),

@@ -74,10 +74,9 @@ class CommandRepository:
         it is still published (in progress or paused) and at a step the event leaves from; False otherwise."""
         sources, to = STEP_EVENTS[event]
         steps = {f":from{index}": step for index, step in enumerate(sorted(sources))}
-        condition = f"dispatchStep IN ({', '.join(steps)}) AND commandStatus = :in_progress"
-        return self._update(
-            command_id, changes | {"dispatch_step": to}, condition, steps | {":in_progress": "in_progress"}
-        )
+        condition = f"dispatchStep IN ({', '.join(steps)}) AND commandStatus IN (:in_progress, :paused)"
+        values = steps | {":in_progress": "in_progress", ":paused": "paused"}
+        return self._update(command_id, changes | {"dispatch_step": to}, condition, values)
 
     def change_live(self, command: Command, **changes: Any) -> bool:
         """Changes settings (by field name) of a command still published, as a live change of its rollout."""
@@ -85,14 +84,11 @@ class CommandRepository:
         values = {":in_progress": "in_progress", ":paused": "paused"}
         return self._update(command.command_id, changes, "commandStatus IN (:in_progress, :paused)", values)
 
-    def take_lease(self, command_id: str, until: datetime, at: datetime, *, stalled_before: datetime | None) -> bool:
-        """The right to expand until `until`: from a fresh command, from an expand whose lease has expired (its
-        run crashed), and with `stalled_before`, from a fill not advanced since then (the reconciler resuming)."""
+    def take_lease(self, command_id: str, until: datetime, at: datetime) -> bool:
+        """The right to expand until `until`: from a fresh command, or from an expand whose lease has expired
+        (its run crashed)."""
         condition = "dispatchStep = :expand OR (dispatchStep = :expanding AND leaseUntil < :now)"
         values: dict[str, Any] = {":expand": "expand", ":expanding": "expanding", ":now": iso(at)}
-        if stalled_before is not None:
-            condition += " OR (dispatchStep = :fill AND updatedAt < :stalled)"
-            values |= {":fill": "fill", ":stalled": iso(stalled_before)}
         return self._update(command_id, {"dispatch_step": "expanding", "lease_until": until}, condition, values)
 
     def stop(self, command_id: str, *, lease: datetime | None = None) -> bool:
@@ -178,15 +174,6 @@ class CommandRepository:
                 ConditionExpression="commandStatus = :draft",
                 ExpressionAttributeValues={":draft": {"S": "draft"}},
             )
-        )
-
-    def add_fill_batch(self, command_id: str, batch: str) -> None:
-        """Marks a group-fill batch done (a set: marking it twice counts once)."""
-        self._client.update_item(
-            TableName=self._table,
-            Key=_key(command_id),
-            UpdateExpression="ADD fillDone :batch",
-            ExpressionAttributeValues={":batch": {"SS": [batch]}},
         )
 
     def add_count(self, command_id: str, status: str, delta: int) -> None:
@@ -529,11 +516,11 @@ def _execution_key(command_id: str, thing_name: str) -> dict[str, Any]:
 def _command_item(command: Command) -> dict[str, Any]:
     data = command.model_dump(mode="json", by_alias=True)
     status = data.pop("status")
-    # The fields the API does not show, stored all the same (fillDone only ever grows, as a string set).
+    # The fields the API does not show, stored all the same.
     internal = {
         field.alias or name: to_jsonable_python(getattr(command, name))
         for name, field in Command.model_fields.items()
-        if field.exclude and name != "fill_done"
+        if field.exclude
     }
     return to_item(
         data

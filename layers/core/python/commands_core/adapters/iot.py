@@ -95,7 +95,7 @@ class IotRegistry:
 
 
 class IotJobs:
-    """One AWS IoT job per command, and the static thing group that carries more than 100 targets."""
+    """One AWS IoT job per command, and the static thing group it targets (the things the rollout has reached)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
@@ -113,15 +113,10 @@ class IotJobs:
             raise Conflict(f"an AWS IoT job '{job['jobId']}' exists that this service did not create")
         return str(existing["jobArn"])
 
-    def update_job(self, job_id: str, *, rollout: dict[str, Any] | None, abort: dict[str, Any] | None) -> None:
-        """Changes the job's rollout rate and abort criteria (those given)."""
-        arguments: dict[str, Any] = {"jobId": job_id}
-        if rollout is not None:
-            arguments["jobExecutionsRolloutConfig"] = rollout
-        if abort is not None:
-            arguments["abortConfig"] = abort
-        if len(arguments) > 1:
-            self._client.update_job(**arguments)
+    def associate(self, job_id: str, targets: list[str]) -> None:
+        """Adds targets to a CONTINUOUS job (up to 100 a call): their things get executions, and later members."""
+        for start in range(0, len(targets), 100):
+            self._client.associate_targets_with_job(jobId=job_id, targets=targets[start : start + 100])
 
     def cancel_job(self, job_id: str, *, force: bool, reason: str) -> None:
         """Cancels the job; a job already finished or gone needs no cancelling."""

@@ -223,12 +223,7 @@ class Command(CommandFields):
     dispatch_step: Step | None = Field(default=None, exclude=True)
     delivery: Delivery | None = Field(default=None, exclude=True)  # the template's, frozen on publish
     lease_until: datetime | None = Field(default=None, exclude=True)
-    job_targets: list[str] = Field(default_factory=list, exclude=True)
-    group_name: str | None = Field(default=None, exclude=True)
-    fill_batches: int | None = Field(default=None, exclude=True)
-    # Batches done, as "<generation>|<batch>": a restarted expand starts a new generation of batches.
-    fill_done: set[str] = Field(default_factory=set, exclude=True)
-    fill_generation: str | None = Field(default=None, exclude=True)
+    group_name: str | None = Field(default=None, exclude=True)  # delivery job: the job's thing group
     job_retries: bool = Field(default=False, exclude=True)  # its job has a retry policy
     # Delivery command: its AWS IoT command, the last target started (targets start in thing-name order), and
     # the batches started in the last minute (the rate limit).

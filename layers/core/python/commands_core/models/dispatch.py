@@ -17,27 +17,9 @@ class _Message(ApiModel):
 
 
 class Expand(_Message):
-    """Expand a published command's targets to things and write their executions; `resume`: the reconciler
-    sends it again for a step that stalled."""
+    """Expand a published command's targets to things, write their executions and deliver them."""
 
     action: Literal["expand"] = "expand"
-    resume: bool = False
-
-
-class Fill(_Message):
-    """Add one batch of things to the command's thing group (delivery job), as part of a `generation` of batches
-    (a restarted expand starts a new one)."""
-
-    action: Literal["fill"] = "fill"
-    generation: str | None = None
-    batch: int
-    things: list[str]
-
-
-class Create(_Message):
-    """Create the command's AWS IoT job (delivery job)."""
-
-    action: Literal["create"] = "create"
 
 
 class Start(_Message):
@@ -56,5 +38,5 @@ class Cancel(_Message):
     force: bool = False
 
 
-DispatchMessage = Annotated[Expand | Fill | Create | Start | Cancel, Field(discriminator="action")]
+DispatchMessage = Annotated[Expand | Start | Cancel, Field(discriminator="action")]
 MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage)

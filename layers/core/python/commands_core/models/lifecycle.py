@@ -16,14 +16,11 @@ Status:
 
 Dispatch step (of a published command):
 
-    expand --lease--> expanding --named--> create --job_created--> done          (delivery job)
-                          |  \\--filling--> fill --filled--> create
-                          |--starting--> start --all_started--> done  (command; inbox at a rate or in waves)
-                          |--queued--> done                           (inbox, neither rate nor waves)
+    expand --lease--> expanding --starting--> start --all_started--> done  (job, command; inbox paced)
+                          |--queued--> done                                (inbox, neither rate nor waves)
     any step but done --stop--> stopped (cancelled, deleted, or nothing to deliver)
 
-A lease (`lease`) is also taken over from an `expanding` whose lease expired (its run crashed) and, when the
-reconciler resumes it, from a `fill` that stalled.
+A lease (`lease`) is also taken over from an `expanding` whose lease expired (its run crashed).
 """
 
 from __future__ import annotations
@@ -43,21 +40,17 @@ STATUS_EVENTS: dict[StatusEvent, tuple[frozenset[CommandStatus], CommandStatus]]
 }
 PUBLISHED: frozenset[CommandStatus] = frozenset({"in_progress", "paused"})  # live, and its executions tracked
 
-Step = Literal["expand", "expanding", "fill", "create", "start", "done", "stopped"]
-StepEvent = Literal["lease", "named", "filling", "filled", "job_created", "starting", "queued", "all_started"]
+Step = Literal["expand", "expanding", "start", "done", "stopped"]
+StepEvent = Literal["lease", "starting", "queued", "all_started"]
 
 STEP_EVENTS: dict[StepEvent, tuple[frozenset[Step], Step]] = {
-    "lease": (frozenset({"expand", "expanding", "fill"}), "expanding"),
-    "named": (frozenset({"expanding"}), "create"),
-    "filling": (frozenset({"expanding"}), "fill"),
-    "filled": (frozenset({"fill"}), "create"),
-    "job_created": (frozenset({"create"}), "done"),
+    "lease": (frozenset({"expand", "expanding"}), "expanding"),
     "starting": (frozenset({"expanding"}), "start"),
     "queued": (frozenset({"expanding"}), "done"),
     "all_started": (frozenset({"start"}), "done"),
 }
 # `stop` leaves from any step but done: a cancel may come at any point of the dispatch.
-STOPPABLE: frozenset[Step] = frozenset({"expand", "expanding", "fill", "create", "start"})
+STOPPABLE: frozenset[Step] = frozenset({"expand", "expanding", "start"})
 
 
 def status_after(event: StatusEvent, current: CommandStatus) -> CommandStatus | None:

@@ -49,7 +49,9 @@ def rate_of(command: Command, at: datetime) -> int | None:
     window: the starts of a minute do not raise the rate of that same minute (else a window would cascade
     through every increase at once)."""
     in_window = sum(entry.count for entry in command.dispatch_log if entry.at > at - WINDOW)
-    return rate_now(command.rollout(), command.dispatched - in_window, command.counts.get("SUCCEEDED", 0))
+    # (A batch's log entry may count starts past its cursor, asked again later: never below none.)
+    notified = max(0, command.dispatched - in_window)
+    return rate_now(command.rollout(), notified, command.counts.get("SUCCEEDED", 0))
 
 
 def rate_now(config: RolloutConfig | None, notified: int, succeeded: int) -> int | None:
@@ -145,10 +147,10 @@ def gate(
 
 
 def view(command: Command, at: datetime) -> dict[str, Any] | None:
-    """The rollout as GET /commands/{commandId} shows it, once published and paced: the current wave (from 1)
-    and each wave's percentage, size and counts; the executions started; the rate now; and when the last
+    """The rollout as GET /commands/{commandId} shows it, once published: the current wave (from 1) and each
+    wave's percentage, size and counts; the executions started; the rate now (None: no limit); and when the last
     execution will start at that rate (gates passing at once)."""
-    if command.published_at is None or not paced(command):
+    if command.published_at is None:
         return None
     rate = rate_of(command, at)
     shown: dict[str, Any] = {"started": command.dispatched, "ratePerMinute": rate}
@@ -170,7 +172,7 @@ def view(command: Command, at: datetime) -> dict[str, Any] | None:
             for index, (percentage, size) in enumerate(zip(command.waves.percentages, sizes, strict=True))
         ]
     left = command.total - command.dispatched
-    if command.status == "in_progress" and command.total:
+    if command.status == "in_progress" and left > 0:  # (once every execution has started, there is none)
         minutes = left / rate if rate else 0
         shown["estimatedCompletionAt"] = (at + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
     return shown

@@ -221,8 +221,8 @@ def _edit(ports: Ports, command: Command, changes: CommandChanges) -> Command:
 
 
 def _change_rollout(ports: Ports, command: Command, changes: CommandChanges) -> Command:
-    """Changes the rollout rate or the abort criteria of a published command; the dispatch steps (or, for a
-    job, AWS IoT) take them up within a beat."""
+    """Changes the rollout rate or the abort criteria of a published command; the dispatch steps take them up
+    within a beat."""
     given = changes.model_fields_set
     settings = parse(
         CommandFields,
@@ -247,7 +247,6 @@ def _change_rollout(ports: Ports, command: Command, changes: CommandChanges) -> 
     if not ports.commands.change_live(command, **live):
         raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
     changed = command.model_copy(update=live | {"updated_at": now()})
-    kind.rollout_changed(ports, changed)
     if command.dispatch_step == "start" and command.status == "in_progress":  # at once, not after its wait
         ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
     logger.info("rollout changed", extra={"command_id": command.command_id, "fields": sorted(given)})
@@ -326,25 +325,31 @@ def settle(ports: Ports, command: Command, *, job_completed: bool = False) -> No
 
 
 def _at_decided_gate(command: Command) -> bool:
-    """Whether the start step waits at a wave's gate that the counts now decide (met, or out of reach)."""
+    """Whether the start step waits at a wave's gate that the counts have just decided: met (its soak not yet
+    begun, or over), or out of reach."""
     if command.status != "in_progress" or command.dispatch_step != "start" or command.waves is None:
         return False
     ends = rollout.wave_ends(command.waves, command.total)
-    if command.dispatched < ends[command.wave]:
+    if command.dispatched >= command.total or command.dispatched < ends[command.wave]:
         return False
     size = rollout.wave_sizes(command.waves, command.total)[command.wave]
     counts = command.wave_counts[command.wave] if command.wave < len(command.wave_counts) else {}
-    at = now()
-    verdict = rollout.gate(command.waves, command.wave, size, counts, at=at, started_at=None, met_at=None, beat=0)
+    verdict = rollout.gate(
+        command.waves, command.wave, size, counts, at=now(), started_at=None, met_at=command.wave_met_at, beat=0
+    )
     return verdict.verdict != "wait"
 
 
 def _complete_if_done(ports: Ports, command: Command, *, job_completed: bool) -> bool:
-    """A SNAPSHOT command with no pending execution becomes completed; with a retry policy, only once AWS IoT
-    says its job completed (a failed execution may still be retried). What its delivery holds for it alone is
-    released first, so that a crash in between leaves nothing behind."""
-    if not transitions.ended(command) or (command.job_retries and not job_completed):
+    """A SNAPSHOT command with no pending execution becomes completed; with a job's retry policy, only once AWS
+    IoT's list agrees (it may be retrying a failed execution). What its delivery holds for it alone is released
+    first, so that a crash in between leaves nothing behind."""
+    if not transitions.ended(command):
         return False
+    if command.job_retries and not job_completed:
+        kind = delivery.of(command.delivery)
+        if kind.read_back(ports, command) and not transitions.ended(ports.commands.get(command.command_id) or command):
+            return False
     delivery.of(command.delivery).release(ports, command)
     if ports.commands.move(command, "complete", now()):
         metrics.add_metric(name="CommandCompleted", unit="Count", value=1)

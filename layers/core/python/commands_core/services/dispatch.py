@@ -6,7 +6,6 @@ expand: every target expanded to things, one execution per thing (in the kind's 
   (copied, at the version publishing recorded, to keys no upload URL reaches), then the kind delivers them.
 start:  starts the next batches of executions, at the command's rate, for a kind that starts them one by one.
 cancel: for a cancelled or deleted command, the kind ends its pending executions and releases what it holds.
-(fill, create: the job delivery's own steps.)
 
 A lease on the command item keeps a duplicate `expand` message from running alongside the first; a step that
 crashed is taken over when its message comes back after the visibility timeout, once the lease has expired,
@@ -16,23 +15,24 @@ and starts over (its executions rewritten).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from commands_core.clock import now
+from commands_core.errors import Conflict
 from commands_core.models import rollout
 from commands_core.models.commands import Command, Started, published_file_key
-from commands_core.models.dispatch import Cancel, Create, DispatchMessage, Expand, Fill, Start
+from commands_core.models.dispatch import Cancel, DispatchMessage, Expand, Start
 from commands_core.models.executions import ExecutionStatus
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, delivery, targets
-from commands_core.services.delivery import Targets, job
+from commands_core.services.delivery import Targets
 from commands_core.services.ports import Ports
 
 LEASE = timedelta(seconds=330)  # longer than the consumer's timeout, shorter than the queue's visibility timeout
-STALLED_FILL = timedelta(minutes=10)
 # The dispatch beat: a step that must wait for another (a cancel while the command is being expanded) comes back
 # this much later, and an expand looks whether its command was cancelled at least this often (every CHUNK
 # executions written, well under a beat).
@@ -56,28 +56,25 @@ def handle(ports: Ports, message: DispatchMessage) -> None:
             start(ports, message)
         case Cancel():
             cancel(ports, message)
-        case Fill():
-            job.fill(ports, message)
-        case Create():
-            job.create(ports, message)
 
 
 def expand(ports: Ports, message: Expand) -> None:
     command = ports.commands.get(message.command_id)
     if command is None or command.status not in PUBLISHED:
         return
-    kind = delivery.of(command.delivery)
-    if kind.resume(ports, command, reconciling=message.resume):
+    if command.dispatch_step == "start":  # a copy of the expand, or the reconciler's: the start step is lost
+        ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
         return
     at = now()
     lease = at + LEASE
-    stalled_before = at - STALLED_FILL if message.resume else None
-    if not ports.commands.take_lease(command.command_id, lease, at, stalled_before=stalled_before):
-        return  # another run holds it
-    if command.dispatch_step in ("expanding", "fill"):  # taking over a run that crashed: start over
+    if not ports.commands.take_lease(command.command_id, lease, at):
+        return  # another run holds it, or it is done
+    if command.dispatch_step == "expanding":  # taking over a run that crashed: start over
         ports.commands.delete_executions(command.command_id)
+    kind = delivery.of(command.delivery)
     reached = _resolve(ports, command)
-    if not reached.things and not (kind.targets_groups and reached.groups):
+    # A CONTINUOUS command's job reaches its groups' later members: an empty group still has a rollout.
+    if not reached.things and not (command.type == "CONTINUOUS" and reached.groups):
         if ports.commands.stop(command.command_id, lease=lease):
             commands.cancel(ports, command, force=False, reason="no thing matched the targets when it was published")
         return
@@ -115,8 +112,7 @@ def _write_executions(ports: Ports, command: Command, things: list[str], lease: 
 
 def first_status(command: Command) -> ExecutionStatus:
     """SCHEDULED while the rollout decides when each execution starts; else the kind's own first status."""
-    kind = delivery.of(command.delivery)
-    return "SCHEDULED" if kind.paced and rollout.paced(command) else kind.initial_status
+    return "SCHEDULED" if rollout.paced(command) else delivery.of(command.delivery).initial_status
 
 
 def stop_expanding(ports: Ports, command_id: str, lease: datetime) -> None:
@@ -172,10 +168,23 @@ def _batch(ports: Ports, command_id: str, cursor: str, attempt: int) -> tuple[st
     if reason := rollout.abort_reason(command.abort_config, command.counts):
         commands.abort(ports, command, reason)
         return None
+    if command.dispatched >= command.total:
+        _finish(ports, command)
+        return None
     ends = rollout.wave_ends(command.waves, command.total)
-    if command.dispatched >= ends[command.wave] and command.waves:  # the wave has started: its gate
+    if command.dispatched >= ends[command.wave]:  # every execution of the wave has started: its gate
         return _gate(ports, command, cursor, attempt, now())
     return _start_next(ports, command, cursor, attempt, ends[command.wave] - command.dispatched)
+
+
+def _finish(ports: Ports, command: Command) -> None:
+    """Every execution has started: what the kind does then, before the step is recorded done (a failure
+    there brings the step back to do it again), then what follows for the command."""
+    delivery.of(command.delivery).all_started(ports, command)
+    if ports.commands.record_progress(command, done=True, updated_at=now()):
+        logger.info("every execution started", extra={"started": command.dispatched})
+        if refreshed := ports.commands.get(command.command_id):
+            commands.settle(ports, refreshed)
 
 
 def _start_next(ports: Ports, command: Command, cursor: str, attempt: int, left: int) -> tuple[str, bool] | None:
@@ -187,9 +196,9 @@ def _start_next(ports: Ports, command: Command, cursor: str, attempt: int, left:
         in_window = sum(entry.count for entry in command.dispatch_log if entry.at > now() - WINDOW)
         size = min(size, max(1, limit - in_window))
     if (wait := rate_wait(command.dispatch_log, now(), size, limit)) > 0:
-        ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), wait)
+        _come_back(ports, command, cursor, attempt, wait)
         return None
-    executions, more = ports.commands.executions_after(command.command_id, cursor, size)
+    executions, _ = ports.commands.executions_after(command.command_id, cursor, size)
     batch = delivery.of(command.delivery).start_batch(ports, command, executions)
     if batch is None:
         return None
@@ -198,10 +207,8 @@ def _start_next(ports: Ports, command: Command, cursor: str, attempt: int, left:
     dispatched = command.dispatched + (names.index(batch.handled) + 1 if batch.handled in names else 0)
     log = [entry for entry in command.dispatch_log if entry.at > at - WINDOW]
     log += [Started(at=at, count=batch.started)] if batch.started else []
-    done = not batch.retry and (not more or dispatched >= command.total)
     if not ports.commands.record_progress(
         command,
-        done=done,
         dispatch_cursor=batch.handled,
         dispatch_log=log,
         dispatched=dispatched,
@@ -210,12 +217,15 @@ def _start_next(ports: Ports, command: Command, cursor: str, attempt: int, left:
     ):
         return None  # paused or cancelled meanwhile, or another run of this step got there first
     metrics.add_metric(name="ExecutionsStarted", unit="Count", value=batch.started)
-    if done:
-        logger.info("every execution started", extra={"cursor": batch.handled})
-        if refreshed := ports.commands.get(command.command_id):
-            commands.settle(ports, refreshed)
-        return None
     return batch.handled, batch.retry
+
+
+def _come_back(ports: Ports, command: Command, cursor: str, attempt: int, seconds: float) -> None:
+    """The step comes back `seconds` on. Recorded first, so that of copies of the step (a message delivered
+    twice, a gate woken, the reconciler) one waits on and the others end here; the record also tells the
+    reconciler the step is alive."""
+    if ports.commands.record_progress(command, updated_at=now()):
+        ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), seconds)
 
 
 def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetime) -> tuple[str, bool] | None:
@@ -235,7 +245,8 @@ def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetim
         beat=GATE_POLL_SECONDS,
     )
     if verdict.verdict == "pause":
-        commands.pause(ports, command, verdict.reason, at_gate=True)
+        with contextlib.suppress(Conflict):  # paused or cancelled by another meanwhile: theirs stands
+            commands.pause(ports, command, verdict.reason, at_gate=True)
         return None
     if verdict.verdict == "open" or (verdict.verdict == "soak" and not verdict.seconds):
         if not ports.commands.record_progress(
@@ -244,9 +255,11 @@ def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetim
             return None
         logger.info("wave started", extra={"wave": wave + 2, "after": counts})
         return cursor, False
-    if verdict.verdict == "soak" and not ports.commands.record_progress(command, wave_met_at=at, updated_at=at):
+    if verdict.verdict == "soak":
+        if ports.commands.record_progress(command, wave_met_at=at, updated_at=at):
+            ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), verdict.seconds)
         return None
-    ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), verdict.seconds)
+    _come_back(ports, command, cursor, attempt, verdict.seconds)
     return None
 
 
@@ -295,4 +308,4 @@ def resume(ports: Ports, command: Command) -> None:
     if command.dispatch_step == "start":
         ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
     else:
-        ports.queue.send(Expand(command_id=command.command_id, resume=True))
+        ports.queue.send(Expand(command_id=command.command_id))

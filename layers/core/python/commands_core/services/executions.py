@@ -40,8 +40,8 @@ def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> No
         raise InvalidInput("thingName", f"the execution of {thing_name} has already ended ({execution.status})")
     if execution.status == "IN_PROGRESS" and not force:
         raise InvalidInput("force", f"the execution of {thing_name} is IN_PROGRESS: cancel it with force=true")
-    if command.status == "in_progress" and command.dispatch_step != "done":
-        raise Conflict(f"command '{command_id}' is still being published; cancel this execution once it is sent")
+    if command.dispatch_step in ("expand", "expanding"):
+        raise Conflict(f"command '{command_id}' is still being published; cancel this execution once it is written")
     status = delivery.of(command.delivery).cancel_one(ports, command, execution, force=force)
     if status in STATUSES:
         reason = "cancelled through the API" if status == "CANCELED" else None

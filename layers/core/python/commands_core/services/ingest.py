@@ -142,6 +142,8 @@ def _job(ports: Ports, event: JobEvent) -> Drop | None:
     if operation == "completed":
         # AWS IoT says every execution has ended: read them all, in case an event was lost.
         reconcile.read_back(ports, command, ended=True)
+    elif transitions.ended(command):
+        return None  # the service cancelled the job itself: its command has nothing pending (and completes)
     elif operation in ("canceled", "cancellation_in_progress", "deleted", "deletion_in_progress"):
         commands.cancel(ports, command, force=False, reason=f"its AWS IoT job was {operation.replace('_', ' ')}")
     return None

@@ -18,6 +18,7 @@ from commands_core.clock import now
 from commands_core.errors import InvalidInput, NotFound
 from commands_core.models.commands import Command, published_file_key
 from commands_core.models.executions import TERMINAL, Execution
+from commands_core.models.lifecycle import PUBLISHED
 from commands_core.models.status import MAX_READ, REPORTED, SEPARATOR, SETTABLE, STATES, StatusQuery, StatusUpdate
 from commands_core.models.templates import Template
 from commands_core.services import commands, delivery, rendering, transitions
@@ -153,9 +154,10 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
 def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
     """The device's executions to act on, oldest first, each with its command's operation and rendered document
     (file URLs presigned now): its inbox executions handed out by this fetch, and, for information, the pending
-    executions of the other deliveries (their job or AWS IoT command delivers them). Only commands in progress:
-    a device must not start work that was cancelled, deleted or has completed. How the inbox hands an execution
-    out (at least once, under a lease) is services/delivery/inbox.py's.
+    executions of the other deliveries (their job or AWS IoT command delivers them). Only commands in progress or
+    paused (a paused rollout releases nothing more; what it released is the device's): a device must not start
+    work that was cancelled, deleted or has completed. How the inbox hands an execution out (at least once, under
+    a lease) is services/delivery/inbox.py's.
     """
     if not device_id:
         raise InvalidInput("device_id", "is required: the device whose commands to fetch")
@@ -171,7 +173,8 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
         if pending.command_id not in live:
             command = ports.commands.get(pending.command_id)
             # Cancelled, deleted or completed: nothing of it is handed out, whatever its executions still say.
-            live[pending.command_id] = command if command and command.status == "in_progress" else None
+            # A paused command's executions released already are still the device's: only new ones wait.
+            live[pending.command_id] = command if command and command.status in PUBLISHED else None
         command = live[pending.command_id]
         if command is None or command.document is None:
             continue

@@ -56,11 +56,9 @@ class Batch:
 
 class Delivery(Protocol):
     kind: ClassVar[str]
-    initial_status: ClassVar[ExecutionStatus]  # of the executions an expand writes
-    targets_groups: ClassVar[bool]  # AWS IoT is given the groups themselves: an empty one still has a rollout
+    initial_status: ClassVar[ExecutionStatus]  # of the executions an expand writes when nothing paces them
     presigns_files: ClassVar[bool]  # the service presigns file URLs (else AWS IoT does, from its placeholders)
     takes_device_reports: ClassVar[bool]  # devices report their executions over HTTP (else to AWS IoT)
-    paced: ClassVar[bool]  # the dispatch steps start its executions, at the rollout's rate and waves
     continuous: ClassVar[bool]  # reaches things that join a targeted group after publishing (CONTINUOUS)
 
     def check(self, settings: JobSettings) -> None:
@@ -74,11 +72,11 @@ class Delivery(Protocol):
         (or to the inbox) and moves the dispatch step on; False when the command was cancelled or deleted
         meanwhile (the expand then stops, and cancels)."""
 
-    def resume(self, ports: Ports, command: Command, *, reconciling: bool) -> bool:
-        """Picks up a dispatch past expanding (a message lost or repeated); True when that is all there is."""
-
     def start_batch(self, ports: Ports, command: Command, batch: list[Execution]) -> Batch | None:
         """Starts the batch's executions not started yet; None if the command ended meanwhile."""
+
+    def all_started(self, ports: Ports, command: Command) -> None:
+        """Every execution of the command has started."""
 
     def stop_starting(self, ports: Ports, command: Command, *, force: bool) -> None:
         """Before a cancel or delete answers: AWS IoT starts nothing more of the command."""
@@ -98,9 +96,6 @@ class Delivery(Protocol):
 
     def fetched(self, ports: Ports, execution: Execution, at: datetime, until: datetime) -> Execution | None:
         """A device's fetch of its pending execution: the execution as handed out, None if not handed out."""
-
-    def rollout_changed(self, ports: Ports, command: Command) -> None:
-        """The rollout rate or abort criteria of the published `command` changed (where AWS IoT holds them)."""
 
     def release(self, ports: Ports, command: Command) -> None:
         """Once the command has ended: what AWS IoT holds for it alone and no longer needs is removed."""

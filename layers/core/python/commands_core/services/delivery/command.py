@@ -56,9 +56,7 @@ STATUSES: dict[str, ExecutionStatus] = {
 class CommandDelivery:
     kind: ClassVar[str] = "command"
     initial_status: ClassVar[ExecutionStatus] = "SCHEDULED"
-    targets_groups: ClassVar[bool] = False
     presigns_files: ClassVar[bool] = True
-    paced: ClassVar[bool] = True
     continuous: ClassVar[bool] = False
     takes_device_reports: ClassVar[bool] = False
 
@@ -97,13 +95,6 @@ class CommandDelivery:
         # A step of its own (its own time budget); a lost message is sent again by a repeated expand or the
         # reconciler.
         ports.queue.send(Start(command_id=command.command_id))
-        return True
-
-    def resume(self, ports: Ports, command: Command, *, reconciling: bool) -> bool:
-        if command.dispatch_step != "start":
-            return False
-        # Starting: send its step again (a copy of one under way changes nothing).
-        ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
         return True
 
     def start_batch(self, ports: Ports, command: Command, batch: list[Execution]) -> Batch | None:
@@ -146,6 +137,9 @@ class CommandDelivery:
                 )
             handled = execution.thing_name
         return Batch(started, handled, retry=False)
+
+    def all_started(self, ports: Ports, command: Command) -> None:
+        return None
 
     def stop_starting(self, ports: Ports, command: Command, *, force: bool) -> None:
         # By id: the AWS IoT command may be being created right now (its ARN not recorded yet).
@@ -195,9 +189,6 @@ class CommandDelivery:
 
     def fetched(self, ports: Ports, execution: Execution, at: datetime, until: datetime) -> Execution | None:
         return execution  # shown for information: AWS IoT delivers it
-
-    def rollout_changed(self, ports: Ports, command: Command) -> None:
-        return None  # the dispatch steps read them on every batch
 
     def release(self, ports: Ports, command: Command) -> None:
         return None  # the AWS IoT command stays until the command is deleted: it holds the executions' results

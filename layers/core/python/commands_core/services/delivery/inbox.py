@@ -43,9 +43,7 @@ _UNREACHED_FORCED = frozenset({"SCHEDULED", "QUEUED", "SENT", "ACKNOWLEDGED", "I
 class InboxDelivery:
     kind: ClassVar[str] = "inbox"
     initial_status: ClassVar[ExecutionStatus] = "QUEUED"
-    targets_groups: ClassVar[bool] = False
     presigns_files: ClassVar[bool] = True
-    paced: ClassVar[bool] = True
     continuous: ClassVar[bool] = False
     takes_device_reports: ClassVar[bool] = True
 
@@ -59,7 +57,9 @@ class InboxDelivery:
 
     def deliver(self, ports: Ports, command: Command, targets: Targets, lease: datetime) -> bool:
         if not rollout.paced(command):  # every execution is in the inbox already
-            if not ports.commands.advance(command.command_id, "queued", lease_until=None):
+            if not ports.commands.advance(
+                command.command_id, "queued", lease_until=None, dispatched=len(targets.things)
+            ):
                 return False
         elif ports.commands.advance(command.command_id, "starting", dispatch_cursor="", lease_until=None):
             ports.queue.send(Start(command_id=command.command_id))  # the rollout releases them
@@ -67,9 +67,6 @@ class InboxDelivery:
             return False
         metrics.add_metric(name="CommandPublished", unit="Count", value=1)
         return True
-
-    def resume(self, ports: Ports, command: Command, *, reconciling: bool) -> bool:
-        return False  # the expand is the whole of it
 
     def start_batch(self, ports: Ports, command: Command, batch: list[Execution]) -> Batch | None:
         """Releases the batch's SCHEDULED executions to the inbox: QUEUED, a device's fetch hands them out."""
@@ -86,6 +83,9 @@ class InboxDelivery:
                     read=execution,
                 )
         return Batch(released, batch[-1].thing_name if batch else command.dispatch_cursor or "", retry=False)
+
+    def all_started(self, ports: Ports, command: Command) -> None:
+        return None
 
     def stop_starting(self, ports: Ports, command: Command, *, force: bool) -> None:
         return None  # a fetch hands out only executions of commands in progress
@@ -134,9 +134,6 @@ class InboxDelivery:
             logger.info("inbox execution handed out again", extra=lease)
         metrics.add_metric(name="InboxHandedOutAgain", unit="Count", value=1)
         return execution.model_copy(update={"lease_until": until})
-
-    def rollout_changed(self, ports: Ports, command: Command) -> None:
-        return None  # the dispatch steps read them on every batch
 
     def release(self, ports: Ports, command: Command) -> None:
         return None
