@@ -11,8 +11,9 @@ execution of the one before has SUCCEEDED (threshold 100%, no soak). Per deliver
   complete minutes from its first start (a wave shorter than a minute reports its size), and the most started in
   any 60-second window (never above the rate).
 
-A start is when the execution reached its device's side, as the table's history records it: added to the job's
-group or released to the inbox (QUEUED, by the rollout), or created by AWS IoT Commands (SENT, from its event).
+A start is when the execution reached its device's side: when AWS IoT queued the job's execution (the thing
+added to the job's group) or created the AWS IoT command's, as AWS IoT lists them; for the inbox, when the
+rollout released it (its history's first change after publishing).
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def _rollout(runtime: Runtime, delivery: str) -> dict[str, Any]:
     if command["status"] != "completed":
         raise RuntimeError(f"{command_id} ended {command['status']}: {command.get('statusReason')}")
     starts, successes = _history(runtime, command_id)
-    names = sorted(starts)
+    starts |= _aws_starts(runtime, command_id, delivery)
+    names = sorted(starts)  # waves take the targets in thing-name order
     sizes = [wave["size"] for wave in command["rollout"]["waves"]]
     bounds = [sum(sizes[:index]) for index in range(len(sizes) + 1)]
     waves = [names[bounds[index] : bounds[index + 1]] for index in range(len(sizes))]
@@ -76,8 +78,32 @@ def _rollout(runtime: Runtime, delivery: str) -> dict[str, Any]:
     }
 
 
+def _aws_starts(runtime: Runtime, command_id: str, delivery: str) -> dict[str, float]:
+    """When AWS IoT made each execution: a job's queued it (the thing added to the job's group), an AWS IoT
+    command's created it; the inbox has no AWS IoT side (its start is the rollout's release, in the history)."""
+    if delivery == "inbox":
+        return {}
+    if delivery == "job":
+        operation, arguments, items = "list_job_executions_for_job", {"jobId": command_id}, "executionSummaries"
+    else:
+        arn = runtime.iot.get_command(commandId=command_id)["commandArn"]
+        operation, arguments, items = "list_command_executions", {"commandArn": arn}, "commandExecutions"
+    found: dict[str, float] = {}
+    while True:
+        page = getattr(runtime.iot, operation)(**arguments, maxResults=100)
+        for item in page[items]:
+            if delivery == "job":
+                found[item["thingArn"].rsplit("/", 1)[-1]] = item["jobExecutionSummary"]["queuedAt"].timestamp()
+            else:
+                found[item["targetArn"].rsplit("/", 1)[-1]] = item["createdAt"].timestamp()
+        if not page.get("nextToken"):
+            return found
+        arguments["nextToken"] = page["nextToken"]
+
+
 def _history(runtime: Runtime, command_id: str) -> tuple[dict[str, float], dict[str, float]]:
-    """When each execution started and when it succeeded, from its history."""
+    """When each execution started (its first change after publishing: the rollout's QUEUED, AWS IoT's SENT, or
+    the device's own answer when that came first) and when it succeeded, from its history."""
     starts: dict[str, float] = {}
     successes: dict[str, float] = {}
     arguments: dict[str, Any] = {
@@ -90,10 +116,9 @@ def _history(runtime: Runtime, command_id: str) -> tuple[dict[str, float], dict[
         page = runtime.dynamodb.query(**arguments)
         for item in page["Items"]:
             name = item["thingName"]["S"]
-            for entry in item["history"]["L"]:
-                to, at = entry["M"]["to"]["S"], _epoch(entry["M"]["at"]["S"])
-                if to in ("QUEUED", "SENT") and name not in starts:
-                    starts[name] = at
+            history = [(entry["M"]["to"]["S"], _epoch(entry["M"]["at"]["S"])) for entry in item["history"]["L"]]
+            starts[name] = min(at for _, at in history[1:])
+            for to, at in history:
                 if to == "SUCCEEDED":
                     successes[name] = at
         if "LastEvaluatedKey" not in page:

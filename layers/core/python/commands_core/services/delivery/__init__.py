@@ -162,13 +162,15 @@ def time_out_pending(
     return changed
 
 
-def cancel_pending(ports: Ports, command: Command, statuses: frozenset[str]) -> int:
-    """The command's pending executions in `statuses` become CANCELED; how many."""
+def cancel_pending(
+    ports: Ports, command: Command, statuses: frozenset[str], also: Callable[[Execution], bool] | None = None
+) -> int:
+    """The command's pending executions in `statuses` (or for which `also` says so) become CANCELED; how many."""
     from commands_core.services import transitions
 
     cancelled = 0
     for execution in ports.commands.pending_executions(command.command_id):
-        if execution.status in statuses:
+        if execution.status in statuses or (also is not None and also(execution)):
             cancelled += transitions.report(
                 ports.commands,
                 command.command_id,
@@ -176,5 +178,6 @@ def cancel_pending(ports: Ports, command: Command, statuses: frozenset[str]) -> 
                 "CANCELED",
                 source="api",
                 reason=f"command {command.status}",
+                read=execution,
             )
     return cancelled

@@ -147,18 +147,9 @@ class JobDelivery:
         changed = self.read_back(ports, command)
         # Not added, or added as the job was being cancelled (AWS IoT queued nothing for it): never reached.
         listed = {name for name, _, _ in ports.jobs.executions(command.job_id)}
-        for execution in ports.commands.pending_executions(command.command_id):
-            if execution.status in _NOT_ADDED or (execution.status == "QUEUED" and execution.thing_name not in listed):
-                changed += transitions.report(
-                    ports.commands,
-                    command.command_id,
-                    execution.thing_name,
-                    "CANCELED",
-                    source="api",
-                    reason=f"command {command.status}",
-                    read=execution,
-                )
-        return changed
+        return changed + cancel_pending(
+            ports, command, _NOT_ADDED, also=lambda e: e.status == "QUEUED" and e.thing_name not in listed
+        )
 
     def cancel_one(self, ports: Ports, command: Command, execution: Execution, *, force: bool) -> str | None:
         if not command.job_id or execution.status in _NOT_ADDED:
