@@ -105,7 +105,8 @@ class CommandRepository:
         """Records what the `start` step did (`changes`, by field name), if nothing moved since `command` was
         read: its batch count, not its cursor, says so (a batch throttled at its first thing moves no cursor,
         but its starts must stay in the rate's log). With `done`, every execution has started."""
-        changes |= {"dispatch_batches": command.dispatch_batches + 1} | ({"dispatch_step": "done"} if done else {})
+        _, finished = STEP_EVENTS["all_started"]  # the step a start leaves for once every execution started
+        changes |= {"dispatch_batches": command.dispatch_batches + 1} | ({"dispatch_step": finished} if done else {})
         condition = "dispatchStep = :start AND dispatchBatches = :batches AND commandStatus = :in_progress"
         values = {":start": "start", ":batches": command.dispatch_batches, ":in_progress": "in_progress"}
         return self._update(command.command_id, changes, condition, values)

@@ -2,9 +2,11 @@
 delivery kind (services/delivery/) decides how. The steps and the dispatch steps they move a command through
 are declared in models/dispatch.py and models/lifecycle.py.
 
-expand: every target expanded to things, one execution per thing (in the kind's first status), the files frozen
-  (copied, at the version publishing recorded, to keys no upload URL reaches), then the kind delivers them.
-start:  starts the next batches of executions, at the command's rate, for a kind that starts them one by one.
+expand: every target expanded to things, one execution per thing (SCHEDULED, unless nothing paces them), each
+  marked with its wave, the files frozen (copied, at the version publishing recorded, to keys no upload URL
+  reaches), then the kind prepares to deliver them (creates its job or its AWS IoT command).
+start:  starts the next batches of executions in thing-name order, at the rate now, wave after wave as each
+  wave's gate opens (models/rollout.py decides), until every execution has started.
 cancel: for a cancelled or deleted command, the kind ends its pending executions and releases what it holds.
 
 A lease on the command item keeps a duplicate `expand` message from running alongside the first; a step that
