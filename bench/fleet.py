@@ -29,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -166,22 +167,27 @@ def _executions(runtime: Runtime, command_id: str, size: int) -> dict[str, str]:
 
 def _events_applied(runtime: Runtime, command_id: str) -> int:
     """History entries written after publishing: from AWS IoT events, device reports and the reconciler."""
-    applied = 0
+    return sum(
+        entry["M"]["source"]["S"] not in ("publish", "api")
+        for item in execution_items(runtime, command_id, "history")
+        for entry in item["history"]["L"]
+    )
+
+
+def execution_items(runtime: Runtime, command_id: str, projection: str) -> Iterator[dict[str, Any]]:
+    """The command's execution items in the runtime's table (only the attributes named), page after page."""
     arguments: dict[str, Any] = {
         "TableName": runtime.table,
         "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
         "ExpressionAttributeValues": {":command": {"S": command_id}, ":prefix": {"S": "execution#"}},
-        "ProjectionExpression": "history",
+        "ProjectionExpression": projection,
     }
     while True:
         page = runtime.dynamodb.query(**arguments)
-        for item in page["Items"]:
-            for entry in item["history"]["L"]:
-                applied += entry["M"]["source"]["S"] not in ("publish", "api")
+        yield from page["Items"]
         if "LastEvaluatedKey" not in page:
-            break
+            return
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return applied
 
 
 def _rate(runtime: Runtime, command_id: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from bench.fleet import DELIVERIES, GROUP, Runtime, _template, achieved_rate
+from bench.fleet import DELIVERIES, GROUP, Runtime, _template, achieved_rate, execution_items
 
 RATE = 600
 PERCENTAGES = (5, 25, 100)
@@ -106,24 +106,14 @@ def _history(runtime: Runtime, command_id: str) -> tuple[dict[str, float], dict[
     the device's own answer when that came first) and when it succeeded, from its history."""
     starts: dict[str, float] = {}
     successes: dict[str, float] = {}
-    arguments: dict[str, Any] = {
-        "TableName": runtime.table,
-        "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :prefix)",
-        "ExpressionAttributeValues": {":command": {"S": command_id}, ":prefix": {"S": "execution#"}},
-        "ProjectionExpression": "thingName, history",
-    }
-    while True:
-        page = runtime.dynamodb.query(**arguments)
-        for item in page["Items"]:
-            name = item["thingName"]["S"]
-            history = [(entry["M"]["to"]["S"], _epoch(entry["M"]["at"]["S"])) for entry in item["history"]["L"]]
-            starts[name] = min(at for _, at in history[1:])
-            for to, at in history:
-                if to == "SUCCEEDED":
-                    successes[name] = at
-        if "LastEvaluatedKey" not in page:
-            return starts, successes
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    for item in execution_items(runtime, command_id, "thingName, history"):
+        name = item["thingName"]["S"]
+        history = [(entry["M"]["to"]["S"], _epoch(entry["M"]["at"]["S"])) for entry in item["history"]["L"]]
+        starts[name] = min(at for _, at in history[1:])
+        for to, at in history:
+            if to == "SUCCEEDED":
+                successes[name] = at
+    return starts, successes
 
 
 def _epoch(stamp: str) -> float:

@@ -146,6 +146,21 @@ def gate(
     return Gate("wait", seconds=max(0.0, min(beat, deadline)))
 
 
+def wave_counts(command: Command, wave: int) -> dict[str, int]:
+    """The counts of the command's `wave` (none before its expand wrote them)."""
+    return command.wave_counts[wave] if wave < len(command.wave_counts) else {}
+
+
+def gate_of(
+    command: Command, at: datetime, *, started_at: datetime | None, met_at: datetime | None, beat: float
+) -> Gate:
+    """The gate after the command's current wave, as `gate` says it from the command's own counts."""
+    assert command.waves is not None
+    size = wave_sizes(command.waves, command.total)[command.wave]
+    counts = wave_counts(command, command.wave)
+    return gate(command.waves, command.wave, size, counts, at=at, started_at=started_at, met_at=met_at, beat=beat)
+
+
 def view(command: Command, at: datetime) -> dict[str, Any] | None:
     """The rollout as GET /commands/{commandId} shows it, once published: the current wave (from 1) and each
     wave's percentage, size and counts; the executions started; the rate now (None: no limit); and when the last
@@ -161,13 +176,7 @@ def view(command: Command, at: datetime) -> dict[str, Any] | None:
             {
                 "percentage": percentage,
                 "size": size,
-                "counts": {
-                    status: count
-                    for status, count in (
-                        command.wave_counts[index] if index < len(command.wave_counts) else {}
-                    ).items()
-                    if count
-                },
+                "counts": {status: count for status, count in wave_counts(command, index).items() if count},
             }
             for index, (percentage, size) in enumerate(zip(command.waves.percentages, sizes, strict=True))
         ]

@@ -332,11 +332,7 @@ def _at_decided_gate(command: Command) -> bool:
     ends = rollout.wave_ends(command.waves, command.total)
     if command.dispatched >= command.total or command.dispatched < ends[command.wave]:
         return False
-    size = rollout.wave_sizes(command.waves, command.total)[command.wave]
-    counts = command.wave_counts[command.wave] if command.wave < len(command.wave_counts) else {}
-    verdict = rollout.gate(
-        command.waves, command.wave, size, counts, at=now(), started_at=None, met_at=command.wave_met_at, beat=0
-    )
+    verdict = rollout.gate_of(command, now(), started_at=None, met_at=command.wave_met_at, beat=0)
     return verdict.verdict != "wait"
 
 

@@ -232,19 +232,9 @@ def _come_back(ports: Ports, command: Command, cursor: str, attempt: int, second
 
 def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetime) -> tuple[str, bool] | None:
     """Every execution of the current wave has started: the next starts when the gate says so."""
-    assert command.waves is not None
     wave = command.wave
-    size = rollout.wave_sizes(command.waves, command.total)[wave]
-    counts = command.wave_counts[wave] if wave < len(command.wave_counts) else {}
-    verdict = rollout.gate(
-        command.waves,
-        wave,
-        size,
-        counts,
-        at=at,
-        started_at=command.wave_started_at,
-        met_at=command.wave_met_at,
-        beat=GATE_POLL_SECONDS,
+    verdict = rollout.gate_of(
+        command, at, started_at=command.wave_started_at, met_at=command.wave_met_at, beat=GATE_POLL_SECONDS
     )
     if verdict.verdict == "pause":
         with contextlib.suppress(Conflict):  # paused or cancelled by another meanwhile: theirs stands
@@ -255,7 +245,7 @@ def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetim
             command, wave=wave + 1, wave_started_at=None, wave_met_at=None, updated_at=at
         ):
             return None
-        logger.info("wave started", extra={"wave": wave + 2, "after": counts})
+        logger.info("wave started", extra={"wave": wave + 2, "after": rollout.wave_counts(command, wave)})
         return cursor, False
     if verdict.verdict == "soak":
         if ports.commands.record_progress(command, wave_met_at=at, updated_at=at):
