@@ -8,9 +8,13 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
+from commands_core.adapters.queue import DispatchQueue
 from commands_core.observability import logger
+from commands_core.services import commands, delivery, dispatch, ingest, transitions
+from commands_core.services.delivery import command as command_delivery
 from local import aws as local_aws
-from tests.conftest import HandlerClient
+from local.simulated_time import SimulatedTime
+from tests.conftest import EmulatedCommands, HandlerClient
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -226,3 +230,34 @@ def output(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) 
     previous = handler.setStream(captured.logs)  # type: ignore[attr-defined]
     yield captured
     handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def simulated(iot_commands: EmulatedCommands, monkeypatch: pytest.MonkeyPatch) -> Iterator[SimulatedTime]:
+    clock = iot_commands.clock
+    monkeypatch.setattr(
+        DispatchQueue, "send", lambda self, message, delay_seconds=0: clock.send(message, delay_seconds)
+    )
+    with clock.installed(delivery, dispatch, command_delivery, commands, ingest, transitions):
+        yield clock
+
+
+@pytest.fixture
+def rollout(
+    api: HandlerClient,
+    template: Callable[..., dict[str, Any]],
+    things: Callable[..., list[str]],
+    iot_commands: EmulatedCommands,
+    simulated: SimulatedTime,
+) -> Callable[..., Any]:
+    """A template `roll` of the kind and `size` things t-000...; publishing is the test's."""
+
+    def make(kind: str, size: int, **template_settings: Any) -> Any:
+        from tests.integration.rollouts import Fleet
+
+        fields = {"document": json.dumps({"op": "update"}), "requiredDocumentParameters": [], "requiredFiles": []}
+        template("roll", **fields | {"delivery": kind} | template_settings)
+        names = things(*[f"t-{number:03d}" for number in range(size)])
+        return Fleet(api, iot_commands, kind, names)
+
+    return make
