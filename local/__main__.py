@@ -93,6 +93,7 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     )
     iot_commands.on_start(simulator.command_requested)
     moto_iot.on_new_executions(simulator.executions_created)
+    moto_iot.on_registry_events(broker.publish)  # a thing added to a group: its event reaches the rules
     threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
     threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
     api = Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key, pages=openapi.pages())

@@ -12,6 +12,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from commands_core import resources
+from commands_core.wiring import EVENT_CONFIGURATIONS
 
 if TYPE_CHECKING:
     from local.dynamodb import Dynamodb
@@ -195,6 +196,9 @@ def create_resources(env: dict[str, str]) -> None:
                 "RedrivePolicy": json.dumps(redrive),
             },
         )
+    # As the stack's custom resource does: AWS IoT publishes these events only once they are enabled.
+    configurations = {name: {"Enabled": True} for name in EVENT_CONFIGURATIONS}
+    client("iot", env).update_event_configurations(eventConfigurations=configurations)
     iam = client("iam", env)
     trust = {
         "Version": "2012-10-17",

@@ -20,6 +20,11 @@
   new targets are added, each thing (or member of a group) with a QUEUED execution, for a CONTINUOUS job only.
 - AddThingToThingGroup: a thing added to a group that a CONTINUOUS job in progress targets (or to a group nested
   in one) gets a QUEUED execution of that job, as in AWS IoT; moto makes none.
+- UpdateEventConfigurations and DescribeEventConfigurations, which moto lacks: the account's registry and jobs
+  event configurations. With THING_GROUP_MEMBERSHIP enabled, AddThingToThingGroup and
+  RemoveThingFromThingGroup publish `$aws/events/thingGroupMembership/thingGroup/<group>/thing/<thing>/added`
+  (`/removed`) to the listeners (`on_registry_events`), as AWS IoT publishes them to its rules; a thing already
+  in the group (or not in it) changes nothing and publishes nothing.
 
 Concurrency (moto takes no lock, and its server answers each connection on a thread of its own): every AWS IoT
 request holds `LOCK`, a reader-writer lock. Reads (Describe*, List*, Get*, Search*) run together; any other
@@ -40,6 +45,7 @@ from __future__ import annotations
 import calendar
 import json
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -249,6 +255,7 @@ def install() -> None:
     IoTResponse.list_things_in_thing_group = list_things_in_thing_group  # type: ignore[method-assign]
     _patch_indexes()
     _patch_jobs()
+    _patch_registry_events()
     _patch_locking()
     _installed = True
 
@@ -528,3 +535,71 @@ def _patch_continuous_jobs() -> None:
                 _add_execution(self, job.job_id, thing.thing_name, thing.arn)
 
     IoTBackend.add_thing_to_thing_group = add_and_queue  # type: ignore[method-assign]
+
+
+_registry_listeners: list[Callable[[str, dict[str, Any]], object]] = []
+
+
+def on_registry_events(listener: Callable[[str, dict[str, Any]], object]) -> Callable[[], None]:
+    """Calls listener(topic, payload) for every registry event AWS IoT would publish (while the backend's lock is
+    held: a listener must not call AWS IoT). A function that stops the calls."""
+    _registry_listeners.append(listener)
+    return lambda: _registry_listeners.remove(listener)
+
+
+def _patch_registry_events() -> None:
+    """Event configurations, and the thing group membership events (see the module's docstring)."""
+    import uuid
+
+    from moto.core.responses import ActionResult
+    from moto.iot.models import IoTBackend
+    from moto.iot.responses import IoTResponse
+
+    def configurations(backend: Any) -> dict[str, bool]:
+        if not hasattr(backend, "event_configurations"):
+            backend.event_configurations = {}
+        found: dict[str, bool] = backend.event_configurations
+        return found
+
+    def update_event_configurations(self: Any) -> ActionResult:
+        given = self._get_param("eventConfigurations") or {}
+        configurations(self.iot_backend).update({name: bool(value.get("Enabled")) for name, value in given.items()})
+        return ActionResult({})
+
+    def describe_event_configurations(self: Any) -> ActionResult:
+        enabled = configurations(self.iot_backend)
+        return ActionResult({"eventConfigurations": {name: {"Enabled": on} for name, on in enabled.items()}})
+
+    IoTResponse.update_event_configurations = update_event_configurations  # type: ignore[attr-defined]
+    IoTResponse.describe_event_configurations = describe_event_configurations  # type: ignore[attr-defined]
+
+    def membership(change: Any, operation: str) -> Any:
+        def changed(
+            self: Any, thing_group_name: str, thing_group_arn: str | None, thing_name: str, thing_arn: str | None
+        ) -> None:
+            group = self._identify_thing_group(thing_group_name, thing_group_arn)
+            thing = self._identify_thing(thing_name, thing_arn)
+            was_member = thing.arn in group.things
+            change(self, thing_group_name, thing_group_arn, thing_name, thing_arn)
+            if was_member == (thing.arn in group.things) or not configurations(self).get("THING_GROUP_MEMBERSHIP"):
+                return
+            payload = {
+                "eventType": "THING_GROUP_MEMBERSHIP_EVENT",
+                "eventId": uuid.uuid4().hex,
+                "timestamp": int(time.time() * 1000),
+                "operation": operation.upper(),
+                "accountId": self.account_id,
+                "groupArn": group.arn,
+                "groupId": group.thing_group_id,
+                "thingArn": thing.arn,
+                "thingId": thing.thing_id,
+                "membershipId": uuid.uuid4().hex,
+            }
+            topic = f"$aws/events/thingGroupMembership/thingGroup/{group.thing_group_name}/thing/{thing.thing_name}"
+            for listener in list(_registry_listeners):
+                listener(f"{topic}/{operation}", payload)
+
+        return changed
+
+    IoTBackend.add_thing_to_thing_group = membership(IoTBackend.add_thing_to_thing_group, "added")  # type: ignore[method-assign]
+    IoTBackend.remove_thing_from_thing_group = membership(IoTBackend.remove_thing_from_thing_group, "removed")  # type: ignore[method-assign]

@@ -43,7 +43,7 @@ class Broker:
             self.iot_commands.device_response(levels[3], levels[5], payload)
         reached = []
         for rule in RULES:
-            if matches(rule.topic_filter, topic):
+            if matches(rule.topic_filter, topic) and rule.takes(topic):
                 body = json.dumps(selected(rule, topic, payload), default=str)
                 self._sqs.send_message(QueueUrl=self._queues[rule.queue], MessageBody=body)
                 reached.append(rule.name)

@@ -1,4 +1,4 @@
-"""AWS IoT events into the status queue (event configurations and topic rules), and the schedules."""
+"""AWS IoT events into the status and membership queues (event configurations and topic rules), and the schedules."""
 
 from __future__ import annotations
 
@@ -23,12 +23,12 @@ _SQL_VERSION = "2016-03-23"
 class StatusEvents(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, storage: Storage) -> None:
         super().__init__(scope, construct_id)
-        # AWS IoT publishes job and job execution events only once they are enabled for the account.
-        enabled = {"Enabled": True}
+        # AWS IoT publishes job, job execution and group membership events only once they are enabled for the
+        # account.
         call = cr.AwsSdkCall(
             service="Iot",
             action="updateEventConfigurations",
-            parameters={"eventConfigurations": {"JOB": enabled, "JOB_EXECUTION": enabled}},
+            parameters={"eventConfigurations": {name: {"Enabled": True} for name in wiring.EVENT_CONFIGURATIONS}},
             physical_resource_id=cr.PhysicalResourceId.of("iot-job-event-configurations"),
         )
         # The provider's own role and log group: no managed policy, logs written to its group only.

@@ -362,6 +362,29 @@ def test_every_declared_iot_rule_delivers_its_events_to_its_queue_and_errors_to_
         assert _refs(payload["ErrorAction"]["Sqs"]["QueueUrl"]) == dead_letters
 
 
+def test_thing_group_membership_events_are_enabled_and_only_additions_to_operators_groups_reach_the_joiners(
+    template: dict[str, Any], cdk_out: Path
+) -> None:
+    (custom,) = [resource for resource in template["Resources"].values() if resource["Type"] == "Custom::AWS"]
+    call = json.dumps(custom["Properties"]["Create"])
+    assert all(f'\\"{name}\\":{{\\"Enabled\\":true}}' in call for name in wiring.EVENT_CONFIGURATIONS), call
+    assert "THING_GROUP_MEMBERSHIP" in wiring.EVENT_CONFIGURATIONS
+    (rule,) = [
+        rule["Properties"]["TopicRulePayload"]
+        for rule in resources_of(template, "AWS::IoT::TopicRule").values()
+        if "thingGroupMembership" in rule["Properties"]["TopicRulePayload"]["Sql"]
+    ]
+    assert rule["Sql"] == (
+        "SELECT *, topic() AS topic FROM '$aws/events/thingGroupMembership/thingGroup/+/thing/+/added' "
+        "WHERE NOT startswith(topic(5), 'command-')"
+    )
+    (queue_id,) = _refs(rule["Actions"][0]["Sqs"]["QueueUrl"])
+    mappings = resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    consumer = _function_of_folder(template, cdk_out, "targets_join")
+    (mapping,) = [mapping for mapping in mappings if _refs(mapping["Properties"]["FunctionName"]) == [consumer]]
+    assert _refs(mapping["Properties"]["EventSourceArn"]) == [queue_id]
+
+
 def test_every_schedule_runs_its_function_at_its_rate(template: dict[str, Any], cdk_out: Path) -> None:
     rules = [rule["Properties"] for rule in resources_of(template, "AWS::Events::Rule").values()]
 

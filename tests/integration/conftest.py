@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from commands_core.adapters.queue import DispatchQueue
 from commands_core.observability import logger
-from commands_core.services import commands, delivery, dispatch, ingest, transitions
+from commands_core.services import commands, delivery, dispatch, ingest, joiners, transitions
 from commands_core.services.delivery import command as command_delivery
 from local import aws as local_aws
 from local.simulated_time import SimulatedTime
@@ -238,8 +238,19 @@ def simulated(iot_commands: EmulatedCommands, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(
         DispatchQueue, "send", lambda self, message, delay_seconds=0: clock.send(message, delay_seconds)
     )
-    with clock.installed(delivery, dispatch, command_delivery, commands, ingest, transitions):
+    with clock.installed(delivery, dispatch, command_delivery, commands, ingest, transitions, joiners):
         yield clock
+
+
+@pytest.fixture
+def registry_events(aws: dict[str, str]) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """The registry events AWS IoT (moto) publishes, as (topic, payload), in order."""
+    from local import moto_iot
+
+    published: list[tuple[str, dict[str, Any]]] = []
+    stop = moto_iot.on_registry_events(lambda topic, payload: published.append((topic, payload)))
+    yield published
+    stop()
 
 
 @pytest.fixture
@@ -249,6 +260,7 @@ def rollout(
     things: Callable[..., list[str]],
     iot_commands: EmulatedCommands,
     simulated: SimulatedTime,
+    registry_events: list[tuple[str, dict[str, Any]]],
 ) -> Callable[..., Any]:
     """A template `roll` of the kind and `size` things t-000...; publishing is the test's."""
 
@@ -258,6 +270,6 @@ def rollout(
         fields = {"document": json.dumps({"op": "update"}), "requiredDocumentParameters": [], "requiredFiles": []}
         template("roll", **fields | {"delivery": kind} | template_settings)
         names = things(*[f"t-{number:03d}" for number in range(size)])
-        return Fleet(api, iot_commands, kind, names)
+        return Fleet(api, iot_commands, kind, names, registry_events)
 
     return make

@@ -5,10 +5,13 @@ inbox's by fetching and reporting over HTTP."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 from commands_core.adapters import aws as clients
+from commands_core.wiring import RULES
+from local.rules import matches, selected
 from tests.conftest import EmulatedCommands, HandlerClient
 from tests.integration.conftest import ACCOUNT, REGION, job_execution_event, job_things, sqs_event, thing_arn
 
@@ -18,9 +21,45 @@ KINDS = ["job", "command", "inbox"]
 class Fleet:
     """The things of one rollout and their devices, for one delivery kind, on simulated time."""
 
-    def __init__(self, api: HandlerClient, iot_commands: EmulatedCommands, kind: str, names: list[str]) -> None:
+    def __init__(
+        self,
+        api: HandlerClient,
+        iot_commands: EmulatedCommands,
+        kind: str,
+        names: list[str],
+        registry_events: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> None:
         self.api, self.iot_commands, self.kind, self.names = api, iot_commands, kind, names
         self.clock = iot_commands.clock
+        self.registry_events = registry_events if registry_events is not None else []
+
+    def join(self, group: str, *things: str, deliver: bool = True) -> list[dict[str, Any]]:
+        """Adds the things (created if new) to the group in AWS IoT, which publishes a registry event for each; the
+        membership rule's messages, handed to its consumer (`deliver`), and returned."""
+        iot = clients.client("iot")
+        for thing in things:
+            with contextlib.suppress(iot.exceptions.ResourceAlreadyExistsException):
+                iot.create_thing(thingName=thing)  # (AWS IoT answers an identical create with the thing)
+            iot.add_thing_to_thing_group(thingGroupName=group, thingName=thing)
+        messages = self.membership_messages()
+        if deliver and messages:
+            assert self.api.functions.invoke("targets_join", sqs_event(messages)) == {"batchItemFailures": []}
+        return messages
+
+    def leave(self, group: str, thing: str) -> list[dict[str, Any]]:
+        """Removes the thing from the group in AWS IoT; what the rules made of its event (no rule takes it)."""
+        clients.client("iot").remove_thing_from_thing_group(thingGroupName=group, thingName=thing)
+        return self.membership_messages()
+
+    def membership_messages(self) -> list[dict[str, Any]]:
+        """The registry events published since last asked, as the rules deliver them into the membership queue."""
+        published, self.registry_events[:] = list(self.registry_events), []
+        return [
+            selected(rule, topic, payload)
+            for topic, payload in published
+            for rule in RULES
+            if rule.queue == "membership" and matches(rule.topic_filter, topic) and rule.takes(topic)
+        ]
 
     def run(self, limit: int | None = None) -> int:
         """Hands the dispatch queue's messages to the dispatcher in due order (the clock moving to each)."""

@@ -440,15 +440,6 @@ def test_a_setting_for_another_delivery_is_a_400_naming_it(
     assert (reply.status, reply.json()["error"].split(":")[0]) == (400, field)
 
 
-def test_continuous_needs_the_job_delivery(api: HandlerClient, command_template: Callable[..., dict[str, Any]]) -> None:
-    command_template()
-
-    reply = api.post("/commands", {"templateId": "plain", "type": "CONTINUOUS"})
-
-    assert reply.status == 400
-    assert reply.json()["error"].startswith("type: CONTINUOUS needs delivery job")
-
-
 def test_an_execution_of_aws_iot_commands_cannot_be_cancelled_alone(
     api: HandlerClient, command_template: Callable[..., dict[str, Any]], fleet: Callable[[int], list[str]]
 ) -> None:

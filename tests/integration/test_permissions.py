@@ -18,7 +18,7 @@ import pytest
 
 from commands_core import resources
 from commands_core.adapters import aws as clients
-from commands_core.wiring import JOB_ROUTES, STATUS_ROUTES, functions
+from commands_core.wiring import JOB_ROUTES, RULES, STATUS_ROUTES, functions
 from local.aws import client as local_client
 from tests.conftest import EmulatedCommands, HandlerClient
 from tests.integration.conftest import group_arn, job_execution_event, sqs_event, thing_arn, upload
@@ -153,6 +153,7 @@ def test_each_function_calls_only_what_its_role_will_allow(
         "commands_dispatch",
         "files_upload",
         "templates_delete",
+        "targets_join",
     }
 
 
@@ -160,8 +161,12 @@ def _roll_out_a_job_in_waves(
     api: HandlerClient, template: Callable[..., dict[str, Any]], iot: Any, names: list[str]
 ) -> None:
     """A paced job with a retry policy: paused while publishing, its rate changed live, resumed; its executions
-    end through events (AWS IoT's list read back before completing); a CONTINUOUS one whose group emptied."""
+    end through events (AWS IoT's list read back before completing); a CONTINUOUS one whose group emptied, that a
+    thing joins later (its registry event, then the reconciler's look for new members)."""
     from moto.iot.models import iot_backends
+
+    from local import moto_iot
+    from local.rules import matches, selected
 
     retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
     plain = {"document": json.dumps({"a": 1}), "requiredDocumentParameters": [], "requiredFiles": []}
@@ -185,6 +190,28 @@ def _roll_out_a_job_in_waves(
     body = {"commandId": "joiners", "templateId": "paced", "status": "in_progress", "type": "CONTINUOUS"}
     assert api.post("/commands", body | {"targets": [group_arn("emptied")], "waves": waves}).status == 201
     iot.remove_thing_from_thing_group(thingGroupName="emptied", thingName=names[0])
+    api.drain()
+    published: list[tuple[str, dict[str, Any]]] = []
+    stop = moto_iot.on_registry_events(lambda topic, payload: published.append((topic, payload)))
+    try:
+        iot.create_thing_group(thingGroupName="annex", parentGroupName="emptied")
+        iot.add_thing_to_thing_group(thingGroupName="annex", thingName=names[1])
+    finally:
+        stop()
+    messages = [
+        selected(rule, topic, payload)
+        for topic, payload in published
+        for rule in RULES
+        if rule.queue == "membership" and matches(rule.topic_filter, topic) and rule.takes(topic)
+    ]
+    assert api.functions.invoke("targets_join", sqs_event(messages)) == {"batchItemFailures": []}
+    api.drain()
+    assert api.get("/commands/joiners").json()["joinedLate"] == 1
+    iot.add_thing_to_thing_group(thingGroupName="emptied", thingName=names[2])  # its event lost
+    assert api.functions.invoke("reconcile", {})["failed"] == 0
+    api.drain()
+    assert api.get("/commands/joiners").json()["joinedLate"] == 2
+    assert api.patch("/commands/joiners", {"status": "cancelled"}).status == 204  # its groups no longer watched
     api.drain()
 
 

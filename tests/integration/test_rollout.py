@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 from local.simulated_time import most_in_a_window
-from tests.integration.conftest import group_arn, job_things
 from tests.integration.rollouts import KINDS, Fleet, command, publish, statuses
 
 WAVES = {"percentages": [10, 50, 100], "successThresholdPercentage": 100, "timeoutSeconds": 300}
@@ -248,18 +247,3 @@ def test_a_pause_while_publishing_holds_every_start_and_a_resume_completes(
     fleet.run()
     fleet.answer_started("early")
     assert (command(fleet, "early")["status"], len(fleet.started("early"))) == ("completed", 5)
-
-
-def test_a_continuous_job_in_waves_whose_group_emptied_reaches_the_things_that_join_it(
-    rollout: Callable[..., Fleet], iot: Any
-) -> None:
-    fleet = rollout("job", 1)
-    iot.create_thing_group(thingGroupName="later")
-    iot.add_thing_to_thing_group(thingGroupName="later", thingName="t-000")
-    publish(fleet, "joiners", targets=[group_arn("later")], type="CONTINUOUS", waves=WAVES)
-    iot.remove_thing_from_thing_group(thingGroupName="later", thingName="t-000")  # before the expand
-    fleet.run()
-    assert (command(fleet, "joiners")["status"], job_things(iot, "joiners")) == ("in_progress", [])
-
-    iot.add_thing_to_thing_group(thingGroupName="later", thingName="t-000")  # joins after publishing
-    assert job_things(iot, "joiners") == ["t-000"]

@@ -58,6 +58,9 @@ class FakeRegistry:
     def search_things(self, query: str, limit: int | None = None) -> Iterator[str]:
         return islice(iter(self.search(query)), limit)
 
+    def ancestors(self, group_name: str) -> list[str]:
+        return []
+
     def thing_arn(self, thing_name: str) -> str:
         return thing_arn(thing_name)
 

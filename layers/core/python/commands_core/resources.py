@@ -95,11 +95,14 @@ DISPATCH = Queue(name="dispatch", env="DISPATCH_QUEUE_URL", visibility_timeout_s
 # AWS IoT events (through topic rules) and other status reports, for the status-updater.
 STATUS = Queue(name="status", env="STATUS_QUEUE_URL", visibility_timeout_seconds=120, max_receive_count=8)
 
+# Things added to thing groups (AWS IoT's registry events, through a topic rule), for the targets' joiners.
+MEMBERSHIP = Queue(name="membership", env="MEMBERSHIP_QUEUE_URL", visibility_timeout_seconds=120, max_receive_count=8)
+
 # Assumed by AWS IoT to presign the S3 URLs of a job document's files when a device fetches it.
 PRESIGN = Role(name="presign", env="PRESIGN_ROLE_ARN")
 
 TABLES: tuple[Table, ...] = (TEMPLATES, COMMANDS, IDEMPOTENCY)
 BUCKETS: tuple[Bucket, ...] = (FILES,)
-QUEUES: tuple[Queue, ...] = (DISPATCH, STATUS)
+QUEUES: tuple[Queue, ...] = (DISPATCH, STATUS, MEMBERSHIP)
 ROLES: tuple[Role, ...] = (PRESIGN,)
 ALL: tuple[Table | Bucket | Queue | Role, ...] = (*TABLES, *BUCKETS, *QUEUES, *ROLES)

@@ -13,7 +13,7 @@ from typing import Literal
 Family = Literal["v1", "jobs", "status"]
 Auth = Literal["iam", "api_key", "none"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-ResourceName = Literal["templates", "commands", "idempotency", "files", "dispatch", "presign", "iot"]
+ResourceName = Literal["templates", "commands", "idempotency", "files", "dispatch", "membership", "presign", "iot"]
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,22 @@ class Rule:
     name: str
     topic_filter: str
     queue: str
+    # (level, prefix): messages whose topic level (from 1, as topic(n) counts) starts with the prefix are left out.
+    unless: tuple[int, str] | None = None
 
     @property
     def sql(self) -> str:
         # The event as AWS IoT publishes it, plus its topic (job events carry the job id only there).
-        return f"SELECT *, topic() AS topic FROM '{self.topic_filter}'"
+        select = f"SELECT *, topic() AS topic FROM '{self.topic_filter}'"
+        return select + (f" WHERE NOT startswith(topic({self.unless[0]}), '{self.unless[1]}')" if self.unless else "")
+
+    def takes(self, topic: str) -> bool:
+        """Whether the rule's WHERE lets a message of `topic` through (its filter matched)."""
+        if self.unless is None:
+            return True
+        levels = topic.split("/")
+        level, prefix = self.unless
+        return not (len(levels) >= level and levels[level - 1].startswith(prefix))
 
 
 @dataclass(frozen=True)
@@ -617,13 +628,15 @@ CONSUMERS: tuple[Consumer, ...] = (
         batch_size=1,
         timeout_seconds=300,
         access=(
-            # PutItem: an execution AWS IoT lists that the table lacks (a thing that joined a CONTINUOUS job's group).
+            # PutItem: an execution AWS IoT lists that the table lacks, a joiner's, a watched group's item (which
+            # DeleteItem removes once the command ended).
             Access(
                 "commands",
                 (
                     "dynamodb:GetItem",
                     "dynamodb:PutItem",
                     "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
                     "dynamodb:BatchWriteItem",
                     "dynamodb:Query",
                 ),
@@ -640,7 +653,7 @@ CONSUMERS: tuple[Consumer, ...] = (
             # DescribeJob: a retried create finds the job it made before.
             Access(
                 "iot",
-                ("iot:CreateJob", "iot:CancelJob", "iot:DescribeJob", "iot:AssociateTargetsWithJob"),
+                ("iot:CreateJob", "iot:CancelJob", "iot:DescribeJob"),
                 ("job/*", "thinggroup/*"),
             ),
             Access("presign", ("iam:PassRole",)),
@@ -669,14 +682,39 @@ CONSUMERS: tuple[Consumer, ...] = (
         ),
         description="Applies AWS IoT job and command execution events to executions and commands.",
     ),
+    Consumer(
+        "targets_join",
+        queue="membership",
+        batch_size=10,
+        timeout_seconds=60,
+        access=(
+            # The commands watching a group (a Query), and one transaction per joiner: its execution and the
+            # command's count of joiners (PutItem and UpdateItem).
+            Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),
+            Access("iot", ("iot:DescribeThingGroup",), ("thinggroup/*",)),  # the group's ancestors
+            _ENQUEUE,  # the dispatch step that starts the joiner's execution
+        ),
+        description="Gives a thing added to a thing group that a CONTINUOUS command targets its execution.",
+    ),
 )
 
-# AWS IoT events of jobs and executions, in at least once and in any order.
+# AWS IoT events of jobs, executions and group membership, at least once and in any order.
 RULES: tuple[Rule, ...] = (
     Rule("job_execution_events", "$aws/events/jobExecution/+/+", queue="status"),
     Rule("job_events", "$aws/events/job/+/+", queue="status"),
     Rule("command_execution_events", "$aws/events/commandExecution/+/+", queue="status"),
+    # A thing that leaves a group keeps its execution: only additions are routed. The service's own groups (the
+    # jobs' `command-<commandId>`, which every job start fills) are left out.
+    Rule(
+        "membership_events",
+        "$aws/events/thingGroupMembership/thingGroup/+/thing/+/added",
+        queue="membership",
+        unless=(5, "command-"),
+    ),
 )
+
+# The account's AWS IoT event configurations the service needs enabled: the rules above see nothing without them.
+EVENT_CONFIGURATIONS: tuple[str, ...] = ("JOB", "JOB_EXECUTION", "THING_GROUP_MEMBERSHIP")
 
 SCHEDULES: tuple[Schedule, ...] = (
     Schedule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
 
@@ -21,6 +21,13 @@ from commands_core.pagination import Page, decode_token, encode_token
 _COMMAND = "command"
 _EXECUTION = "execution#"
 _BATCH = 25  # BatchWriteItem's limit
+# A thing group's watchers (the CONTINUOUS commands targeting it) are items of a partition of the group's own:
+# command ids are [A-Za-z0-9_-], so `group#` names no command.
+_GROUP = "group#"
+_WATCHER = "command#"
+_JOIN_ATTEMPTS = 8
+
+Joined = Literal["joined", "has_one", "full", "ended"]
 
 
 class CommandRepository:
@@ -232,6 +239,73 @@ class CommandRepository:
             ),
         }
         return [item["commandId"]["S"] for item in self._all(arguments)]
+
+    # Joiners: things that join a CONTINUOUS command's targets after publishing
+
+    def watch(self, group_name: str, command_id: str) -> None:
+        """Records that the command reaches the things that join `group_name` (a plain put: asked again, the same
+        item)."""
+        item = {"commandId": _GROUP + group_name, "itemKey": _WATCHER + command_id, "watcher": command_id}
+        self._client.put_item(TableName=self._table, Item=to_item(item))
+
+    def unwatch(self, group_name: str, command_id: str) -> None:
+        key = {"commandId": {"S": _GROUP + group_name}, "itemKey": {"S": _WATCHER + command_id}}
+        self._client.delete_item(TableName=self._table, Key=key)
+
+    def watchers(self, group_name: str) -> list[str]:
+        """The commands that reach the things joining the group (one Query of the group's partition)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "commandId = :group AND begins_with(itemKey, :watcher)",
+            "ExpressionAttributeValues": to_item({":group": _GROUP + group_name, ":watcher": _WATCHER}),
+        }
+        return [item["watcher"]["S"] for item in self._all(arguments)]
+
+    def join(self, command_id: str, thing_name: str, at: datetime, *, maximum: int | None) -> Joined:
+        """Gives a thing that joined the command's targets after publishing a SCHEDULED execution, counted in the
+        command's `joinedLate`, in one transaction: only if the thing has no execution of the command, the command
+        is still published (in progress or paused) and, with `maximum`, fewer than that many joined before. So a
+        duplicated event, or two at once, never makes a second execution nor passes the cap."""
+        entry = {"at": iso(at), "to": "SCHEDULED", "source": "joined", "reason": "joined the targets after publishing"}
+        item = _execution_item(command_id, thing_name, at, status="SCHEDULED", entry=entry)
+        condition = "commandStatus IN (:in_progress, :paused)"
+        values: dict[str, Any] = {":one": 1, ":zero": 0, ":in_progress": "in_progress", ":paused": "paused"}
+        if maximum is not None:
+            condition += " AND (attribute_not_exists(joinedLate) OR joinedLate < :maximum)"
+            values[":maximum"] = maximum
+        writes = [
+            {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(itemKey)"}},
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _key(command_id),
+                    "UpdateExpression": "SET joinedLate = if_not_exists(joinedLate, :zero) + :one, "
+                    "counts.#scheduled = if_not_exists(counts.#scheduled, :zero) + :one",
+                    "ConditionExpression": f"attribute_exists(commandId) AND {condition}",
+                    "ExpressionAttributeNames": {"#scheduled": "SCHEDULED"},
+                    "ExpressionAttributeValues": to_item(values),
+                }
+            },
+        ]
+        for _ in range(_JOIN_ATTEMPTS):
+            try:
+                self._client.transact_write_items(TransactItems=writes)
+            except Exception as error:
+                if error_code(error) != "TransactionCanceledException":
+                    raise
+                reasons = [
+                    reason.get("Code") for reason in getattr(error, "response", {}).get("CancellationReasons", [])
+                ]
+                if set(reasons) - {"None", "ConditionalCheckFailed", "TransactionConflict", None}:
+                    raise
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    return "has_one"
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    command = self.get(command_id)
+                    return "ended" if command is None or command.status not in ("in_progress", "paused") else "full"
+                continue  # another write got in the way: try again
+            return "joined"
+        raise throttled()
 
     # Executions
 

@@ -34,6 +34,17 @@ class IotRegistry:
         arguments = {"thingGroupName": group_name, "recursive": True, "maxResults": min(limit or _PAGE, _PAGE)}
         yield from self._pages("list_things_in_thing_group", arguments, lambda page: page.get("things", []), limit)
 
+    def ancestors(self, group_name: str) -> list[str]:
+        """The groups the group is nested in, from its root down to its parent (none: gone, or a root)."""
+        try:
+            described = self._client.describe_thing_group(thingGroupName=group_name)
+        except Exception as error:
+            if error_code(error) == "ResourceNotFoundException":
+                return []
+            raise
+        parents = described.get("thingGroupMetadata", {}).get("rootToParentThingGroups") or []
+        return [parent["groupName"] for parent in parents if parent.get("groupName")]
+
     def search_things(self, query: str, limit: int | None = None) -> Iterator[str]:
         """Things the fleet index finds; InvalidInput when the index cannot answer (not enabled, not ready, or
         a query it refuses), which is the deployer's or the client's to fix."""

@@ -82,6 +82,8 @@ class _CommandBody(JobSettings):
     target_query: TargetQuery | None = None
     document_parameters: dict[Name, Annotated[str, Field(max_length=8192)]] = Field(default_factory=dict)
     type: Literal["SNAPSHOT", "CONTINUOUS"] = "SNAPSHOT"
+    # CONTINUOUS only: at most this many things that join the targets after publishing get an execution.
+    maximum_targets: int | None = Field(default=None, ge=1, strict=True)
     # An internal command (one the operators' own tooling issues): the status API can leave its statuses out.
     internal: bool = Field(default=False, strict=True)
 
@@ -99,6 +101,12 @@ class CommandFields(_CommandBody):
 
     template_id: Name
 
+    @model_validator(mode="after")
+    def _cap_of_continuous(self) -> CommandFields:
+        if self.maximum_targets is not None and self.type != "CONTINUOUS":
+            raise refused("maximumTargets", "applies only to type CONTINUOUS: it caps the things that join later")
+        return self
+
 
 READ_ONLY_FIELDS = {
     "files": "is set by uploading each file: PUT /commands/{commandId}/files/{fileId}",
@@ -109,6 +117,7 @@ READ_ONLY_FIELDS = {
     "updatedAt": "is kept by the service",
     "publishedAt": "is kept by the service",
     "statusReason": "is kept by the service",
+    "joinedLate": "is kept by the service",
 }
 
 
@@ -214,6 +223,7 @@ class Command(CommandFields):
     status_reason: str | None = None  # why the service ended a command by itself
     counts: dict[str, int] = Field(default_factory=dict)
     unknown_targets: list[str] = Field(default_factory=list)
+    joined_late: int = 0  # CONTINUOUS: the things that joined the targets after publishing and got an execution
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None = None

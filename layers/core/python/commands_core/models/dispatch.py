@@ -38,5 +38,13 @@ class Cancel(_Message):
     force: bool = False
 
 
-DispatchMessage = Annotated[Expand | Start | Cancel, Field(discriminator="action")]
+class Join(_Message):
+    """Start the executions of things that joined a CONTINUOUS command's targets after publishing: `things`, or
+    without them, every one waiting, after looking for new members and matches the events may have missed."""
+
+    action: Literal["join"] = "join"
+    things: tuple[str, ...] = ()
+
+
+DispatchMessage = Annotated[Expand | Start | Cancel | Join, Field(discriminator="action")]
 MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage)

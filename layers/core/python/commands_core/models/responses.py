@@ -56,6 +56,7 @@ class CommandView(TypedDict):
     counts: dict[str, int]
     percentComplete: float
     unknownTargets: list[str]
+    joinedLate: int
     createdAt: datetime
     updatedAt: datetime
     targetQuery: NotRequired[dict[str, Any]]
@@ -69,6 +70,7 @@ class CommandView(TypedDict):
     timeoutConfig: NotRequired[dict[str, Any]]
     jobExecutionsRetryConfig: NotRequired[dict[str, Any]]
     executionTimeoutSeconds: NotRequired[int]
+    maximumTargets: NotRequired[int]
 
 
 class CommandPage(TypedDict):

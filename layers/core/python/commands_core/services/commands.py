@@ -23,7 +23,7 @@ from commands_core.models.commands import (
     file_key,
     published_file_key,
 )
-from commands_core.models.dispatch import Cancel, Expand, Start
+from commands_core.models.dispatch import Cancel, Expand, Join, Start
 from commands_core.models.jobs import RolloutConfig
 from commands_core.models.lifecycle import PUBLISHED, StatusEvent, status_after
 from commands_core.models.templates import Template
@@ -201,8 +201,8 @@ def _check_delivery(fields: CommandFields, template: Template) -> None:
     if fields.type == "CONTINUOUS" and not kind.continuous:
         raise InvalidInput(
             "type",
-            f"CONTINUOUS needs delivery job; template '{template.template_id}' delivers by {template.delivery}, "
-            "which reaches only the things targeted when the command is published",
+            f"CONTINUOUS is not for delivery {template.delivery} (template '{template.template_id}'), which "
+            "reaches only the things targeted when the command is published",
         )
 
 
@@ -392,6 +392,8 @@ def resume(ports: Ports, command: Command) -> Command:
     if command.dispatch_step == "start":
         ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
     else:
+        if command.type == "CONTINUOUS" and command.dispatch_step == "done":  # the joiners that waited
+            ports.queue.send(Join(command_id=command.command_id))
         _complete_if_done(ports, resumed, job_completed=False)
     logger.info("rollout resumed", extra={"command_id": command.command_id})
     return resumed

@@ -26,11 +26,11 @@ from commands_core.clock import now
 from commands_core.errors import Conflict
 from commands_core.models import rollout
 from commands_core.models.commands import Command, Started, published_file_key
-from commands_core.models.dispatch import Cancel, DispatchMessage, Expand, Start
+from commands_core.models.dispatch import Cancel, DispatchMessage, Expand, Join, Start
 from commands_core.models.executions import ExecutionStatus
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, delivery, targets
+from commands_core.services import commands, delivery, joiners, targets
 from commands_core.services.delivery import Targets
 from commands_core.services.ports import Ports
 
@@ -58,6 +58,8 @@ def handle(ports: Ports, message: DispatchMessage) -> None:
             start(ports, message)
         case Cancel():
             cancel(ports, message)
+        case Join():
+            joiners.catch_up(ports, message)
 
 
 def expand(ports: Ports, message: Expand) -> None:
@@ -74,9 +76,11 @@ def expand(ports: Ports, message: Expand) -> None:
     if command.dispatch_step == "expanding":  # taking over a run that crashed: start over
         ports.commands.delete_executions(command.command_id)
     kind = delivery.of(command.delivery)
+    joiners.watch(ports, command)  # before the groups are listed: a thing added after is an event's
     reached = _resolve(ports, command)
-    # A CONTINUOUS command's job reaches its groups' later members: an empty group still has a rollout.
-    if not reached.things and not (command.type == "CONTINUOUS" and reached.groups):
+    # A CONTINUOUS command reaches its groups' later members and its query's later matches: an empty group or
+    # query still has a rollout.
+    if not reached.things and not (command.type == "CONTINUOUS" and (reached.groups or command.target_query)):
         if ports.commands.stop(command.command_id, lease=lease):
             commands.cancel(ports, command, force=False, reason="no thing matched the targets when it was published")
         return
@@ -85,6 +89,8 @@ def expand(ports: Ports, message: Expand) -> None:
     _freeze_files(ports, command)
     if not kind.deliver(ports, command, reached, lease):
         stop_expanding(ports, command.command_id, lease)
+    elif command.type == "CONTINUOUS":  # delivered whole already (an inbox not paced): its joiners from now
+        ports.queue.send(Join(command_id=command.command_id))
 
 
 def _write_executions(ports: Ports, command: Command, things: list[str], lease: datetime) -> bool:
@@ -185,6 +191,8 @@ def _finish(ports: Ports, command: Command) -> None:
     delivery.of(command.delivery).all_started(ports, command)
     if ports.commands.record_progress(command, done=True, updated_at=now()):
         logger.info("every execution started", extra={"started": command.dispatched})
+        if command.type == "CONTINUOUS":  # the things that joined while it rolled out, and the joiners from now
+            ports.queue.send(Join(command_id=command.command_id))
         if refreshed := ports.commands.get(command.command_id):
             commands.settle(ports, refreshed)
 
@@ -290,6 +298,7 @@ def cancel(ports: Ports, message: Cancel) -> None:
     kind = delivery.of(command.delivery)
     cancelled = kind.cancel(ports, command, force=message.force)
     kind.release(ports, command)
+    joiners.unwatch(ports, command)
     if command.dispatch_step != "done":
         ports.commands.stop(command.command_id)
     logger.info("pending executions cancelled", extra={"cancelled": cancelled})

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 from commands_core.clock import now
 from commands_core.models.commands import Command
+from commands_core.models.dispatch import Join
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, delivery, dispatch
@@ -42,6 +43,9 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
             ):
                 dispatch.resume(ports, command)
                 figures["dispatch_resumed"] += 1
+            if command.type == "CONTINUOUS" and command.dispatch_step == "done":
+                # New members and matches (a query has no event; an event may be lost), and joiners not started.
+                ports.queue.send(Join(command_id=command.command_id))
             if refreshed := ports.commands.get(command.command_id):
                 commands.settle(ports, refreshed)
         except Exception:  # one command's trouble (its job deleted, throttling) must not stop the round

@@ -5,9 +5,10 @@ execution and notifies its device. So the rollout's rate, waves, pause and abort
 when, as for the other kinds, and the job's id stays the command's for every AWS IoT tool and event. AWS IoT
 applies the job's timeout and retry policies; its events and the reconciler bring the executions' statuses back.
 
-A CONTINUOUS command also reaches things that join its targeted groups later: once every thing known at
-publishing has been added, the job is associated with those groups too. The job never completes by itself (it
-is continuous): the service cancels it when the command completes, and deletes the group.
+A CONTINUOUS command's things that join its targets later are added to the same group, one by one, as the
+service finds them (services/joiners.py): the job never targets the operator's groups, so it reaches no thing the
+service did not choose (one whose execution was cancelled, one past maximumTargets). The job never completes by
+itself (it is continuous): the service cancels it when the command completes, and deletes the group.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from commands_core.models.executions import PENDING, Execution, ExecutionStatus,
 from commands_core.models.jobs import JobSettings
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, targets, transitions
+from commands_core.services import commands, transitions
 from commands_core.services.delivery import Batch, Delivery, Targets, cancel_pending
 from commands_core.services.ports import Ports
 
@@ -127,12 +128,7 @@ class JobDelivery:
         return Batch(started, handled, retry=False)
 
     def all_started(self, ports: Ports, command: Command) -> None:
-        """A CONTINUOUS command's job reaches the things that join its targeted groups from now on."""
-        if command.type == "CONTINUOUS" and command.job_id:
-            unknown = set(command.unknown_targets)
-            parsed = targets.parse(command.targets, ports.registry).groups
-            if groups := [group for group in parsed if f"thinggroup/{group}" not in unknown]:
-                ports.jobs.associate(command.job_id, [ports.registry.group_arn(group) for group in groups])
+        return None  # a thing that joins a CONTINUOUS command later is added to the group too (services/joiners.py)
 
     def stop_starting(self, ports: Ports, command: Command, *, force: bool) -> None:
         # By id: the job may be being created right now (its id not recorded yet); one not made is no trouble.

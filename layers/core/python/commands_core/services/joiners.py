@@ -1,0 +1,183 @@
+"""Things that join a CONTINUOUS command's targets after it was published, for every delivery kind.
+
+A joiner is found two ways: AWS IoT's registry event for a thing added to a thing group (the membership queue's
+consumer, `handle`), for a group the command targets or a group nested in one; and the dispatch queue's `join`
+step (`catch_up`), which lists the targeted groups' members and the target query's matches again and joins those
+the command lacks (the reconciler sends it every round, and the rollout at its end; events can be lost, and a
+query has no event). Either way the thing gets its execution through one conditional write (the repository's
+`join`): only if it has none, the command is still published, and fewer than `maximumTargets` joined before; then
+the `join` step starts it through the command's delivery, as the rollout starts any other (job: added to the
+command's group; command: StartCommandExecution; inbox: QUEUED for the next fetch). A paused command's joiner
+waits SCHEDULED until the command resumes; a cancelled, completed or deleted command gets none. A thing that
+leaves a group keeps its execution.
+
+Joiners belong to no wave, and their starts do not count against the rollout's rate: the rollout of the targets
+at publishing is over by then (a joiner found while it is under way is left to the look at its end).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from commands_core.adapters.commands import Joined
+from commands_core.clock import now
+from commands_core.models.commands import Command
+from commands_core.models.dispatch import Join
+from commands_core.models.executions import Execution
+from commands_core.models.lifecycle import PUBLISHED
+from commands_core.models.registry import MEMBERSHIP, VALIDATION_REASONS
+from commands_core.observability import count_by, log_keys, logger, metrics
+from commands_core.services import delivery, targets
+from commands_core.services.ports import Ports
+
+BATCH = 500  # joiners started at once by the join step
+_ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full"})  # expected in the normal course: logged as info
+
+
+def watched_groups(ports: Ports, command: Command) -> list[str]:
+    """The groups whose new members join the command: the known thing groups it targets, and the ancestor group
+    of a target query that names nothing else (with more terms, only the join step's look finds new matches)."""
+    unknown = set(command.unknown_targets)
+    groups = [
+        group for group in targets.parse(command.targets, ports.registry).groups if f"thinggroup/{group}" not in unknown
+    ]
+    query = command.target_query
+    if query is not None and targets.fleet_query(query) is None and (ancestor := targets.ancestor_group(query)):
+        groups.append(ancestor)
+    return list(dict.fromkeys(groups))
+
+
+def watch(ports: Ports, command: Command) -> None:
+    """A CONTINUOUS command, as it expands: its groups' membership events are looked up to it from now on."""
+    if command.type == "CONTINUOUS":
+        for group in watched_groups(ports, command):
+            ports.commands.watch(group, command.command_id)
+
+
+def unwatch(ports: Ports, command: Command) -> None:
+    """A command that ended: its groups' events no longer look it up (one left behind is dropped as ended)."""
+    if command.type == "CONTINUOUS":
+        for group in watched_groups(ports, command):
+            ports.commands.unwatch(group, command.command_id)
+
+
+def handle(ports: Ports, message: Any) -> None:
+    """One message of the membership queue (a JSON value, whatever it holds): a thing added to a group joins
+    every CONTINUOUS command watching the group or one of its ancestors."""
+    try:
+        event = MEMBERSHIP.validate_python(message)
+    except ValidationError as error:
+        problem = error.errors(include_url=False, include_input=False)[0]
+        reason = problem["type"] if problem["type"] in VALIDATION_REASONS else "malformed"
+        _drop(reason, f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}", message)
+        return
+    if event.operation != "ADDED":
+        _drop("removed", "a thing that leaves a group keeps its execution", message)
+        return
+    groups = [event.group_name, *ports.registry.ancestors(event.group_name)]
+    watching = list(dict.fromkeys(command_id for group in groups for command_id in ports.commands.watchers(group)))
+    if not watching:
+        _drop("unwatched", "no CONTINUOUS command in progress targets the group or a group it is nested in", message)
+        return
+    for command_id in watching:
+        with log_keys(command_id=command_id, thing_name=event.thing_name):
+            if dropped := _join_event(ports, command_id, event.thing_name):
+                _drop(*dropped, message)
+
+
+def _join_event(ports: Ports, command_id: str, thing_name: str) -> tuple[str, str] | None:
+    """Why the event gives the command no joiner, if it does not."""
+    command = ports.commands.get(command_id)
+    if command is None or command.status not in PUBLISHED or command.type != "CONTINUOUS":
+        return "ended", "the command is no longer in progress"
+    if command.dispatch_step != "done":
+        # The look at the rollout's end lists the groups after this event's change: it finds the thing.
+        return "rolling_out", "the command's rollout at publishing is under way; its end looks for new members"
+    outcome = join(ports, command, thing_name)
+    if outcome == "joined":
+        ports.queue.send(Join(command_id=command_id, things=(thing_name,)))  # started if in progress
+        return None
+    return _OUTCOMES[outcome]
+
+
+_OUTCOMES: dict[Joined, tuple[str, str]] = {
+    "has_one": ("duplicate", "the thing has an execution of the command already"),
+    "full": ("full", "maximumTargets things have joined the command already"),
+    "ended": ("ended", "the command is no longer in progress"),
+    "joined": ("joined", ""),
+}
+
+
+def join(ports: Ports, command: Command, thing_name: str) -> Joined:
+    """The thing joins the command (a SCHEDULED execution), if it may; what happened."""
+    outcome = ports.commands.join(command.command_id, thing_name, now(), maximum=command.maximum_targets)
+    if outcome == "joined":
+        metrics.add_metric(name="ThingsJoined", unit="Count", value=1)
+        logger.info("thing joined", extra={"command_id": command.command_id, "thing_name": thing_name})
+    return outcome
+
+
+def catch_up(ports: Ports, message: Join) -> None:
+    """The dispatch queue's `join` step: starts the joiners `message.things` names, or, without them, joins the
+    members and matches the command lacks and starts every joiner waiting. A paused command's wait (its resume
+    sends the step again)."""
+    command = ports.commands.get(message.command_id)
+    if (
+        command is None
+        or command.type != "CONTINUOUS"
+        or command.status not in PUBLISHED
+        or command.dispatch_step != "done"
+    ):
+        return
+    if message.things:
+        found = (ports.commands.get_execution(command.command_id, name) for name in message.things)
+        waiting = [execution for execution in found if execution is not None and execution.status == "SCHEDULED"]
+    else:
+        _look_for_joiners(ports, command)
+        waiting = [e for e in ports.commands.pending_executions(command.command_id) if e.status == "SCHEDULED"]
+    if command.status == "in_progress" and waiting:
+        _start(ports, command, waiting)
+
+
+def _look_for_joiners(ports: Ports, command: Command) -> None:
+    """Joins the things the command's groups and query reach now that it has no execution for: events may have
+    been lost, and a query's new matches have none."""
+    if command.maximum_targets is not None and command.joined_late >= command.maximum_targets:
+        return
+    reached: dict[str, None] = {}
+    unknown = set(command.unknown_targets)
+    for group in targets.parse(command.targets, ports.registry).groups:
+        if f"thinggroup/{group}" not in unknown:
+            reached.update(dict.fromkeys(ports.registry.group_members(group)))
+    if command.target_query is not None:
+        reached.update(dict.fromkeys(targets.query_things(command.target_query, ports.registry)))
+    known = ports.commands.execution_statuses(command.command_id)
+    for thing_name in sorted(set(reached) - set(known)):
+        if join(ports, command, thing_name) in ("full", "ended"):
+            return
+
+
+def _start(ports: Ports, command: Command, waiting: list[Execution]) -> None:
+    """Starts the waiting joiners through the command's delivery, a batch at a time; what AWS IoT refused for
+    now comes back as a step of its own."""
+    kind = delivery.of(command.delivery)
+    for at in range(0, len(waiting), BATCH):
+        batch = waiting[at : at + BATCH]
+        result = kind.start_batch(ports, command, batch)
+        if result is None:
+            return  # the command ended meanwhile
+        metrics.add_metric(name="ExecutionsStarted", unit="Count", value=result.started)
+        if result.retry:
+            names = [execution.thing_name for execution in waiting[at:]]
+            left = tuple(names[names.index(result.handled) + 1 :] if result.handled in names else names)
+            ports.queue.send(Join(command_id=command.command_id, things=left), 30)
+            return
+
+
+def _drop(reason: str, detail: str, message: Any) -> None:
+    event = {key: message.get(key) for key in ("eventId", "groupArn", "thingArn")} if isinstance(message, dict) else {}
+    level = logger.info if reason in _ROUTINE else logger.warning
+    level("membership event dropped", extra={"reason": reason, "detail": detail, "event": event})
+    count_by("MembershipEventsDropped", reason=reason)
