@@ -1,4 +1,5 @@
-"""Routes of the local runtime itself, under /_local/: a look at what the service did in the embedded AWS."""
+"""Routes of the local runtime itself, under /_local/: a look at what the service did in the embedded AWS, and
+changes to it (a message published, a thing's behaviour, a group's members)."""
 
 from __future__ import annotations
 
@@ -86,7 +87,33 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
 
     return {
         "/_local/iot/jobs/": job,
+        "/_local/iot/thing-groups/": _membership(iot),
         "/_local/iot/commands/": command,
         "/_local/iot/publish": publish_message,
         "/_local/fleet/": behaviour,
     }
+
+
+def _membership(iot: Any) -> Callable[[str, str, bytes], tuple[int, Any]]:
+    def membership(method: str, path: str, _: bytes) -> tuple[int, Any]:
+        """PUT /_local/iot/thing-groups/<group>/things/<thing>: the thing joins the group (made if new), as
+        AddThingToThingGroup does, which publishes its registry event; DELETE: it leaves."""
+        group, separator, thing_name = path.partition("/things/")
+        if not (group and separator and thing_name) or "/" in group + thing_name:
+            return HTTPStatus.NOT_FOUND, {"error": "the path is /_local/iot/thing-groups/<group>/things/<thing>"}
+        if method not in ("PUT", "DELETE"):
+            return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only PUT or DELETE"}
+        try:
+            if method == "DELETE":
+                iot.remove_thing_from_thing_group(thingGroupName=group, thingName=thing_name)
+                return HTTPStatus.OK, {"thingGroupName": group, "thingName": thing_name, "member": False}
+            try:
+                iot.describe_thing_group(thingGroupName=group)
+            except iot.exceptions.ResourceNotFoundException:
+                iot.create_thing_group(thingGroupName=group)
+            iot.add_thing_to_thing_group(thingGroupName=group, thingName=thing_name)
+        except iot.exceptions.ResourceNotFoundException:
+            return HTTPStatus.NOT_FOUND, {"error": f"thing '{thing_name}' or group '{group}' not found"}
+        return HTTPStatus.OK, {"thingGroupName": group, "thingName": thing_name, "member": True}
+
+    return membership

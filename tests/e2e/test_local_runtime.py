@@ -162,6 +162,8 @@ def test_the_readme_walkthroughs_work_as_written(local_runtime: Runtime, tmp_pat
     assert command["rollout"]["ratePerMinute"] == 100  # the rollout paces the job at the command's rate
     careful = local_runtime.request("GET", "/commands/careful")[2]
     assert [wave["size"] for wave in careful["rollout"]["waves"]] == [1, 4, 5]
+    pilot = local_runtime.request("GET", "/commands/pilot-blink")[2]  # two joined of three: maximumTargets
+    assert (pilot["status"], pilot["joinedLate"], sum(pilot["counts"].values())) == ("in_progress", 2, 3)
 
 
 def test_a_command_for_more_than_100_things_is_published_through_the_running_queue_consumer(
