@@ -191,6 +191,26 @@ def test_a_target_querys_new_matches_join_through_the_reconciler(
 
 
 @pytest.mark.parametrize("kind", KINDS)
+def test_a_thing_added_under_a_target_querys_ancestor_path_joins_at_once(
+    rollout: Callable[..., Fleet], iot: Any, kind: str
+) -> None:
+    fleet = rollout(kind, 1)
+    iot.create_thing_group(thingGroupName="plant")
+    iot.create_thing_group(thingGroupName="line-2", parentGroupName="plant")
+    iot.add_thing_to_thing_group(thingGroupName="plant", thingName="t-000")
+    fleet.membership_messages()
+    publish(fleet, "lines", targets=[], targetQuery={"ancestorPath": "plant"}, type="CONTINUOUS")
+    fleet.run()
+
+    fleet.join("line-2", "late-1")  # its event names line-2, nested in the query's group
+    fleet.run()
+
+    assert sorted(fleet.started("lines")) == ["late-1", "t-000"]
+    fleet.answer("lines", "late-1", "SUCCEEDED")
+    assert command(fleet, "lines")["joinedLate"] == 1
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_a_continuous_command_whose_group_emptied_stays_in_progress_and_reaches_later_members(
     rollout: Callable[..., Fleet], iot: Any, kind: str
 ) -> None:

@@ -55,3 +55,13 @@ def test_resolver_rules_use_the_powertools_syntax() -> None:
     route = wiring.route("templates_get")
 
     assert route.resolver_rules == ("/templates/<templateId>",)
+
+
+def test_the_membership_rule_takes_additions_to_operators_groups_not_to_the_services_own() -> None:
+    (rule,) = [rule for rule in wiring.RULES if rule.queue == "membership"]
+    topic = "$aws/events/thingGroupMembership/thingGroup/{}/thing/t-1/added"
+
+    assert rule.takes(topic.format("site"))
+    assert not rule.takes(topic.format("command-ota-42"))  # a job's own group, which every job start fills
+    assert rule.sql.endswith("WHERE NOT startswith(topic(5), 'command-')")
+    assert "THING_GROUP_MEMBERSHIP" in wiring.EVENT_CONFIGURATIONS
