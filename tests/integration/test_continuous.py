@@ -277,3 +277,23 @@ def test_stray_and_malformed_membership_events_are_dropped_and_counted(
 
     assert sorted(statuses(fleet.api, "watched")) == ["late-1", "t-000"]
     assert command(fleet, "watched")["joinedLate"] == 1
+
+
+def test_the_join_write_creates_once_counts_under_the_cap_and_only_for_a_published_command(
+    rollout: Callable[..., Fleet], iot: Any
+) -> None:
+    from commands_core.clock import now
+    from commands_core.dependencies import ports
+
+    fleet = rollout("inbox", 1)
+    continuous(fleet, iot, "capped", maximumTargets=2)
+    store = ports().commands
+
+    outcomes = [store.join("capped", name, now(), maximum=2) for name in ("a", "a", "b", "c")]
+    assert outcomes == ["joined", "has_one", "joined", "full"]
+    assert store.join("capped", "t-000", now(), maximum=None) == "has_one"  # targeted at publishing
+    assert fleet.api.patch("/commands/capped", {"status": "cancelled"}).status == 204
+    assert store.join("capped", "d", now(), maximum=None) == "ended"
+
+    shown = command(fleet, "capped")
+    assert (shown["joinedLate"], sorted(statuses(fleet.api, "capped"))) == (2, ["a", "b", "t-000"])
