@@ -8,6 +8,8 @@ expand: every target expanded to things, one execution per thing (SCHEDULED, unl
 start:  starts the next batches of executions in thing-name order, at the rate now, wave after wave as each
   wave's gate opens (models/rollout.py decides), until every execution has started.
 cancel: for a cancelled or deleted command, the kind ends its pending executions and releases what it holds.
+join:   for a CONTINUOUS command whose executions of publishing have all started, the things that joined its
+  targets since get theirs, started by the kind (services/joiners.py).
 
 A lease on the command item keeps a duplicate `expand` message from running alongside the first; a step that
 crashed is taken over when its message comes back after the visibility timeout, once the lease has expired,
