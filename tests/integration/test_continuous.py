@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from local.simulated_time import most_in_a_window
 from tests.conftest import HandlerClient
 from tests.integration.conftest import Output, group_arn, job_things, sqs_event
 from tests.integration.rollouts import KINDS, Fleet, command, publish, statuses
@@ -110,6 +111,20 @@ def test_duplicated_events_and_joiners_at_once_never_pass_the_cap(
     assert sorted(fleet.started("capped")) == sorted([*joined, "t-000"])
     shown = command(fleet, "capped")
     assert (shown["joinedLate"], sum(shown["counts"].values())) == (3, 4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_joiners_start_within_the_commands_rate(rollout: Callable[..., Fleet], iot: Any, kind: str) -> None:
+    fleet = rollout(kind, 5)
+    continuous(fleet, iot, "paced", rolloutMaximumPerMinute=10)
+
+    fleet.join("site", *[f"late-{number:02d}" for number in range(25)])  # 25 at once
+    fleet.run()
+
+    started = fleet.started("paced")
+    assert len(started) == 30
+    assert most_in_a_window(list(started.values())) == 10  # the five of publishing in the first minute too
+    assert max(started.values()) - min(started.values()) >= 120
 
 
 @pytest.mark.parametrize("kind", KINDS)

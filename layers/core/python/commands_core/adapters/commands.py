@@ -13,7 +13,7 @@ from commands_core.adapters.aws import error_code, throttled
 from commands_core.adapters.dynamo import from_item, to_item
 from commands_core.clock import iso, now
 from commands_core.errors import AlreadyExists
-from commands_core.models.commands import Command, FileRef
+from commands_core.models.commands import Command, FileRef, Started
 from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
 from commands_core.models.lifecycle import STEP_EVENTS, STOPPABLE, StatusEvent, StepEvent, status_after
 from commands_core.pagination import Page, decode_token, encode_token
@@ -116,6 +116,16 @@ class CommandRepository:
         changes |= {"dispatch_batches": command.dispatch_batches + 1} | ({"dispatch_step": finished} if done else {})
         condition = "dispatchStep = :start AND dispatchBatches = :batches AND commandStatus = :in_progress"
         values = {":start": "start", ":batches": command.dispatch_batches, ":in_progress": "in_progress"}
+        return self._update(command.command_id, changes, condition, values)
+
+    def reserve_starts(self, command: Command, log: list[Started]) -> bool:
+        """Records starts of joiners in the rate's log (`log`: the recent entries and theirs) before they start,
+        if the command is in progress, done with its start step, and its log has not moved since `command` was
+        read: of two join steps at once one reserves, the other reads again, so that no window holds more starts
+        than the rate."""
+        changes = {"dispatch_log": log, "dispatch_batches": command.dispatch_batches + 1}
+        condition = "dispatchStep = :done AND dispatchBatches = :batches AND commandStatus = :in_progress"
+        values = {":done": "done", ":batches": command.dispatch_batches, ":in_progress": "in_progress"}
         return self._update(command.command_id, changes, condition, values)
 
     def reset_counts(self, command_id: str, counts: dict[str, int], waves: list[dict[str, int]], at: datetime) -> None:

@@ -11,8 +11,9 @@ command's group; command: StartCommandExecution; inbox: QUEUED for the next fetc
 waits SCHEDULED until the command resumes; a cancelled, completed or deleted command gets none. A thing that
 leaves a group keeps its execution.
 
-Joiners belong to no wave, and their starts do not count against the rollout's rate: the rollout of the targets
-at publishing is over by then (a joiner found while it is under way is left to the look at its end).
+Joiners belong to no wave (the rollout of the targets at publishing is over by then: a joiner found while it is
+under way is left to the look at its end); their starts are held to the command's rate, in the same log as the
+rollout's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pydantic import ValidationError
 
 from commands_core.adapters.commands import Joined
 from commands_core.clock import now
-from commands_core.models.commands import Command
+from commands_core.models import rollout
+from commands_core.models.commands import Command, Started
 from commands_core.models.dispatch import Join
 from commands_core.models.executions import Execution
 from commands_core.models.lifecycle import PUBLISHED
@@ -33,6 +35,7 @@ from commands_core.services import delivery, targets
 from commands_core.services.ports import Ports
 
 BATCH = 500  # joiners started at once by the join step
+NAMED = 1000  # joiners a join step's message names at most
 _ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full"})  # expected in the normal course: logged as info
 
 
@@ -160,20 +163,38 @@ def _look_for_joiners(ports: Ports, command: Command) -> None:
 
 
 def _start(ports: Ports, command: Command, waiting: list[Execution]) -> None:
-    """Starts the waiting joiners through the command's delivery, a batch at a time; what AWS IoT refused for
-    now comes back as a step of its own."""
-    kind = delivery.of(command.delivery)
-    for at in range(0, len(waiting), BATCH):
-        batch = waiting[at : at + BATCH]
-        result = kind.start_batch(ports, command, batch)
-        if result is None:
-            return  # the command ended meanwhile
-        metrics.add_metric(name="ExecutionsStarted", unit="Count", value=result.started)
-        if result.retry:
-            names = [execution.thing_name for execution in waiting[at:]]
-            left = tuple(names[names.index(result.handled) + 1 :] if result.handled in names else names)
-            ports.queue.send(Join(command_id=command.command_id, things=left), 30)
+    """Starts a batch of the waiting joiners through the command's delivery, within the command's rate (the
+    starts reserved in its log first); the rest, and what AWS IoT refused for now, come back as a step of their
+    own."""
+    from commands_core.services.dispatch import WINDOW, rate_wait
+
+    at = now()
+    names = [execution.thing_name for execution in waiting]
+    size = min(BATCH, len(waiting))
+    if limit := rollout.rate_of(command, at):
+        recent = [entry for entry in command.dispatch_log if entry.at > at - WINDOW]
+        size = min(size, max(1, limit - sum(entry.count for entry in recent)))
+        if (wait := rate_wait(recent, at, size, limit)) > 0:
+            _again(ports, command.command_id, names, wait)
             return
+        if not ports.commands.reserve_starts(command, [*recent, Started(at=at, count=size)]):
+            _again(ports, command.command_id, names)  # another join step reserved first: read again
+            return
+    result = delivery.of(command.delivery).start_batch(ports, command, waiting[:size])
+    if result is None:
+        return  # the command ended meanwhile
+    metrics.add_metric(name="ExecutionsStarted", unit="Count", value=result.started)
+    if result.retry:
+        done = names.index(result.handled) + 1 if result.handled in names else 0
+        _again(ports, command.command_id, names[done:], 30)
+    elif size < len(names):
+        _again(ports, command.command_id, names[size:])
+
+
+def _again(ports: Ports, command_id: str, names: list[str], delay: float = 0) -> None:
+    """The join step again for these joiners; for many, a step that looks for every joiner waiting (a message
+    holds 256 KB)."""
+    ports.queue.send(Join(command_id=command_id, things=tuple(names) if len(names) <= NAMED else ()), delay)
 
 
 def _drop(reason: str, detail: str, message: Any) -> None:
