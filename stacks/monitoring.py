@@ -89,7 +89,10 @@ class Monitoring(Construct):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Commands and executions",
-                left=[_service_metric(name) for name in ("CommandPublished", "CommandCompleted", "ExecutionsStarted")],
+                left=[
+                    _service_metric(name)
+                    for name in ("CommandPublished", "CommandCompleted", "ExecutionsStarted", "ThingsJoined")
+                ],
                 right=[_service_metric(f"Execution{status}") for status in _TERMINAL],
                 width=12,
             ),
