@@ -38,5 +38,12 @@ class Cancel(_Message):
     force: bool = False
 
 
-DispatchMessage = Annotated[Expand | Start | Cancel, Field(discriminator="action")]
+class End(_Message):
+    """At the command's schedulingConfig.endTime, its endBehavior applies; sent on publishing, it comes back in
+    hops until then."""
+
+    action: Literal["end"] = "end"
+
+
+DispatchMessage = Annotated[Expand | Start | Cancel | End, Field(discriminator="action")]
 MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage)

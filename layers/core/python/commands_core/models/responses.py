@@ -69,6 +69,7 @@ class CommandView(TypedDict):
     timeoutConfig: NotRequired[dict[str, Any]]
     jobExecutionsRetryConfig: NotRequired[dict[str, Any]]
     executionTimeoutSeconds: NotRequired[int]
+    schedulingConfig: NotRequired[dict[str, Any]]
 
 
 class CommandPage(TypedDict):
