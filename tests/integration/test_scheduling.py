@@ -249,3 +249,62 @@ def test_the_jobs_api_passes_a_schedule_to_aws_iot(api: HandlerClient, things: C
     refused = api.post("/jobs", body | {"jobId": "bad", "schedulingConfig": {"maintenanceWindows": windows}})
     assert refused.status == 422
     assert refused.json()["error"].startswith("schedulingConfig.maintenanceWindows.0.startTime: day-of-week: L, W")
+
+
+@pytest.mark.parametrize(("behavior", "acknowledged"), [("CANCEL", "ACKNOWLEDGED"), ("FORCE_CANCEL", "CANCELED")])
+def test_force_cancel_at_the_end_time_also_ends_what_a_device_has_begun(
+    rollout: Callable[..., Fleet], behavior: str, acknowledged: str
+) -> None:
+    fleet = rollout("inbox", 3)
+    end = at(fleet, 60)
+    publish(fleet, "begun", schedulingConfig={"endTime": utc(end), "endBehavior": behavior})
+    fleet.run_for(30)
+    fleet.api.get("/v2/command-inbox/?device_id=t-000")
+    reply = fleet.api.request("PUT", "/commands/v0/status/begun.t-000/", {"state": "Command Acknowledged"})
+    assert reply.status == 200, reply.body
+
+    fleet.run()
+
+    assert command(fleet, "begun")["status"] == "cancelled"
+    assert statuses(fleet.api, "begun") == {"t-000": acknowledged, "t-001": "CANCELED", "t-002": "CANCELED"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stop_rollout_at_the_end_time_of_a_paused_command_cancels_what_had_not_started(
+    rollout: Callable[..., Fleet], kind: str
+) -> None:
+    fleet = rollout(kind, 6)
+    end = at(fleet, 120)
+    publish(fleet, "held", rolloutMaximumPerMinute=2, schedulingConfig={"endTime": utc(end)})
+    fleet.run_for(30)
+    assert fleet.api.patch("/commands/held", {"status": "paused"}).status == 204
+    fleet.run()  # the end message, at the end time
+
+    found = statuses(fleet.api, "held")
+    assert Counter(found.values())["CANCELED"] == 4
+    assert fleet.api.patch("/commands/held", {"status": "in_progress"}).status == 204
+    fleet.answer_started("held")
+    fleet.run()
+    done = command(fleet, "held")
+    assert (done["status"], done["counts"]) == ("completed", {"SUCCEEDED": 2, "CANCELED": 4})
+
+
+def test_the_reconciler_applies_an_end_time_whose_message_was_lost(
+    rollout: Callable[..., Fleet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = rollout("command", 2)
+    end = at(fleet, 60)
+    publish(fleet, "lost", schedulingConfig={"endTime": utc(end), "endBehavior": "CANCEL"})
+    fleet.run_for(5)
+    assert sorted(fleet.started("lost")) == fleet.names
+    assert fleet.clock.drop(lambda message: message.action == "end") == 1  # the end message is lost
+    fleet.clock.advance(120)
+    monkeypatch.setattr(reconcile, "now", fleet.clock.now)
+
+    fleet.api.functions.invoke("reconcile", {})
+
+    lost = command(fleet, "lost")
+    assert (lost["status"], lost["statusReason"]) == (
+        "cancelled",
+        f"schedulingConfig.endTime {utc(end)} passed (endBehavior CANCEL)",
+    )
