@@ -35,16 +35,20 @@ def test_a_command_scheduled_30_s_ahead_starts_nothing_before_then(rollout: Call
     scheduled = command(fleet, "later")
     assert scheduled["status"] == "scheduled"
     assert scheduled["rollout"]["startTime"] == utc(start)
+    listed = fleet.api.get("/commands?status=scheduled").json()["results"]
+    assert [item["commandId"] for item in listed] == ["later"]
     fleet.run_for(29)  # the expand, and the start step waiting for the start time
     assert set(statuses(fleet.api, "later").values()) == {"SCHEDULED"}
     assert fleet.reached("later") == []  # no AWS IoT job execution, no AWS IoT command execution, no inbox item
-    assert command(fleet, "later")["status"] == "scheduled"
+    waiting = command(fleet, "later")
+    assert waiting["status"] == "scheduled"
+    assert waiting["rollout"]["estimatedCompletionAt"] == utc(start)  # no rate: everything at the start time
 
-    fleet.run_for(2)
+    fleet.run_for(3)  # (SQS delays are whole seconds: the step comes back within a second of the start time)
     assert command(fleet, "later")["status"] == "in_progress"
     started = fleet.started("later")
     assert sorted(started) == fleet.names
-    assert min(started.values()) >= start.timestamp()
+    assert start.timestamp() <= min(started.values()) <= max(started.values()) < start.timestamp() + 1
     fleet.answer_started("later")
     fleet.run()
     assert command(fleet, "later")["status"] == "completed"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import math
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -205,7 +206,7 @@ def _start_on_time(ports: Ports, command: Command, cursor: str, attempt: int, at
     comes back then (None)."""
     start = command.scheduling_config.start() if command.scheduling_config else None
     if start is not None and at < start:
-        _come_back(ports, command, cursor, attempt, (start - at).total_seconds())
+        _come_back(ports, command, cursor, attempt, math.ceil((start - at).total_seconds()))
         return None
     if not ports.commands.move(command, "start", at):
         return None  # cancelled, or started by the operator, meanwhile: a copy of the step, if any, goes on
@@ -227,7 +228,8 @@ def _start_next(ports: Ports, command: Command, cursor: str, attempt: int, left:
     """Starts the next batch of at most `left` executions (those of the current wave not started yet), at the
     rate now, inside a maintenance window (when the schedule has any); see _batch."""
     if (wait := scheduling.wait(command.scheduling_config, now(), started=True)[0]) > 0:  # outside every window
-        _come_back(ports, command, cursor, attempt, wait)
+        # (In whole seconds, rounded up, as SQS delays: the step never comes back just before the window.)
+        _come_back(ports, command, cursor, attempt, math.ceil(min(wait, HOP_SECONDS)))
         return None
     limit = rollout.rate_of(command, now())
     size = min(BATCH, max(1, limit // 6) if limit else BATCH, left)
