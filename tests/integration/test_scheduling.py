@@ -188,7 +188,9 @@ def test_a_published_commands_schedule_is_frozen(rollout: Callable[..., Fleet]) 
     assert reply.json()["error"].startswith("schedulingConfig: is frozen once the command is published")
 
 
-def test_a_start_time_passed_starts_at_once_and_an_end_time_passed_is_refused(rollout: Callable[..., Fleet]) -> None:
+def test_a_start_time_passed_starts_at_once_and_a_schedule_that_could_start_nothing_is_refused(
+    rollout: Callable[..., Fleet],
+) -> None:
     fleet = rollout("inbox", 1)
     publish(fleet, "past", schedulingConfig={"startTime": utc(at(fleet, -3600))})
     assert command(fleet, "past")["status"] == "in_progress"
@@ -197,6 +199,11 @@ def test_a_start_time_passed_starts_at_once_and_an_end_time_passed_is_refused(ro
     reply = fleet.api.post("/commands", body | {"schedulingConfig": {"endTime": utc(at(fleet, -60))}})
     assert reply.status == 400
     assert reply.json()["error"].startswith("schedulingConfig.endTime: ")
+
+    never = {"maintenanceWindows": [{"startTime": "cron(0 0 1 JAN ? 2020)", "durationInMinutes": 60}]}
+    reply = fleet.api.post("/commands", body | {"schedulingConfig": never})
+    assert reply.status == 400
+    assert reply.json()["error"] == "schedulingConfig.maintenanceWindows: no window opens: nothing could start"
 
 
 WINDOW = {"startTime": "cron(0 * ? * * *)", "durationInMinutes": 30}

@@ -13,7 +13,14 @@ from hypothesis import strategies as st
 
 from commands_core.errors import InvalidInput
 from commands_core.models import cron
-from commands_core.models.scheduling import MaintenanceWindow, SchedulingConfig, utc_time, wait, window_at
+from commands_core.models.scheduling import (
+    MaintenanceWindow,
+    SchedulingConfig,
+    check_publishable,
+    utc_time,
+    wait,
+    window_at,
+)
 from commands_core.validation import parse
 
 MONDAY = datetime(2026, 12, 7, tzinfo=UTC)
@@ -208,3 +215,13 @@ def test_the_schedule_names_the_field_it_refuses() -> None:
         parse(SchedulingConfig, {"startTime": "2026-12-07T10:00", "endTime": "2026-12-07T10:00"})
     assert refused.value.field == "endTime"
     assert SchedulingConfig(end_time="2026-12-07T10:00").behavior() == "STOP_ROLLOUT"
+
+
+def test_a_schedule_whose_windows_open_only_after_its_end_could_start_nothing() -> None:
+    nightly = [MaintenanceWindow(start_time="cron(0 22 ? * * *)", duration_in_minutes=60)]
+    late = SchedulingConfig(end_time="2026-12-07T21:00", maintenance_windows=nightly)
+
+    with pytest.raises(InvalidInput, match="no window opens before endTime 2026-12-07T21:00") as refused:
+        check_publishable(late, MONDAY)
+    assert refused.value.field == "schedulingConfig.maintenanceWindows"
+    check_publishable(late.model_copy(update={"end_time": "2026-12-07T22:30"}), MONDAY)

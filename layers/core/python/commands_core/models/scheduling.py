@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from commands_core.errors import InvalidInput
 from commands_core.models import ApiModel, cron
 from commands_core.validation import refused
 
@@ -147,6 +148,21 @@ def wait(config: SchedulingConfig | None, at: datetime, *, started: bool = False
         until = min(until, end) if until is not None else end
     assert until is not None
     return max(0.0, (until - at).total_seconds()), until
+
+
+def check_publishable(config: SchedulingConfig, at: datetime) -> None:
+    """InvalidInput naming the field when a rollout published at `at` could start nothing: its end time has
+    passed, or no maintenance window opens (before the end time)."""
+    end = config.end()
+    if end is not None and end <= at:
+        raise InvalidInput("schedulingConfig.endTime", f"{config.end_time} has passed (UTC): nothing could start")
+    if config.maintenance_windows:
+        begins = max(at, config.start() or at)
+        window = window_at(config.maintenance_windows, begins)
+        opens = begins if window.inside else window.next_at
+        if opens is None or (end is not None and opens >= end):
+            before = f" before endTime {config.end_time}" if end is not None else ""
+            raise InvalidInput("schedulingConfig.maintenanceWindows", f"no window opens{before}: nothing could start")
 
 
 def end_in(config: SchedulingConfig, at: datetime) -> float:

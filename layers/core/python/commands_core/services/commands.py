@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from commands_core.clock import now
 from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from commands_core.models import rollout
+from commands_core.models import rollout, scheduling
 from commands_core.models.commands import (
     LIVE_FIELDS,
     Command,
@@ -294,8 +294,8 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
     if not command.targets and not command.target_query:
         raise InvalidInput("targets", "give targets or a targetQuery to publish")
     selection = targets.select(command.targets, command.target_query, ports.registry)
-    if (schedule := command.scheduling_config) and (end := schedule.end()) and end <= now():
-        raise InvalidInput("schedulingConfig.endTime", f"{schedule.end_time} has passed (UTC): nothing could start")
+    if command.scheduling_config:
+        scheduling.check_publishable(command.scheduling_config, now())
     return {
         "document": document,
         "files": files,
