@@ -37,7 +37,8 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
         figures["commands"] += 1
         try:
             kind = delivery.of(command.delivery)
-            figures["executions_changed"] += kind.read_back(ports, command) + kind.time_out(ports, command)
+            if command.status != "scheduled":  # (nothing of it has started)
+                figures["executions_changed"] += kind.read_back(ports, command) + kind.time_out(ports, command)
             if (
                 command.status in ("scheduled", "in_progress")
                 and command.dispatch_step not in ("done", "stopped")
