@@ -272,10 +272,10 @@ def _come_back(ports: Ports, command: Command, cursor: str, attempt: int, second
 
 
 def _until_end(command: Command, at: datetime, seconds: float) -> float:
-    """A wait of the start step, ending no later than the schedule's end time: the step applies it then."""
-    if command.scheduling_config is None:
-        return seconds
-    return max(0.0, min(seconds, scheduling.end_in(command.scheduling_config, at)))
+    """A wait of the start step, ending no later than the schedule's end time (in whole seconds, rounded up, as
+    SQS delays: not just before it): the step applies it then."""
+    left = scheduling.end_in(command.scheduling_config, at) if command.scheduling_config else math.inf
+    return seconds if left == math.inf else max(0.0, min(seconds, math.ceil(left)))
 
 
 def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetime) -> tuple[str, bool] | None:
@@ -354,7 +354,7 @@ def end(ports: Ports, message: End) -> None:
         return
     at = now()
     if (left := scheduling.end_in(config, at)) > 0:
-        ports.queue.send(message, min(left, HOP_SECONDS))
+        ports.queue.send(message, math.ceil(min(left, HOP_SECONDS)))  # (whole seconds, as SQS: not just before)
         return
     if config.behavior() == "STOP_ROLLOUT" and command.status != "paused":
         return  # the start step's (or, everything started, nothing to stop)
