@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from commands_core.models import scheduling
 from commands_core.models.executions import PENDING
 from commands_core.models.jobs import AbortConfig, RolloutConfig, Waves
+from commands_core.models.lifecycle import PUBLISHED
 
 if TYPE_CHECKING:
     from commands_core.models.commands import Command
@@ -185,7 +186,7 @@ def view(command: Command, at: datetime) -> dict[str, Any] | None:
         ]
     begins = at
     if (schedule := command.scheduling_config) is not None:
-        shown |= scheduling.view(schedule, at)
+        shown |= scheduling.view(schedule, at, windows=command.status in PUBLISHED)
         begins = scheduling.wait(schedule, at, started=command.status != "scheduled")[1] or at
     left = command.total - command.dispatched
     if command.status in ("scheduled", "in_progress") and left > 0:  # (once every execution has started, none)

@@ -177,12 +177,12 @@ def ended(config: SchedulingConfig | None, at: datetime) -> bool:
     return end is not None and at >= end
 
 
-def view(config: SchedulingConfig, at: datetime) -> dict[str, str]:
-    """The schedule as a command's rollout shows it: `startTime` and `endTime` (UTC, with Z), and
-    `windowEndsAt` inside a maintenance window, else `nextWindowAt`."""
+def view(config: SchedulingConfig, at: datetime, *, windows: bool = True) -> dict[str, str]:
+    """The schedule as a command's rollout shows it: `startTime` and `endTime` (UTC, with Z), and (`windows`:
+    while the rollout is live) `windowEndsAt` inside a maintenance window, else `nextWindowAt`."""
     times = (("startTime", config.start()), ("endTime", config.end()))
     shown = {name: _iso(moment) for name, moment in times if moment}
-    if config.maintenance_windows:
+    if windows and config.maintenance_windows:
         window = window_at(config.maintenance_windows, at)
         if window.inside and window.ends_at:
             shown["windowEndsAt"] = _iso(window.ends_at)
