@@ -39,6 +39,14 @@ class SimulatedTime:
         """When the next message falls due (None: none is waiting)."""
         return self._queue[0][0] if self._queue else None
 
+    def drop(self, lost: Callable[[DispatchMessage], bool]) -> int:
+        """Loses the waiting messages for which `lost` says so, as a queue may; how many."""
+        kept = [entry for entry in self._queue if not lost(entry[2])]
+        dropped = len(self._queue) - len(kept)
+        self._queue = kept
+        heapq.heapify(self._queue)
+        return dropped
+
     def advance(self, seconds: float) -> None:
         self.at += seconds
 

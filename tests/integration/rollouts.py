@@ -100,6 +100,18 @@ class Fleet:
             assert set(found) <= set(job_things(clients.client("iot"), command_id))  # each one AWS IoT queued
         return found
 
+    def reached(self, command_id: str) -> list[str]:
+        """The things whose device side holds the command's execution: AWS IoT's job executions, AWS IoT Commands'
+        executions, or what each thing's inbox fetch hands out (a fetch: it hands those out)."""
+        if self.kind == "job":
+            return job_things(clients.client("iot"), command_id)
+        if self.kind == "command":
+            return sorted(
+                item["targetArn"].rsplit("/", 1)[-1] for item in self.iot_commands.emulator.executions(command_id)
+            )
+        fetched = [self.api.get(f"/v2/command-inbox/?device_id={name}").json()["content"] for name in self.names]
+        return sorted(item["device"] for items in fetched for item in items if item["request"] == command_id)
+
     def _execution(self, command_id: str, thing: str) -> dict[str, Any]:
         return dict(self.api.get(f"/commands/{command_id}/executions/{thing}").json()["executions"][0])
 

@@ -15,7 +15,7 @@ from commands_core.clock import iso, now
 from commands_core.errors import AlreadyExists
 from commands_core.models.commands import Command, FileRef, Started
 from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
-from commands_core.models.lifecycle import STEP_EVENTS, STOPPABLE, StatusEvent, StepEvent, status_after
+from commands_core.models.lifecycle import PUBLISHED, STEP_EVENTS, STOPPABLE, StatusEvent, StepEvent, status_after
 from commands_core.pagination import Page, decode_token, encode_token
 
 _COMMAND = "command"
@@ -81,15 +81,14 @@ class CommandRepository:
         it is still published (in progress or paused) and at a step the event leaves from; False otherwise."""
         sources, to = STEP_EVENTS[event]
         steps = {f":from{index}": step for index, step in enumerate(sorted(sources))}
-        condition = f"dispatchStep IN ({', '.join(steps)}) AND commandStatus IN (:in_progress, :paused)"
-        values = steps | {":in_progress": "in_progress", ":paused": "paused"}
+        condition = f"dispatchStep IN ({', '.join(steps)}) AND commandStatus IN ({', '.join(_PUBLISHED)})"
+        values = steps | _PUBLISHED
         return self._update(command_id, changes | {"dispatch_step": to}, condition, values)
 
     def change_live(self, command: Command, **changes: Any) -> bool:
         """Changes settings (by field name) of a command still published, as a live change of its rollout."""
         changes["updated_at"] = now()
-        values = {":in_progress": "in_progress", ":paused": "paused"}
-        return self._update(command.command_id, changes, "commandStatus IN (:in_progress, :paused)", values)
+        return self._update(command.command_id, changes, f"commandStatus IN ({', '.join(_PUBLISHED)})", _PUBLISHED)
 
     def take_lease(self, command_id: str, until: datetime, at: datetime) -> bool:
         """The right to expand until `until`: from a fresh command, or from an expand whose lease has expired
@@ -111,11 +110,12 @@ class CommandRepository:
     def record_progress(self, command: Command, *, done: bool = False, **changes: Any) -> bool:
         """Records what the `start` step did (`changes`, by field name), if nothing moved since `command` was
         read: its batch count, not its cursor, says so (a batch throttled at its first thing moves no cursor,
-        but its starts must stay in the rate's log). With `done`, every execution has started."""
+        but its starts must stay in the rate's log), nor its status (in progress, or scheduled: waiting for its
+        start time). With `done`, every execution has started."""
         _, finished = STEP_EVENTS["all_started"]  # the step a start leaves for once every execution started
         changes |= {"dispatch_batches": command.dispatch_batches + 1} | ({"dispatch_step": finished} if done else {})
-        condition = "dispatchStep = :start AND dispatchBatches = :batches AND commandStatus = :in_progress"
-        values = {":start": "start", ":batches": command.dispatch_batches, ":in_progress": "in_progress"}
+        condition = "dispatchStep = :start AND dispatchBatches = :batches AND commandStatus = :read"
+        values = {":start": "start", ":batches": command.dispatch_batches, ":read": command.status}
         return self._update(command.command_id, changes, condition, values)
 
     def reserve_starts(self, command: Command, log: list[Started]) -> bool:
@@ -581,6 +581,9 @@ class CommandRepository:
                 return False
             raise
         return True
+
+
+_PUBLISHED = {f":published{index}": status for index, status in enumerate(sorted(PUBLISHED))}
 
 
 def _attribute(field: str) -> str:

@@ -12,6 +12,7 @@ from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel, PageQ
 from commands_core.models.executions import TERMINAL
 from commands_core.models.jobs import JobSettings
 from commands_core.models.lifecycle import CommandStatus, Step
+from commands_core.models.scheduling import SchedulingConfig
 from commands_core.models.templates import DOCUMENT_MAX_BYTES, Delivery
 from commands_core.validation import refused
 
@@ -86,6 +87,8 @@ class _CommandBody(JobSettings):
     maximum_targets: int | None = Field(default=None, ge=1, strict=True)
     # An internal command (one the operators' own tooling issues): the status API can leave its statuses out.
     internal: bool = Field(default=False, strict=True)
+    # When the rollout may start executions (UTC); a command's own, not a template's default.
+    scheduling_config: SchedulingConfig | None = None
 
     @field_validator("document_parameters")
     @classmethod
@@ -251,6 +254,7 @@ class Command(CommandFields):
     wave_met_at: datetime | None = Field(default=None, exclude=True)
     wave_counts: list[dict[str, int]] = Field(default_factory=list, exclude=True)
     paused_at_gate: bool = Field(default=False, exclude=True)
+    resume_at: datetime | None = Field(default=None, exclude=True)  # when the waiting start step comes back
 
     @property
     def percent_complete(self) -> float:

@@ -46,5 +46,12 @@ class Join(_Message):
     things: tuple[str, ...] = ()
 
 
-DispatchMessage = Annotated[Expand | Start | Cancel | Join, Field(discriminator="action")]
+class End(_Message):
+    """At the command's schedulingConfig.endTime, its endBehavior applies; sent on publishing, it comes back in
+    hops until then."""
+
+    action: Literal["end"] = "end"
+
+
+DispatchMessage = Annotated[Expand | Start | Cancel | Join | End, Field(discriminator="action")]
 MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage)

@@ -15,6 +15,7 @@ from pydantic import (
 from commands_core.models import ID_PATTERN, ApiModel
 from commands_core.models.commands import Target
 from commands_core.models.jobs import AbortConfig, RetryConfig, RolloutConfig, TimeoutConfig
+from commands_core.models.scheduling import SchedulingConfig
 from commands_core.models.templates import Document
 
 JobId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -51,6 +52,9 @@ class NewJob(JobConfigs):
     description: Comment | None = None
     job_id: JobId | None = None
     job_template_id: JobId | None = None
+    # Passed to AWS IoT as given, once its shape is checked: AWS IoT holds the job SCHEDULED until then and
+    # refuses times it does not take (less than 30 minutes ahead, more than a year).
+    scheduling_config: SchedulingConfig | None = None
 
 
 class JobChanges(JobConfigs):

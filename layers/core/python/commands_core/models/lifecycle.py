@@ -5,13 +5,13 @@ leaves from, so that of two changes at once only one happens.
 
 Status:
 
-    draft --publish--> in_progress --complete--> completed
-      |                  |    ^
-      |              pause    resume       (pause: the operator, or a wave that cannot reach its threshold)
-      |                  v    |
-      |                  paused
-      |                    |
-      +------cancel--------+--> cancelled    (cancel: the operator, or an abort criterion met)
+    draft ----publish----> in_progress --complete--> completed
+      |                     ^      |  ^
+      |                 start  pause  resume   (pause: the operator, or a wave that cannot reach its threshold)
+      |                     |      v  |
+      +--schedule--> scheduled     paused      (schedule: published, its startTime ahead; start: at startTime,
+      |                     |        |          or the operator's "start now")
+      +------cancel---------+--------+--> cancelled   (cancel: the operator, an abort criterion, or endTime)
     any status but deleted --delete--> deleted
 
 Dispatch step (of a published command):
@@ -27,18 +27,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-CommandStatus = Literal["draft", "in_progress", "paused", "cancelled", "deleted", "completed"]
-StatusEvent = Literal["publish", "pause", "resume", "complete", "cancel", "delete"]
+CommandStatus = Literal["draft", "scheduled", "in_progress", "paused", "cancelled", "deleted", "completed"]
+StatusEvent = Literal["publish", "schedule", "start", "pause", "resume", "complete", "cancel", "delete"]
 
 STATUS_EVENTS: dict[StatusEvent, tuple[frozenset[CommandStatus], CommandStatus]] = {
     "publish": (frozenset({"draft"}), "in_progress"),
+    "schedule": (frozenset({"draft"}), "scheduled"),
+    "start": (frozenset({"scheduled"}), "in_progress"),
     "pause": (frozenset({"in_progress"}), "paused"),
     "resume": (frozenset({"paused"}), "in_progress"),
     "complete": (frozenset({"in_progress"}), "completed"),
-    "cancel": (frozenset({"draft", "in_progress", "paused"}), "cancelled"),
-    "delete": (frozenset({"draft", "in_progress", "paused", "cancelled", "completed"}), "deleted"),
+    "cancel": (frozenset({"draft", "scheduled", "in_progress", "paused"}), "cancelled"),
+    "delete": (frozenset({"draft", "scheduled", "in_progress", "paused", "cancelled", "completed"}), "deleted"),
 }
-PUBLISHED: frozenset[CommandStatus] = frozenset({"in_progress", "paused"})  # live, and its executions tracked
+# Live, and its executions tracked (a scheduled command's wait, SCHEDULED, for its start time).
+PUBLISHED: frozenset[CommandStatus] = frozenset({"scheduled", "in_progress", "paused"})
 
 Step = Literal["expand", "expanding", "start", "done", "stopped"]
 StepEvent = Literal["lease", "starting", "queued", "all_started"]

@@ -71,6 +71,7 @@ class CommandView(TypedDict):
     jobExecutionsRetryConfig: NotRequired[dict[str, Any]]
     executionTimeoutSeconds: NotRequired[int]
     maximumTargets: NotRequired[int]
+    schedulingConfig: NotRequired[dict[str, Any]]
 
 
 class CommandPage(TypedDict):

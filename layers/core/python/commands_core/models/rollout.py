@@ -12,8 +12,10 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
+from commands_core.models import scheduling
 from commands_core.models.executions import PENDING
-from commands_core.models.jobs import AbortConfig, JobSettings, RolloutConfig, Waves
+from commands_core.models.jobs import AbortConfig, RolloutConfig, Waves
+from commands_core.models.lifecycle import PUBLISHED
 
 if TYPE_CHECKING:
     from commands_core.models.commands import Command
@@ -25,9 +27,9 @@ EXECUTED = ("SUCCEEDED", "FAILED", "REJECTED", "TIMED_OUT")
 FAILURES = {"FAILED": ("FAILED",), "REJECTED": ("REJECTED",), "TIMED_OUT": ("TIMED_OUT",), "ALL": EXECUTED[1:]}
 
 
-def paced(settings: JobSettings) -> bool:
-    """Whether the rollout decides when each execution starts: a rate, or waves."""
-    return settings.rollout() is not None or settings.waves is not None
+def paced(command: Command) -> bool:
+    """Whether the rollout decides when each execution starts: a rate, waves, or a schedule."""
+    return command.rollout() is not None or command.waves is not None or command.scheduling_config is not None
 
 
 def wave_ends(waves: Waves | None, total: int) -> list[int]:
@@ -164,7 +166,9 @@ def gate_of(
 def view(command: Command, at: datetime) -> dict[str, Any] | None:
     """The rollout as GET /commands/{commandId} shows it, once published: the current wave (from 1) and each
     wave's percentage, size and counts; the executions started; the rate now (None: no limit); and when the last
-    execution will start at that rate (gates passing at once)."""
+    execution will start at that rate (gates passing at once), from when the schedule lets the rollout start.
+    With a schedule: its start and end times (UTC), and when the current maintenance window closes or the next
+    opens."""
     if command.published_at is None:
         return None
     rate = rate_of(command, at)
@@ -180,8 +184,12 @@ def view(command: Command, at: datetime) -> dict[str, Any] | None:
             }
             for index, (percentage, size) in enumerate(zip(command.waves.percentages, sizes, strict=True))
         ]
+    begins = at
+    if (schedule := command.scheduling_config) is not None:
+        shown |= scheduling.view(schedule, at, windows=command.status in PUBLISHED)
+        begins = scheduling.wait(schedule, at, started=command.status != "scheduled")[1] or at
     left = command.total - command.dispatched
-    if command.status == "in_progress" and left > 0:  # (once every execution has started, there is none)
+    if command.status in ("scheduled", "in_progress") and left > 0:  # (once every execution has started, none)
         minutes = left / rate if rate else 0
-        shown["estimatedCompletionAt"] = (at + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+        shown["estimatedCompletionAt"] = (begins + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
     return shown

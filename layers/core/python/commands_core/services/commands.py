@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from commands_core.clock import now
 from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from commands_core.models import rollout
+from commands_core.models import rollout, scheduling
 from commands_core.models.commands import (
     LIVE_FIELDS,
     Command,
@@ -23,9 +23,9 @@ from commands_core.models.commands import (
     file_key,
     published_file_key,
 )
-from commands_core.models.dispatch import Cancel, Expand, Join, Start
+from commands_core.models.dispatch import Cancel, End, Expand, Join, Start
 from commands_core.models.jobs import RolloutConfig
-from commands_core.models.lifecycle import PUBLISHED, StatusEvent, status_after
+from commands_core.models.lifecycle import PUBLISHED, CommandStatus, StatusEvent, status_after
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.pagination import Page
@@ -57,7 +57,7 @@ def create(ports: Ports, new: NewCommand, default_id: str | None = None) -> Comm
         if new.status == "draft":
             ports.commands.create(command)
             return command
-        published = command.model_copy(update=_publication(ports, command) | {"status": "in_progress"})
+        published = command.model_copy(update=_publication(ports, command) | {"status": _published_status(command)})
         ports.commands.create(published)
     except AlreadyExists:
         return _created_before(ports, command_id, fields, new.status)
@@ -75,7 +75,7 @@ def _created_before(ports: Ports, command_id: str, fields: CommandFields, status
     ):
         raise AlreadyExists(f"command '{command_id}' already exists")
     # A retry after the first attempt wrote the command but could not send its dispatch message: send it now.
-    return publish(ports, existing) if existing.status == "in_progress" else existing
+    return publish(ports, existing) if existing.status in ("scheduled", "in_progress") else existing
 
 
 def get(ports: Ports, command_id: str) -> Command:
@@ -91,8 +91,8 @@ def list_commands(ports: Ports, status: str | None, max_results: int, next_token
 
 
 def update(ports: Ports, command_id: str, changes: CommandChanges, *, force: bool = False) -> Command:
-    """Edits a draft; `status` in_progress publishes (or resumes), paused pauses, cancelled cancels. Once
-    published, only the status, the rollout rate and the abort criteria change."""
+    """Edits a draft; `status` in_progress publishes (or resumes, or starts a scheduled command now), paused
+    pauses, cancelled cancels. Once published, only the status, the rollout rate and the abort criteria change."""
     command = get(ports, command_id)
     status = changes.status
     if status is not None and status not in _STATUS_CHANGES and status != command.status:
@@ -103,6 +103,8 @@ def update(ports: Ports, command_id: str, changes: CommandChanges, *, force: boo
         live = command.status in PUBLISHED and given <= LIVE_FIELDS
         command = _change_rollout(ports, command, changes) if live else _edit(ports, command, changes)
     if status == "in_progress":
+        if command.status == "scheduled":
+            return start_now(ports, command)
         return resume(ports, command) if command.status == "paused" else publish(ports, command)
     if status == "paused":
         return pause(ports, command)
@@ -114,7 +116,8 @@ def update(ports: Ports, command_id: str, changes: CommandChanges, *, force: boo
 
 
 def publish(ports: Ports, command: Command) -> Command:
-    if command.status == "in_progress":
+    """Publishes a draft: in progress, or scheduled when its schedule's start time lies ahead."""
+    if command.status in ("scheduled", "in_progress"):
         # A retried publish: resend the dispatch message in case the first was lost; the steps are idempotent.
         if command.dispatch_step == "expand":
             _dispatch(ports, command)
@@ -122,13 +125,31 @@ def publish(ports: Ports, command: Command) -> Command:
     if command.status != "draft":
         raise InvalidInput("status", f"a {command.status} command cannot be published")
     published = command.model_copy(
-        update=_publication(ports, command) | {"status": "in_progress", "version": command.version + 1}
+        update=_publication(ports, command) | {"status": _published_status(command), "version": command.version + 1}
     )
     # One conditional write: of two concurrent publishes, one wins and the other gets a 409.
     if not ports.commands.replace(published, expected_version=command.version, expected_status="draft"):
         raise Conflict(f"command '{command.command_id}' changed while it was being published; retry")
     _dispatch(ports, published)
     return published
+
+
+def _published_status(command: Command) -> CommandStatus:
+    """Scheduled while the schedule's start time lies ahead (a start time passed starts now)."""
+    start = command.scheduling_config.start() if command.scheduling_config else None
+    return "scheduled" if start is not None and start > now() else "in_progress"
+
+
+def start_now(ports: Ports, command: Command) -> Command:
+    """A scheduled command starts now, before its start time (the operator's decision; maintenance windows and
+    the end time still hold): the waiting start step is sent at once."""
+    at = now()
+    if not ports.commands.move(command, "start", at):
+        raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
+    if command.dispatch_step == "start":  # (before, the expand sends it)
+        ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
+    logger.info("rollout started before its start time", extra={"command_id": command.command_id})
+    return command.model_copy(update={"status": "in_progress", "updated_at": at})
 
 
 def stop_starting(ports: Ports, command: Command, *, force: bool) -> None:
@@ -273,6 +294,8 @@ def _publication(ports: Ports, command: Command) -> dict[str, Any]:
     if not command.targets and not command.target_query:
         raise InvalidInput("targets", "give targets or a targetQuery to publish")
     selection = targets.select(command.targets, command.target_query, ports.registry)
+    if command.scheduling_config:
+        scheduling.check_publishable(command.scheduling_config, now())
     return {
         "document": document,
         "files": files,
@@ -310,6 +333,8 @@ def _render(ports: Ports, command: Command, template: Template) -> str:
 
 def _dispatch(ports: Ports, command: Command) -> None:
     ports.queue.send(Expand(command_id=command.command_id))
+    if command.scheduling_config and command.scheduling_config.end():
+        ports.queue.send(End(command_id=command.command_id))  # it comes back until the end time
 
 
 def settle(ports: Ports, command: Command, *, job_completed: bool = False) -> None:

@@ -7,9 +7,12 @@ expand: every target expanded to things, one execution per thing (SCHEDULED, unl
   reaches), then the kind prepares to deliver them (creates its job or its AWS IoT command).
 start:  starts the next batches of executions in thing-name order, at the rate now, wave after wave as each
   wave's gate opens (models/rollout.py decides), until every execution has started.
+  A schedule (schedulingConfig) holds it: nothing starts before the start time (the command `scheduled`
+  until then), nor outside the maintenance windows; at the end time its endBehavior applies (services/schedule.py).
 cancel: for a cancelled or deleted command, the kind ends its pending executions and releases what it holds.
 join:   for a CONTINUOUS command whose executions of publishing have all started, the things that joined its
   targets since get theirs, started by the kind (services/joiners.py).
+end:    at a scheduled command's end time, its endBehavior, when no start step is there to apply it.
 
 A lease on the command item keeps a duplicate `expand` message from running alongside the first; a step that
 crashed is taken over when its message comes back after the visibility timeout, once the lease has expired,
@@ -20,19 +23,20 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import math
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from commands_core.clock import now
 from commands_core.errors import Conflict
-from commands_core.models import rollout
+from commands_core.models import rollout, scheduling
 from commands_core.models.commands import Command, Started, published_file_key
-from commands_core.models.dispatch import Cancel, DispatchMessage, Expand, Join, Start
+from commands_core.models.dispatch import Cancel, DispatchMessage, End, Expand, Join, Start
 from commands_core.models.executions import ExecutionStatus
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, delivery, joiners, targets
+from commands_core.services import commands, delivery, joiners, schedule, targets
 from commands_core.services.delivery import Targets
 from commands_core.services.ports import Ports
 
@@ -49,6 +53,9 @@ MAX_BACKOFF_SECONDS = 300  # shorter than the reconciler's stall threshold, whic
 # How often a step waiting at a wave's gate looks again; an execution that ends and decides the gate sends the
 # step at once (commands.settle), so this only bounds the wait for a lost message or a timeout.
 GATE_POLL_SECONDS = 60
+# SQS delays a message 15 minutes at most: a longer wait (a start time, the next maintenance window) comes back in
+# hops of this, each recording when the next is due so that the reconciler does not take it for a stalled step.
+HOP_SECONDS = 900
 
 
 def handle(ports: Ports, message: DispatchMessage) -> None:
@@ -62,6 +69,8 @@ def handle(ports: Ports, message: DispatchMessage) -> None:
             cancel(ports, message)
         case Join():
             joiners.catch_up(ports, message)
+        case End():
+            end(ports, message)
 
 
 def expand(ports: Ports, message: Expand) -> None:
@@ -173,10 +182,12 @@ def _batch(ports: Ports, command_id: str, cursor: str, attempt: int) -> tuple[st
     paused or ended, or this is a copy of a step that has moved on)."""
     command = ports.commands.get(command_id)
     ours = command is not None and command.dispatch_step == "start" and command.dispatch_cursor == cursor
-    if command is None or not ours or command.status != "in_progress":
+    if command is None or not ours or command.status not in ("scheduled", "in_progress"):
         return None  # paused (a resume sends the step again), ended (its cancel step does the rest), or moved on
-    if reason := rollout.abort_reason(command.abort_config, command.counts):
-        commands.abort(ports, command, reason)
+    at = now()
+    if command.status == "scheduled" and (command := _start_on_time(ports, command, cursor, attempt, at)) is None:
+        return None
+    if _ends_here(ports, command, at):
         return None
     if command.dispatched >= command.total:
         _finish(ports, command)
@@ -185,6 +196,30 @@ def _batch(ports: Ports, command_id: str, cursor: str, attempt: int) -> tuple[st
     if command.dispatched >= ends[command.wave]:  # every execution of the wave has started: its gate
         return _gate(ports, command, cursor, attempt, now())
     return _start_next(ports, command, cursor, attempt, ends[command.wave] - command.dispatched)
+
+
+def _ends_here(ports: Ports, command: Command, at: datetime) -> bool:
+    """An abort criterion met, or the schedule's end time come: what follows done, True."""
+    if reason := rollout.abort_reason(command.abort_config, command.counts):
+        commands.abort(ports, command, reason)
+        return True
+    if scheduling.ended(command.scheduling_config, at):
+        schedule.end(ports, command, at)
+        return True
+    return False
+
+
+def _start_on_time(ports: Ports, command: Command, cursor: str, attempt: int, at: datetime) -> Command | None:
+    """A scheduled command: at its start time it is in progress (the command as it is then); before, the step
+    comes back then (None)."""
+    start = command.scheduling_config.start() if command.scheduling_config else None
+    if start is not None and at < start:
+        _come_back(ports, command, cursor, attempt, math.ceil((start - at).total_seconds()))
+        return None
+    if not ports.commands.move(command, "start", at):
+        return None  # cancelled, or started by the operator, meanwhile: a copy of the step, if any, goes on
+    logger.info("rollout started at its start time")
+    return ports.commands.get(command.command_id)
 
 
 def _finish(ports: Ports, command: Command) -> None:
@@ -201,7 +236,11 @@ def _finish(ports: Ports, command: Command) -> None:
 
 def _start_next(ports: Ports, command: Command, cursor: str, attempt: int, left: int) -> tuple[str, bool] | None:
     """Starts the next batch of at most `left` executions (those of the current wave not started yet), at the
-    rate now; see _batch."""
+    rate now, inside a maintenance window (when the schedule has any); see _batch."""
+    if (wait := scheduling.wait(command.scheduling_config, now(), started=True)[0]) > 0:  # outside every window
+        # (In whole seconds, rounded up, as SQS delays: the step never comes back just before the window.)
+        _come_back(ports, command, cursor, attempt, math.ceil(min(wait, HOP_SECONDS)))
+        return None
     limit = rollout.rate_of(command, now())
     size = min(BATCH, max(1, limit // 6) if limit else BATCH, left)
     if limit:  # the last starts a window allows, rather than a whole batch a window later
@@ -236,8 +275,17 @@ def _come_back(ports: Ports, command: Command, cursor: str, attempt: int, second
     """The step comes back `seconds` on. Recorded first, so that of copies of the step (a message delivered
     twice, a gate woken, the reconciler) one waits on and the others end here; the record also tells the
     reconciler the step is alive."""
-    if ports.commands.record_progress(command, updated_at=now()):
+    at = now()
+    seconds = _until_end(command, at, min(seconds, HOP_SECONDS))
+    if ports.commands.record_progress(command, updated_at=at, resume_at=at + timedelta(seconds=seconds)):
         ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), seconds)
+
+
+def _until_end(command: Command, at: datetime, seconds: float) -> float:
+    """A wait of the start step, ending no later than the schedule's end time (in whole seconds, rounded up, as
+    SQS delays: not just before it): the step applies it then."""
+    left = scheduling.end_in(command.scheduling_config, at) if command.scheduling_config else math.inf
+    return seconds if left == math.inf else max(0.0, min(seconds, math.ceil(left)))
 
 
 def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetime) -> tuple[str, bool] | None:
@@ -259,7 +307,8 @@ def _gate(ports: Ports, command: Command, cursor: str, attempt: int, at: datetim
         return cursor, False
     if verdict.verdict == "soak":
         if ports.commands.record_progress(command, wave_met_at=at, updated_at=at):
-            ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), verdict.seconds)
+            seconds = _until_end(command, at, verdict.seconds)
+            ports.queue.send(Start(command_id=command.command_id, cursor=cursor, attempt=attempt), seconds)
         return None
     _come_back(ports, command, cursor, attempt, verdict.seconds)
     return None
@@ -304,6 +353,23 @@ def cancel(ports: Ports, message: Cancel) -> None:
     if command.dispatch_step != "done":
         ports.commands.stop(command.command_id)
     logger.info("pending executions cancelled", extra={"cancelled": cancelled})
+
+
+def end(ports: Ports, message: End) -> None:
+    """At the command's end time, its endBehavior, unless the start step applies it: STOP_ROLLOUT is the start
+    step's while it runs (its waits end at the end time), so that it never stops one batch halfway; CANCEL and
+    FORCE_CANCEL end the command whatever step it is at. Before the end time, it comes back (in hops)."""
+    command = ports.commands.get(message.command_id)
+    config = command.scheduling_config if command else None
+    if command is None or config is None or config.end() is None or command.status not in PUBLISHED:
+        return
+    at = now()
+    if (left := scheduling.end_in(config, at)) > 0:
+        ports.queue.send(message, math.ceil(min(left, HOP_SECONDS)))  # (whole seconds, as SQS: not just before)
+        return
+    if config.behavior() == "STOP_ROLLOUT" and command.status != "paused":
+        return  # the start step's (or, everything started, nothing to stop)
+    schedule.end(ports, command, at)
 
 
 def resume(ports: Ports, command: Command) -> None:

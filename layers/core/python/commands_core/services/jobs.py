@@ -59,6 +59,8 @@ def create_job(ports: JobsPorts, body: Mapping[str, Any], default_id: str | None
         arguments["document"] = job.document
     if job.description is not None:
         arguments["description"] = job.description
+    if job.scheduling_config is not None:
+        arguments["schedulingConfig"] = job.scheduling_config.model_dump(by_alias=True, exclude_none=True)
     if job.job_template_id:
         arguments["jobTemplateArn"] = ports.registry.arn(f"jobtemplate/{job.job_template_id}")
         ports.api.describe_job_template(job.job_template_id)

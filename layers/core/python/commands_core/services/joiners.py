@@ -13,18 +13,19 @@ leaves a group keeps its execution.
 
 Joiners belong to no wave (the rollout of the targets at publishing is over by then: a joiner found while it is
 under way is left to the look at its end); their starts are held to the command's rate, in the same log as the
-rollout's.
+rollout's, and to its maintenance windows; none joins once its schedule's end time has passed.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from pydantic import ValidationError
 
 from commands_core.adapters.commands import Joined
 from commands_core.clock import now
-from commands_core.models import rollout
+from commands_core.models import rollout, scheduling
 from commands_core.models.commands import Command, Started
 from commands_core.models.dispatch import Join
 from commands_core.models.executions import Execution
@@ -95,6 +96,8 @@ def _join_event(ports: Ports, command_id: str, thing_name: str) -> tuple[str, st
     command = ports.commands.get(command_id)
     if command is None or command.status not in PUBLISHED or command.type != "CONTINUOUS":
         return "ended", "the command is no longer in progress"
+    if scheduling.ended(command.scheduling_config, now()):
+        return "ended", "the command's schedulingConfig.endTime has passed: nothing more starts"
     if command.dispatch_step != "done":
         # The look at the rollout's end lists the groups after this event's change: it finds the thing.
         return "rolling_out", "the command's rollout at publishing is under way; its end looks for new members"
@@ -132,6 +135,7 @@ def catch_up(ports: Ports, message: Join) -> None:
         or command.type != "CONTINUOUS"
         or command.status not in PUBLISHED
         or command.dispatch_step != "done"
+        or scheduling.ended(command.scheduling_config, now())  # nothing more starts (endBehavior)
     ):
         return
     if message.things:
@@ -170,6 +174,10 @@ def _start(ports: Ports, command: Command, waiting: list[Execution]) -> None:
 
     at = now()
     names = [execution.thing_name for execution in waiting]
+    if (outside := scheduling.wait(command.scheduling_config, at, started=True)[0]) > 0:
+        if not math.isinf(outside):  # (infinite: no window opens again)
+            _again(ports, command.command_id, names, outside)  # outside every maintenance window: in hops
+        return
     size = min(BATCH, len(waiting))
     if limit := rollout.rate_of(command, at):
         recent = [entry for entry in command.dispatch_log if entry.at > at - WINDOW]

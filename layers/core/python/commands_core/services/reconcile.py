@@ -1,10 +1,11 @@
 """Reconciling the table with AWS IoT: what events alone cannot guarantee.
 
 AWS IoT publishes no event for IN_PROGRESS and may lose one; a dispatch message may be lost. Every round of
-the scheduled reconciler, for every command in progress or paused: publishing that stalled is resumed, the executions of
-its job (or AWS IoT command) are re-read from AWS IoT and applied through the one transition function (nothing
-moves backwards), and executions of the command and inbox deliveries past their timeout become TIMED_OUT.
-A job `completed` event and a command's cancellation reconcile that one job at once.
+the scheduled reconciler, for every command scheduled, in progress or paused: publishing that stalled is
+resumed, the executions of its job (or AWS IoT command) are re-read from AWS IoT and applied through the one
+transition function (nothing moves backwards), and executions of the command and inbox deliveries past their
+timeout become TIMED_OUT. A schedule's end time passed without its `end` step (a lost message) is applied. A job
+`completed` event and a command's cancellation reconcile that one job at once.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import time
 from datetime import timedelta
 
 from commands_core.clock import now
+from commands_core.models import scheduling
 from commands_core.models.commands import Command
-from commands_core.models.dispatch import Join
+from commands_core.models.dispatch import End, Join
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, delivery, dispatch
@@ -35,9 +37,10 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
         figures["commands"] += 1
         try:
             kind = delivery.of(command.delivery)
-            figures["executions_changed"] += kind.read_back(ports, command) + kind.time_out(ports, command)
+            if command.status != "scheduled":  # (nothing of it has started)
+                figures["executions_changed"] += kind.read_back(ports, command) + kind.time_out(ports, command)
             if (
-                command.status == "in_progress"
+                command.status in ("scheduled", "in_progress")
                 and command.dispatch_step not in ("done", "stopped")
                 and _stalled(command)
             ):
@@ -46,6 +49,8 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
             if command.type == "CONTINUOUS" and command.dispatch_step == "done":
                 # New members and matches (a query has no event; an event may be lost), and joiners not started.
                 ports.queue.send(Join(command_id=command.command_id))
+            if scheduling.ended(command.scheduling_config, now()):
+                dispatch.end(ports, End(command_id=command.command_id))
             if refreshed := ports.commands.get(command.command_id):
                 commands.settle(ports, refreshed)
         except Exception:  # one command's trouble (its job deleted, throttling) must not stop the round
@@ -70,4 +75,5 @@ def read_back(ports: Ports, command: Command, *, ended: bool = False) -> int:
 def _stalled(command: Command) -> bool:
     if command.dispatch_step == "expanding":
         return command.lease_until is not None and command.lease_until < now()
-    return command.updated_at < now() - STALLED
+    # A step waiting long (a start time, the next maintenance window) has said when it comes back.
+    return max(command.updated_at, command.resume_at or command.updated_at) < now() - STALLED

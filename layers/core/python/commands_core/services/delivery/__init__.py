@@ -163,9 +163,14 @@ def time_out_pending(
 
 
 def cancel_pending(
-    ports: Ports, command: Command, statuses: frozenset[str], also: Callable[[Execution], bool] | None = None
+    ports: Ports,
+    command: Command,
+    statuses: frozenset[str],
+    also: Callable[[Execution], bool] | None = None,
+    reason: str | None = None,
 ) -> int:
-    """The command's pending executions in `statuses` (or for which `also` says so) become CANCELED; how many."""
+    """The command's pending executions in `statuses` (or for which `also` says so) become CANCELED, `reason`
+    saying why (else the command's status); how many."""
     from commands_core.services import transitions
 
     cancelled = 0
@@ -177,7 +182,7 @@ def cancel_pending(
                 execution.thing_name,
                 "CANCELED",
                 source="api",
-                reason=f"command {command.status}",
+                reason=reason or f"command {command.status}",
                 read=execution,
             )
     return cancelled
