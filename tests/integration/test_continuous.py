@@ -312,3 +312,36 @@ def test_the_join_write_creates_once_counts_under_the_cap_and_only_for_a_publish
 
     shown = command(fleet, "capped")
     assert (shown["joinedLate"], sorted(statuses(fleet.api, "capped"))) == (2, ["a", "b", "t-000"])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_joiners_keep_to_the_maintenance_windows_and_none_joins_after_the_end_time(
+    rollout: Callable[..., Fleet], iot: Any, kind: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    fleet = rollout(kind, 1)
+    opened = datetime.fromtimestamp(fleet.clock(), UTC)
+    windows = [{"startTime": "cron(0 * ? * * *)", "durationInMinutes": 10}]  # ten minutes at the top of each hour
+    end = (opened + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    iot.create_thing_group(thingGroupName="site")
+    iot.add_thing_to_thing_group(thingGroupName="site", thingName="t-000")
+    fleet.membership_messages()
+    schedule = {"maintenanceWindows": windows, "endTime": end}
+    publish(fleet, "nightly", targets=[group_arn("site")], type="CONTINUOUS", schedulingConfig=schedule)
+    fleet.run_for(3600)  # a window has opened: t-000 started in it
+    assert sorted(fleet.started("nightly")) == ["t-000"]
+
+    opening = (datetime.fromtimestamp(fleet.clock(), UTC) + timedelta(hours=1)).replace(minute=0, second=0)
+    fleet.clock.at = opening.timestamp() - 20 * 60  # twenty minutes before the next window
+    fleet.join("site", "late-1")
+    fleet.run_for(19 * 60)
+    assert "late-1" not in fleet.started("nightly")  # it waits for the window
+    fleet.run_for(2 * 60)
+    joined_at = fleet.started("nightly")["late-1"]
+    assert datetime.fromtimestamp(joined_at, UTC).minute < 10
+
+    fleet.clock.at = max(fleet.clock.at, (opened + timedelta(hours=3, minutes=1)).timestamp())  # past the end time
+    fleet.join("site", "late-2")
+    fleet.run_for(7200)
+    assert "late-2" not in statuses(fleet.api, "nightly")
