@@ -217,14 +217,7 @@ def _fields(ports: Ports, fields: CommandFields) -> CommandFields:
 
 def _check_delivery(fields: CommandFields, template: Template) -> None:
     """The command's settings suit its template's delivery (checked again on publish: templates change)."""
-    kind = delivery.of(template.delivery)
-    kind.check(fields)
-    if fields.type == "CONTINUOUS" and not kind.continuous:
-        raise InvalidInput(
-            "type",
-            f"CONTINUOUS is not for delivery {template.delivery} (template '{template.template_id}'), which "
-            "reaches only the things targeted when the command is published",
-        )
+    delivery.of(template.delivery).check(fields)
 
 
 def _edit(ports: Ports, command: Command, changes: CommandChanges) -> Command:

@@ -59,7 +59,6 @@ class Delivery(Protocol):
     initial_status: ClassVar[ExecutionStatus]  # of the executions an expand writes when nothing paces them
     presigns_files: ClassVar[bool]  # the service presigns file URLs (else AWS IoT does, from its placeholders)
     takes_device_reports: ClassVar[bool]  # devices report their executions over HTTP (else to AWS IoT)
-    continuous: ClassVar[bool]  # reaches things that join a targeted group after publishing (CONTINUOUS)
 
     def check(self, settings: JobSettings) -> None:
         """InvalidInput naming the setting that does not apply to this kind."""

@@ -57,7 +57,6 @@ class CommandDelivery:
     kind: ClassVar[str] = "command"
     initial_status: ClassVar[ExecutionStatus] = "SCHEDULED"
     presigns_files: ClassVar[bool] = True
-    continuous: ClassVar[bool] = True
     takes_device_reports: ClassVar[bool] = False
 
     def check(self, settings: JobSettings) -> None:

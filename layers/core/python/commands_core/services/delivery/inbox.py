@@ -44,7 +44,6 @@ class InboxDelivery:
     kind: ClassVar[str] = "inbox"
     initial_status: ClassVar[ExecutionStatus] = "QUEUED"
     presigns_files: ClassVar[bool] = True
-    continuous: ClassVar[bool] = True
     takes_device_reports: ClassVar[bool] = True
 
     def check(self, settings: JobSettings) -> None:

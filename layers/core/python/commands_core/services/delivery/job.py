@@ -49,7 +49,6 @@ class JobDelivery:
     kind: ClassVar[str] = "job"
     initial_status: ClassVar[ExecutionStatus] = "SCHEDULED"
     presigns_files: ClassVar[bool] = False
-    continuous: ClassVar[bool] = True
     takes_device_reports: ClassVar[bool] = False
 
     def check(self, settings: JobSettings) -> None:
