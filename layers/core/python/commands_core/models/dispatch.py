@@ -38,5 +38,15 @@ class Cancel(_Message):
     force: bool = False
 
 
-DispatchMessage = Annotated[Expand | Start | Cancel, Field(discriminator="action")]
+class Retry(_Message):
+    """Start again an execution that a retry policy gave another attempt, once its command is in progress: the
+    thing's, at `attempt`; without a thing, every execution of the command waiting for its next attempt (a
+    resume, or the reconciler after a lost message)."""
+
+    action: Literal["retry"] = "retry"
+    thing_name: str | None = None
+    attempt: int = 0
+
+
+DispatchMessage = Annotated[Expand | Start | Cancel | Retry, Field(discriminator="action")]
 MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage)
