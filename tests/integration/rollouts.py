@@ -21,6 +21,7 @@ class Fleet:
     def __init__(self, api: HandlerClient, iot_commands: EmulatedCommands, kind: str, names: list[str]) -> None:
         self.api, self.iot_commands, self.kind, self.names = api, iot_commands, kind, names
         self.clock = iot_commands.clock
+        self.delivered: list[dict[str, Any]] = []  # the AWS IoT events that reached the service, in order
 
     def run(self, limit: int | None = None) -> int:
         """Hands the dispatch queue's messages to the dispatcher in due order (the clock moving to each)."""
@@ -75,7 +76,7 @@ class Fleet:
             with moto_iot.LOCK.exclusive():  # AWS IoT queues it again if the job's retry policy says so
                 moto_iot.update_execution(iot_backends[ACCOUNT][REGION], command_id, thing, status)
             event = job_execution_event(command_id, thing, status, int(self.clock()))
-            assert self.api.functions.invoke("status_ingest", sqs_event([event])) == {"batchItemFailures": []}
+            self.ingest([event])
             return
         if self.kind == "command":
             self.iot_commands.emulator.device_response(thing, self.execution_id(thing), {"status": status})
@@ -95,7 +96,12 @@ class Fleet:
     def ingest_command_events(self) -> None:
         """AWS IoT Commands' events published since last taken reach the service."""
         if events := self.iot_commands.take_events():
-            assert self.api.functions.invoke("status_ingest", sqs_event(events)) == {"batchItemFailures": []}
+            self.ingest(events)
+
+    def ingest(self, events: list[dict[str, Any]]) -> None:
+        """AWS IoT events, as the topic rules deliver them, reach the service."""
+        self.delivered += events
+        assert self.api.functions.invoke("status_ingest", sqs_event(events)) == {"batchItemFailures": []}
 
     def answer_started(self, command_id: str, status: str = "SUCCEEDED", *, except_: tuple[str, ...] = ()) -> None:
         """Every device whose execution started and has not answered answers `status`."""

@@ -8,6 +8,7 @@ simulated clock."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -260,3 +261,62 @@ def test_a_retry_policy_out_of_shape_is_a_400_naming_the_field(
     reply = fleet.api.post("/commands", body)
     assert reply.status == 400
     assert reply.json()["error"].startswith(field), reply.json()["error"]
+
+
+@pytest.mark.parametrize("kind", ["job", "command"])  # an inbox device's reports: the next test
+def test_the_first_attempts_failure_again_after_the_second_began_changes_nothing(
+    rollout: Callable[..., Fleet], kind: str
+) -> None:
+    fleet = rollout(kind, 1, **retry_policy("FAILED", 2))
+    publish(fleet, "echo")
+    fleet.run()
+    fleet.answer("echo", "t-000", "FAILED")
+    next_attempt(fleet)  # the second attempt queued by AWS IoT (job), or started and created (command)
+    before = (execution(fleet, "echo", "t-000"), command(fleet, "echo")["counts"])
+    failure = [event for event in fleet.delivered if event["status"] == "FAILED"]
+    assert len(failure) == 1
+
+    # AWS IoT delivers the first attempt's failure again (at least once, late), shuffled among threads.
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: fleet.ingest(failure * 3), range(4)))
+
+    assert (execution(fleet, "echo", "t-000"), command(fleet, "echo")["counts"]) == before
+    fleet.answer("echo", "t-000", "SUCCEEDED")
+    done = command(fleet, "echo")
+    assert (done["status"], done["counts"]) == ("completed", {"SUCCEEDED": 1})
+    assert execution(fleet, "echo", "t-000")["attempt"] == 2
+
+
+def test_an_inbox_devices_report_sent_again_before_it_fetched_the_next_attempt_changes_nothing(
+    rollout: Callable[..., Fleet],
+) -> None:
+    fleet = rollout("inbox", 1, **retry_policy())
+    publish(fleet, "resent")
+    fleet.run()
+    fleet.answer("resent", "t-000", "FAILED")  # attempt 2 QUEUED
+
+    def again(_: int) -> int:
+        reply = fleet.api.request("PUT", "/commands/v0/status/resent.t-000/", {"state": "Command Failure"})
+        return reply.status
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(again, range(8))) == [200] * 8
+    record = execution(fleet, "resent", "t-000")
+    assert (record["status"], record["attempt"], command(fleet, "resent")["counts"]) == ("QUEUED", 2, {"QUEUED": 1})
+    fleet.answer("resent", "t-000", "SUCCEEDED")
+    assert command(fleet, "resent")["counts"] == {"SUCCEEDED": 1}
+
+
+def test_a_lost_retry_message_is_sent_again_by_the_reconciler(rollout: Callable[..., Fleet]) -> None:
+    fleet = rollout("command", 1, **retry_policy())
+    publish(fleet, "lost")
+    fleet.run()
+    fleet.answer("lost", "t-000", "FAILED")
+    fleet.clock._queue.clear()  # the retry message never reached the queue
+
+    fleet.api.functions.invoke("reconcile", {})
+    next_attempt(fleet)
+
+    assert aws_executions(fleet, "t-000") == 2
+    fleet.answer("lost", "t-000", "SUCCEEDED")
+    assert command(fleet, "lost")["counts"] == {"SUCCEEDED": 1}
