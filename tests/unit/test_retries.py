@@ -27,8 +27,10 @@ def after(*failures: str) -> Execution:
     history: list[Any] = []
     for attempt, failure in enumerate(failures, start=1):
         history += [
-            Transition(at=AT, to_status=failure, source="device", attempt=attempt),
-            Transition(at=AT, from_status=failure, to_status="QUEUED", source="device", attempt=attempt + 1),
+            Transition.model_validate({"at": AT, "to": failure, "source": "device", "attempt": attempt}),
+            Transition.model_validate(
+                {"at": AT, "from": failure, "to": "QUEUED", "source": "device", "attempt": attempt + 1}
+            ),
         ]
     return Execution(
         command_id="c",
