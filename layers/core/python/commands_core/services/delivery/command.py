@@ -158,6 +158,9 @@ class CommandDelivery:
             ports.commands.record_execution_id(execution, result.execution_id)
             metrics.add_metric(name="ExecutionsStarted", unit="Count", value=1)
             return
+        current = ports.commands.get(command.command_id)
+        if current is None or current.status != "in_progress":
+            return  # cancelled meanwhile (AWS IoT refuses a deprecated command): its cancel step ends it CANCELED
         status: ExecutionStatus = "REMOVED" if result.outcome == "gone" else "FAILED"
         transitions.report(
             ports.commands,
