@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from commands_core.adapters import aws as clients
-from tests.integration.conftest import thing_arn
+from tests.integration.conftest import group_arn, thing_arn
 from tests.integration.rollouts import KINDS, Fleet, command, publish, statuses
 
 ONCE = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
@@ -320,3 +320,23 @@ def test_a_lost_retry_message_is_sent_again_by_the_reconciler(rollout: Callable[
     assert aws_executions(fleet, "t-000") == 2
     fleet.answer("lost", "t-000", "SUCCEEDED")
     assert command(fleet, "lost")["counts"] == {"SUCCEEDED": 1}
+
+
+def test_a_thing_that_joined_a_continuous_job_and_failed_first_is_retried_too(
+    rollout: Callable[..., Fleet], iot: Any
+) -> None:
+    fleet = rollout("job", 1, **retry_policy())
+    iot.create_thing_group(thingGroupName="joined")
+    iot.add_thing_to_thing_group(thingGroupName="joined", thingName="t-000")
+    publish(fleet, "open", targets=[group_arn("joined")], type="CONTINUOUS")
+    fleet.run()
+    iot.create_thing(thingName="newcomer")
+    iot.add_thing_to_thing_group(thingGroupName="joined", thingName="newcomer")  # AWS IoT queues it the job
+
+    fleet.answer("open", "newcomer", "FAILED")  # its first event: the failure, which AWS IoT retries
+
+    record = execution(fleet, "open", "newcomer")
+    assert (record["status"], record["attempt"]) == ("QUEUED", 2)
+    next_attempt(fleet)
+    fleet.answer("open", "newcomer", "SUCCEEDED")
+    assert statuses(fleet.api, "open")["newcomer"] == "SUCCEEDED"

@@ -116,6 +116,10 @@ def _apply(
         if execution is None:
             if not create_missing or store.get(report.command_id) is None:
                 return False
+            if report.status in retries.RETRYABLE:
+                # Created as its attempt began (QUEUED), then the failure applied to it: the retry rule decides.
+                store.record(None, report.model_copy(update={"status": "QUEUED", "reason": None, "details": None}))
+                continue
         elif stale(execution, report):
             return False  # of an earlier attempt
         elif execution.reported_at and report.at <= execution.reported_at and execution.status == report.status:
