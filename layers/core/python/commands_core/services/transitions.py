@@ -63,8 +63,8 @@ def report(
     `lease_until`: the lease of an inbox execution handed out, recorded in the same write as its move.
     `read`: the execution as the caller has just read it (a strongly consistent read), used instead of reading
     it again; the write is conditional on it all the same, and a retry reads afresh. `attempt`: the attempt the
-    report is about (a device's), if another is current by then it changes nothing. `restart`: sends the message
-    that starts the next attempt, when the report is a failure the command's retry policy retries."""
+    report is about (a device's): if a later one is current by then, it changes nothing. `restart`: sends the
+    message that starts the next attempt, when the report is a failure the command's retry policy retries."""
     happened = Report(
         command_id=command_id,
         thing_name=thing_name,
