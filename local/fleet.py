@@ -445,12 +445,13 @@ class Simulator:
                         if status != "IN_PROGRESS":
                             self._ended.append((job_id, None))  # cancelled or removed meanwhile: no event
                         continue
-                    execution.status = status
-                    execution.last_updated_at = utcnow()
                     if status == "IN_PROGRESS":
+                        execution.status = status
+                        execution.last_updated_at = utcnow()
                         continue
                     details = {"simulated": "true"}
-                    execution.status_details_map = details
+                    # As the device's UpdateJobExecution: AWS IoT may queue a retry, taken on the next tick.
+                    moto_iot.update_execution(self._backend(), job_id, thing_name, status, details)
                     event = {
                         "eventType": "JOB_EXECUTION",
                         "eventId": str(uuid.uuid4()),

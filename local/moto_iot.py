@@ -25,6 +25,10 @@
   RemoveThingFromThingGroup publish `$aws/events/thingGroupMembership/thingGroup/<group>/thing/<thing>/added`
   (`/removed`) to the listeners (`on_registry_events`), as AWS IoT publishes them to its rules; a thing already
   in the group (or not in it) changes nothing and publishes nothing.
+- A device's update of its job execution (`update_execution`: moto has no jobs data plane, so the simulated fleet
+  and the tests call it): an execution of a job with `jobExecutionsRetryConfig` that ends FAILED or TIMED_OUT
+  with retries left is queued again by AWS IoT, as a new execution (QUEUED, the next executionNumber, counted
+  from 1 as AWS IoT does; moto says 123), and told to the listeners as one.
 
 Concurrency (moto takes no lock, and its server answers each connection on a thread of its own): every AWS IoT
 request holds `LOCK`, a reader-writer lock. Reads (Describe*, List*, Get*, Search*) run together; any other
@@ -227,6 +231,40 @@ def _add_execution(backend: Any, job_id: str, thing_name: str, thing_arn: str) -
         backend.job_executions[key] = FakeJobExecution(job_id, thing_arn)
 
 
+def update_execution(
+    backend: Any, job_id: str, thing_name: str, status: str, details: dict[str, str] | None = None
+) -> bool:
+    """The device's UpdateJobExecution to `status` (hold `LOCK` exclusively): True when AWS IoT then retries it,
+    under its job's retry policy (the execution is queued again, its executionNumber one up). The failure's
+    event is the caller's to publish, as AWS IoT publishes it; none is published for the new execution."""
+    from moto.core.utils import utcnow
+
+    execution = backend.job_executions[(job_id, thing_name)]
+    execution.status = status
+    execution.last_updated_at = utcnow()
+    if details is not None:
+        execution.status_details_map = details
+    if status in ("FAILED", "TIMED_OUT"):
+        failures = getattr(execution, "failures", [])
+        execution.failures = [*failures, status]
+        job = backend.jobs.get(job_id)
+        if job is not None and _retries_left(job.job_execution_retry_config, failures, status):
+            execution.status = "QUEUED"
+            execution.execution_number += 1
+            execution.status_details_map = {}
+            execution.queued_at = execution.last_updated_at
+            _created((job_id, thing_name))  # a new execution for its device
+            return True
+    return False
+
+
+def _retries_left(config: dict[str, Any] | None, failures: list[str], failure: str) -> bool:
+    """AWS IoT's rule: the criterion of the failure's type, else ALL's, against the earlier failures it covers."""
+    by_type: dict[str, int] = {c["failureType"]: c["numberOfRetries"] for c in (config or {}).get("criteriaList", [])}
+    covered = {failure} if failure in by_type else {"FAILED", "TIMED_OUT"}
+    return sum(earlier in covered for earlier in failures) < by_type.get(failure, by_type.get("ALL", 0))
+
+
 def executions_of(backend: Any, job_id: str) -> dict[str, Any]:
     """The job's executions in moto's backend, by thing name (a view: hold `LOCK` while using it)."""
     executions: _Executions = backend.job_executions
@@ -282,6 +320,7 @@ def _patch_indexes() -> None:
         new_execution(self, *args, **kwargs)
         # moto reads the clock three times for these: one datetime for the three, of thousands of executions.
         self.started_at = self.last_updated_at = self.queued_at
+        self.execution_number = 1  # AWS IoT's first; a retry's is the next
 
     IoTBackend.__init__ = init_indexed  # type: ignore[method-assign]
     IoTBackend.list_job_executions_for_job = list_job_executions_for_job  # type: ignore[method-assign]

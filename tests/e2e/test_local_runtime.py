@@ -331,3 +331,24 @@ def test_simulated_inbox_devices_fetch_their_commands_and_report_every_state(loc
     assert ignored["state"] == "Command Initiated"  # fetched, never answered
     for thing in behaviours:
         local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "succeed"})
+
+
+def test_the_simulated_fleet_answers_each_attempt_a_retry_policy_starts(local_runtime: Runtime) -> None:
+    assert local_runtime.request("PUT", "/_local/fleet/sim-009", {"simBehavior": "fail"})[0] == 200
+    retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
+    for delivery in ("job", "command", "inbox"):
+        template = {"templateId": f"e2e-retry-{delivery}", "operation": "x", "document": "{}", "delivery": delivery}
+        assert local_runtime.request("POST", "/templates", template | {"jobExecutionsRetryConfig": retry})[0] == 201
+        body = {"templateId": template["templateId"], "status": "in_progress", "targets": ["sim-009"]}
+        assert local_runtime.request("POST", "/commands", body | {"commandId": template["templateId"]})[0] == 201
+
+    for delivery in ("job", "command", "inbox"):
+        deadline = time.monotonic() + 30
+        command: dict[str, object] = {}
+        while time.monotonic() < deadline and command.get("status") != "completed":
+            command = local_runtime.request("GET", f"/commands/e2e-retry-{delivery}")[2]
+            time.sleep(0.3)
+        assert (command["status"], command["counts"]) == ("completed", {"FAILED": 1}), delivery
+        execution = local_runtime.request("GET", f"/commands/e2e-retry-{delivery}/executions/sim-009")[2]
+        assert execution["executions"][0]["attempt"] == 2, delivery  # the device failed both attempts
+    local_runtime.request("PUT", "/_local/fleet/sim-009", {"simBehavior": "succeed"})

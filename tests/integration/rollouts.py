@@ -32,6 +32,7 @@ class Fleet:
         self.api, self.iot_commands, self.kind, self.names = api, iot_commands, kind, names
         self.clock = iot_commands.clock
         self.registry_events = registry_events if registry_events is not None else []
+        self.delivered: list[dict[str, Any]] = []  # the AWS IoT events that reached the service, in order
 
     def join(self, group: str, *things: str, deliver: bool = True) -> list[dict[str, Any]]:
         """Adds the things (created if new) to the group in AWS IoT, which publishes a registry event for each; the
@@ -116,26 +117,42 @@ class Fleet:
         return dict(self.api.get(f"/commands/{command_id}/executions/{thing}").json()["executions"][0])
 
     def answer(self, command_id: str, thing: str, status: str) -> None:
-        """The thing's device does its execution and reports `status`."""
+        """The thing's device does its execution (its latest: a retry policy may have started it again) and
+        reports `status`; TIMED_OUT is AWS IoT timing a job's execution out, or the device saying it timed out."""
         if self.kind == "job":
             from moto.iot.models import iot_backends
 
-            iot_backends[ACCOUNT][REGION].job_executions[(command_id, thing)].status = status
+            from local import moto_iot
+
+            with moto_iot.LOCK.exclusive():  # AWS IoT queues it again if the job's retry policy says so
+                moto_iot.update_execution(iot_backends[ACCOUNT][REGION], command_id, thing, status)
             event = job_execution_event(command_id, thing, status, int(self.clock()))
-            assert self.api.functions.invoke("status_ingest", sqs_event([event])) == {"batchItemFailures": []}
+            self.ingest([event])
             return
         if self.kind == "command":
-            (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(thing))[
-                "commandExecutions"
-            ]
-            self.iot_commands.emulator.device_response(thing, execution["executionId"], {"status": status})
-            if events := self.iot_commands.take_events():
-                assert self.api.functions.invoke("status_ingest", sqs_event(events)) == {"batchItemFailures": []}
+            self.iot_commands.emulator.device_response(thing, self.execution_id(thing), {"status": status})
+            self.ingest_command_events()
             return
         self.api.get(f"/v2/command-inbox/?device_id={thing}")  # hands it out, if not yet
-        state = {"SUCCEEDED": "Command Success", "FAILED": "Command Failure"}[status]
+        state = {"SUCCEEDED": "Command Success", "FAILED": "Command Failure", "TIMED_OUT": "Command TimeOut"}[status]
         reply = self.api.request("PUT", f"/commands/v0/status/{command_id}.{thing}/", {"state": state})
         assert reply.status == 200, reply.body
+
+    def execution_id(self, thing: str) -> str:
+        """The thing's latest AWS IoT Commands execution: the one not ended, else the last created."""
+        listed = clients.client("iot").list_command_executions(targetArn=thing_arn(thing))["commandExecutions"]
+        latest = max(listed, key=lambda item: (item["status"] in ("CREATED", "IN_PROGRESS"), item["createdAt"]))
+        return str(latest["executionId"])
+
+    def ingest_command_events(self) -> None:
+        """AWS IoT Commands' events published since last taken reach the service."""
+        if events := self.iot_commands.take_events():
+            self.ingest(events)
+
+    def ingest(self, events: list[dict[str, Any]]) -> None:
+        """AWS IoT events, as the topic rules deliver them, reach the service."""
+        self.delivered += events
+        assert self.api.functions.invoke("status_ingest", sqs_event(events)) == {"batchItemFailures": []}
 
     def answer_started(self, command_id: str, status: str = "SUCCEEDED", *, except_: tuple[str, ...] = ()) -> None:
         """Every device whose execution started and has not answered answers `status`."""

@@ -421,7 +421,7 @@ def test_cancelling_an_inbox_command_cancels_what_no_device_fetched(
     [
         ("job", "executionTimeoutSeconds", 60),
         ("command", "timeoutConfig", {"inProgressTimeoutInMinutes": 5}),
-        ("inbox", "jobExecutionsRetryConfig", {"criteriaList": [{"failureType": "ALL", "numberOfRetries": 1}]}),
+        ("inbox", "timeoutConfig", {"inProgressTimeoutInMinutes": 5}),
     ],
 )
 def test_a_setting_for_another_delivery_is_a_400_naming_it(

@@ -161,3 +161,109 @@ def test_reconciler_runs_at_once_with_events_change_no_count(
     at_once([lambda: ingest_shuffled(parallel, events, seed), *reconcile])
 
     assert_counts_are_the_executions(parallel, ends)
+
+
+RETRY_ONCE = {"jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "ALL", "numberOfRetries": 1}]}}
+# Each thing's attempts: those ending FAILED or TIMED_OUT are retried once (the policy's ALL).
+ATTEMPTS = (
+    ("SUCCEEDED",),
+    ("FAILED", "SUCCEEDED"),
+    ("FAILED", "FAILED"),
+    ("TIMED_OUT", "SUCCEEDED"),
+    ("REJECTED",),
+    ("TIMED_OUT", "FAILED"),
+)
+
+
+def test_job_events_of_retried_executions_at_once_leave_counts_equal_to_the_executions(
+    parallel: HandlerClient, things: Callable[..., list[str]]
+) -> None:
+    from moto.iot.models import iot_backends
+
+    from local import moto_iot
+    from tests.integration.conftest import ACCOUNT, REGION
+
+    publish(parallel, things, "job", **RETRY_ONCE)
+    base = int(datetime.now(UTC).timestamp())
+    runs = {thing: ATTEMPTS[number % len(ATTEMPTS)] for number, thing in enumerate(THINGS)}
+    events = []
+    with moto_iot.LOCK.exclusive():  # the devices answer each attempt; AWS IoT queues the retries
+        for thing, ends in runs.items():
+            for attempt, end in enumerate(ends):
+                assert moto_iot.update_execution(iot_backends[ACCOUNT][REGION], "cmd", thing, end) == (
+                    attempt == 0 and len(ends) == 2
+                )
+                events.append(job_execution_event("cmd", thing, end, base + 2 * attempt))
+    events += [job_execution_event("cmd", stranger, "FAILED", base + 1) for stranger in STRANGERS]
+
+    ingest_shuffled(parallel, events, seed=5)
+    # Job events do not say their attempt: a second failure ingested before the first is taken for it, and the
+    # first is then stale; the reconciler reads AWS IoT's execution number, which does.
+    parallel.functions.invoke("reconcile", {})
+
+    assert_counts_are_the_executions(parallel, {thing: ends[-1] for thing, ends in runs.items()})
+
+
+@pytest.mark.parametrize("seed", [6, 7])
+def test_command_events_of_retried_executions_and_stale_copies_at_once_leave_counts_equal_to_the_executions(
+    parallel: HandlerClient, things: Callable[..., list[str]], iot_commands: EmulatedCommands, seed: int
+) -> None:
+    publish(parallel, things, "command", **RETRY_ONCE)
+    emulator = iot_commands.emulator
+    runs = {thing: ATTEMPTS[number % len(ATTEMPTS)] for number, thing in enumerate(THINGS)}
+    first_attempts: list[dict[str, Any]] = []
+    for attempt in (0, 1):
+        for thing, ends in runs.items():
+            if attempt < len(ends):
+                (started,) = [
+                    item
+                    for item in clients.client("iot").list_command_executions(targetArn=thing_arn(thing))[
+                        "commandExecutions"
+                    ]
+                    if item["status"] == "CREATED"
+                ]
+                emulator.device_response(thing, started["executionId"], {"status": "IN_PROGRESS"})
+                emulator.device_response(thing, started["executionId"], {"status": ends[attempt]})
+        events = iot_commands.take_events()
+        if attempt == 0:
+            first_attempts = events
+        else:  # the first attempts' events again, duplicated and late: after the second attempts began
+            events += first_attempts
+        ingest_shuffled(parallel, events, seed=seed + attempt)
+        parallel.drain()  # the dispatcher starts the retried executions' second attempts
+
+    assert_counts_are_the_executions(parallel, {thing: ends[-1] for thing, ends in runs.items()})
+    retried = [thing for thing, ends in runs.items() if len(ends) == 2]
+    history = parallel.get(f"/commands/cmd/executions/{retried[0]}").json()["executions"][0]["history"]
+    assert next(step["attempt"] for step in history if step["to"] in ("FAILED", "TIMED_OUT")) == 1
+    assert {step["attempt"] for step in history} == {1, 2}
+
+
+def test_inbox_reports_of_retried_executions_at_once_leave_counts_equal_to_the_executions(
+    parallel: HandlerClient, things: Callable[..., list[str]]
+) -> None:
+    publish(parallel, things, "inbox", **RETRY_ONCE)
+    states = {"SUCCEEDED": "Command Success", "FAILED": "Command Failure", "TIMED_OUT": "Command TimeOut"}
+    # An inbox device cannot reject: it succeeds instead.
+    runs = {thing: ATTEMPTS[number % len(ATTEMPTS)] for number, thing in enumerate(THINGS)}
+    runs = {thing: ("SUCCEEDED",) if ends == ("REJECTED",) else ends for thing, ends in runs.items()}
+
+    def device(thing: str, attempt: int, *, fetch: bool = True) -> Callable[[], None]:
+        """The device fetches its execution and reports it done; without `fetch`, only the reports (sent again
+        by a device whose answers were lost): the copies change nothing, whenever they land."""
+
+        def work() -> None:
+            if fetch:
+                parallel.get(f"/v2/command-inbox/?device_id={thing}")
+            for state in ("Command Acknowledged", "Command In Progress", states[runs[thing][attempt]]):
+                parallel.request("PUT", f"/commands/v0/status/cmd.{thing}/", {"state": state})
+
+        return work
+
+    # Every device with a copy of its reports at once, attempt after attempt. (A copy of the first attempt's
+    # reports sent after the device fetched the second is the second's: the status API does not say attempts.)
+    at_once([*(device(thing, 0) for thing in runs), *(device(thing, 0, fetch=False) for thing in runs)])
+    retried = [thing for thing, ends in runs.items() if len(ends) == 2]
+    at_once([*(device(thing, 1) for thing in retried), *(device(thing, 1, fetch=False) for thing in retried)])
+
+    assert_counts_are_the_executions(parallel, {thing: ends[-1] for thing, ends in runs.items()})

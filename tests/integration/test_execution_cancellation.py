@@ -62,7 +62,7 @@ def test_an_execution_cannot_be_cancelled_while_the_executions_are_being_written
     assert statuses(api, command_id) == {"p-1": "QUEUED"}
 
 
-def test_a_retried_execution_is_not_final_when_aws_iot_retries_it_and_the_command_waits(
+def test_a_failure_aws_iot_retries_moves_the_execution_to_its_next_attempt_and_the_command_waits(
     api: HandlerClient, published: Callable[..., str]
 ) -> None:
     retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]}
@@ -72,12 +72,17 @@ def test_a_retried_execution_is_not_final_when_aws_iot_retries_it_and_the_comman
         api.functions.invoke("status_ingest", sqs_event(events))
 
     at = int(time.time())  # AWS IoT's time of the events: after publishing
-    # AWS IoT publishes the failure and queues the next attempt, of which no event says anything.
+    # AWS IoT publishes the failure and queues the next attempt, of which no event says anything: the job's
+    # retry policy is the command's, so the failure moves the execution to its next attempt, QUEUED.
     attempt = iot_execution(command_id, "t-1")
     attempt.status, attempt.last_updated_at = "QUEUED", datetime.fromtimestamp(at + 1, UTC)
     ingest([job_execution_event(command_id, "t-1", "FAILED", at)])
     command = api.get(f"/commands/{command_id}").json()
-    assert (command["status"], statuses(api, command_id)) == ("in_progress", {"t-1": "QUEUED"})  # read back
+    assert (command["status"], command["counts"], statuses(api, command_id)) == (
+        "in_progress",
+        {"QUEUED": 1},
+        {"t-1": "QUEUED"},
+    )
 
     attempt.status = "SUCCEEDED"
     ingest(

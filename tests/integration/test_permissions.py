@@ -218,16 +218,20 @@ def _roll_out_a_job_in_waves(
 def _use_the_command_delivery(
     api: HandlerClient, template: Callable[..., dict[str, Any]], iot_commands: EmulatedCommands, names: list[str]
 ) -> None:
-    # Delivery command: published, started, answered, read with its result, reconciled, cancelled, deleted.
-    template(
-        "direct", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[], delivery="command"
-    )
+    # Delivery command: published, started, answered (a failure retried: a new execution started), read with its
+    # result, reconciled, cancelled, deleted.
+    retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
+    plain = {"document": json.dumps({"a": 1}), "requiredDocumentParameters": [], "requiredFiles": []}
+    template("direct", **plain, delivery="command", jobExecutionsRetryConfig=retry)
     body = {"commandId": "direct", "templateId": "direct", "status": "in_progress", "targets": names}
     assert api.post("/commands", body).status == 201
     api.drain()
-    (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(names[0]))["commandExecutions"]
-    iot_commands.emulator.device_response(names[0], execution["executionId"], {"status": "SUCCEEDED"})
+    for name, status in ((names[0], "SUCCEEDED"), (names[1], "FAILED")):
+        (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(name))["commandExecutions"]
+        iot_commands.emulator.device_response(name, execution["executionId"], {"status": status})
     assert api.functions.invoke("status_ingest", sqs_event(iot_commands.take_events())) == {"batchItemFailures": []}
+    api.drain()  # the retry step starts the failed one's second attempt
+    assert len(clients.client("iot").list_command_executions(targetArn=thing_arn(names[1]))["commandExecutions"]) == 2
     assert api.get(f"/commands/direct/executions/{names[0]}").status == 200
     assert api.functions.invoke("reconcile", {})["failed"] == 0
     assert api.patch("/commands/direct", {"status": "cancelled"}).status == 204

@@ -176,7 +176,7 @@ _READ_JOB_EXECUTIONS = Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",
 _DELETE_COMMAND_GROUPS = Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/command-*",))
 # What follows an execution that ended (services/commands.settle): an abort criterion met cancels the command, a
 # wave's gate it decides wakes the dispatch step, the last one completes the command (its group deleted).
-_SETTLE = (*_CANCEL, _DELETE_COMMAND_GROUPS, _READ_JOB_EXECUTIONS)
+_SETTLE = (*_CANCEL, _DELETE_COMMAND_GROUPS)
 # Delivery command: executions are AWS IoT Commands' of a command on a thing.
 _COMMAND_EXECUTIONS = ("command/*", "thing/*")
 _READ_COMMAND_EXECUTIONS = Access("iot", ("iot:ListCommandExecutions",), _COMMAND_EXECUTIONS)
@@ -274,8 +274,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "/commands/{commandId}",
         "v1",
         (
-            # Query: a resumed command that completes reads AWS IoT's executions of a job with a retry policy.
-            Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")),
+            Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")),
             *_PUBLISH,
             *_SETTLE,
         ),

@@ -417,9 +417,11 @@ class CommandRepository:
         item = response.get("Item")
         return Execution.model_validate(from_item(item)) if item else None
 
-    def record(self, execution: Execution | None, report: Report) -> bool:
+    def record(self, execution: Execution | None, report: Report, *, again: str | None = None) -> bool:
         """Writes `report` onto `execution` as read (or creates the execution, when None) together with the
-        command's counts, in one transaction; False when the execution is no longer as it was read."""
+        command's counts, in one transaction; False when the execution is no longer as it was read. With `again`,
+        the report is a failure that a retry policy retries: its history records the failure and the move to the
+        next attempt, in status `again`, which the counts go to straight away."""
         at = iso(report.at)
         entry = {
             "at": at,
@@ -427,6 +429,7 @@ class CommandRepository:
             "to": report.status,
             "reason": report.reason,
             "source": report.source,
+            "attempt": execution.attempt if execution else 1,
         }
         if execution is None:
             item = _execution_item(report.command_id, report.thing_name, report.at, status=report.status, entry=entry)
@@ -436,13 +439,17 @@ class CommandRepository:
                 "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(itemKey)"}
             }
             counts = "SET counts.#to = if_not_exists(counts.#to, :zero) + :one"
-            names = {"#to": report.status}
+            names: dict[str, str] = {"#to": report.status}
         else:
-            write = {"Update": self._execution_update(execution, report, entry)}
-            if execution.status == report.status:
+            if again is not None:
+                write = {"Update": self._next_attempt(execution, report, entry, again)}
+            else:
+                write = {"Update": self._execution_update(execution, report, entry)}
+            to = again or report.status
+            if execution.status == to:
                 return self._transact([write])
             counts = "SET counts.#from = counts.#from - :one, counts.#to = if_not_exists(counts.#to, :zero) + :one"
-            names = {"#from": execution.status, "#to": report.status}
+            names = {"#from": execution.status, "#to": to}
             if execution.wave is not None:  # the wave's counts move with the command's (the wave gates read them)
                 wave = f"waveCounts[{int(execution.wave)}]"  # a list index cannot be an expression value
                 counts += f", {wave}.#from = {wave}.#from - :one, {wave}.#to = if_not_exists({wave}.#to, :zero) + :one"
@@ -457,6 +464,21 @@ class CommandRepository:
             }
         }
         return self._transact([write, command])
+
+    def record_execution_id(self, execution: Execution, execution_id: str) -> bool:
+        """Records the AWS IoT Commands execution started for the execution's current attempt, unless one is
+        recorded already (its CREATED event came first) or the execution has moved to another attempt."""
+        values: dict[str, Any] = {":id": execution_id}
+        condition = "attribute_not_exists(executionId) AND " + _same_attempt(execution, values)
+        return self._conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key=_execution_key(execution.command_id, execution.thing_name),
+                UpdateExpression="SET executionId = :id",
+                ConditionExpression=f"attribute_exists(itemKey) AND {condition}",
+                ExpressionAttributeValues=to_item(values),
+            )
+        )
 
     def renew_lease(self, execution: Execution, until: datetime) -> bool:
         """Moves the lease of a SENT inbox execution to `until`, if it is still SENT under the lease it was read
@@ -476,6 +498,52 @@ class CommandRepository:
                 ExpressionAttributeValues=to_item(values),
             )
         )
+
+    def _next_attempt(self, execution: Execution, report: Report, entry: dict[str, Any], again: str) -> dict[str, Any]:
+        """The failure ending the execution's attempt, and its next attempt beginning in `again`, as one update
+        conditional on the execution as read: the history gets both, the attempt goes up, and what belonged to
+        the attempt that failed goes (the inbox's lease, AWS IoT Commands' execution id, which becomes stale)."""
+        attempt = execution.attempt + 1
+        begun = {"at": entry["at"], "from": report.status, "to": again, "source": report.source, "attempt": attempt}
+        begun["reason"] = f"attempt {attempt} after {report.status}"
+        retired = [
+            *execution.retired_execution_ids,
+            *dict.fromkeys(i for i in (execution.execution_id, report.execution_id) if i),
+        ]
+        sets = [
+            "#status = :to",
+            "attempt = :attempt",
+            "attemptSince = :at",
+            "updatedAt = :now",
+            "reportedAt = :at",
+            "history = list_append(if_not_exists(history, :empty), :entries)",
+        ]
+        values: dict[str, Any] = {
+            ":to": again,
+            ":from": execution.status,
+            ":attempt": attempt,
+            ":now": iso(now()),
+            ":at": iso(report.at),
+            ":empty": [],
+            ":entries": [{key: value for key, value in item.items() if value is not None} for item in (entry, begun)],
+        }
+        if report.reason is not None:
+            sets.append("statusReason = :reason")
+            values[":reason"] = report.reason
+        if retired:
+            sets.append("retiredExecutionIds = :retired")
+            values[":retired"] = retired
+        if again == "QUEUED":  # in the inbox's queue again (its order, its timeout) from now
+            sets.append("queuedAt = :at")
+        condition = "#status = :from AND " + _same_attempt(execution, values)
+        return {
+            "TableName": self._table,
+            "Key": _execution_key(execution.command_id, execution.thing_name),
+            "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE executionId, leaseUntil, startedAt, timedOutBy",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": to_item(values),
+        }
 
     def _execution_update(self, execution: Execution, report: Report, entry: dict[str, Any]) -> dict[str, Any]:
         sets = ["#status = :to", "updatedAt = :now", "reportedAt = :at"]
@@ -510,7 +578,7 @@ class CommandRepository:
         expression = "SET " + ", ".join(sets)
         if report.status in TERMINAL:
             expression += " REMOVE inboxThing"
-        condition = "#status = :from"
+        condition = "#status = :from AND " + _same_attempt(execution, values)
         if execution.status == report.status:  # a repeated IN_PROGRESS must be newer than the last report
             condition += " AND (attribute_not_exists(reportedAt) OR reportedAt < :at)"
         return {
@@ -591,6 +659,14 @@ def _attribute(field: str) -> str:
     if field == "status":
         return "commandStatus"  # `status` is the executions' (the byStatus index tells them apart)
     return Command.model_fields[field].alias or field
+
+
+def _same_attempt(execution: Execution, values: dict[str, Any]) -> str:
+    """The condition that the execution is still at the attempt it was read at (adding its value)."""
+    if execution.attempt == 1:
+        return "attribute_not_exists(attempt)"  # written only once a retry starts attempt 2
+    values[":attempt_read"] = execution.attempt
+    return "attempt = :attempt_read"
 
 
 def _key(command_id: str) -> dict[str, Any]:

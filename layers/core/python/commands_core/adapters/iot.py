@@ -162,15 +162,17 @@ class IotJobs:
             raise
         return str(described["execution"]["status"])
 
-    def executions(self, job_id: str) -> Iterator[tuple[str, str, datetime]]:
-        """(thing name, status, last update) of every execution of the job, as AWS IoT has them."""
+    def executions(self, job_id: str) -> Iterator[tuple[str, str, datetime, int | None]]:
+        """(thing name, status, last update, execution number) of every execution of the job, as AWS IoT has
+        them; the execution number counts the thing's executions of the job from 1 (a retry is the next)."""
         arguments: dict[str, Any] = {"jobId": job_id, "maxResults": 250}
         while True:
             page = self._client.list_job_executions_for_job(**arguments)
             for summary in page.get("executionSummaries", []):
                 execution = summary["jobExecutionSummary"]
                 at = execution.get("lastUpdatedAt") or execution.get("queuedAt")
-                yield summary["thingArn"].rsplit("/", 1)[-1], execution["status"], at
+                number = execution.get("executionNumber")
+                yield summary["thingArn"].rsplit("/", 1)[-1], execution["status"], at, number
             if not page.get("nextToken"):
                 return
             arguments["nextToken"] = page["nextToken"]

@@ -71,13 +71,15 @@ class IotCommands:
                 raise
             return False
 
-    def start(self, command_arn: str, thing_arn: str, timeout_seconds: int | None) -> Start:
-        """Starts the thing's execution. The client token is derived from (command, thing), so asking again
-        (a retried batch) returns the execution already started instead of starting a second one."""
+    def start(self, command_arn: str, thing_arn: str, timeout_seconds: int | None, attempt: int = 1) -> Start:
+        """Starts the thing's execution, at `attempt` (a retry policy starts later ones). The client token is
+        derived from (command, thing, attempt), so asking again (a retried batch, a retry message delivered twice)
+        returns the execution already started instead of starting a second one."""
+        key = f"{command_arn}|{thing_arn}" + (f"|{attempt}" if attempt > 1 else "")  # the first: as before
         arguments: dict[str, Any] = {
             "commandArn": command_arn,
             "targetArn": thing_arn,
-            "clientToken": hashlib.sha256(f"{command_arn}|{thing_arn}".encode()).hexdigest()[:64],
+            "clientToken": hashlib.sha256(key.encode()).hexdigest()[:64],
         }
         if timeout_seconds:
             arguments["executionTimeoutSeconds"] = timeout_seconds

@@ -237,7 +237,6 @@ class Command(CommandFields):
     delivery: Delivery | None = Field(default=None, exclude=True)  # the template's, frozen on publish
     lease_until: datetime | None = Field(default=None, exclude=True)
     group_name: str | None = Field(default=None, exclude=True)  # delivery job: the job's thing group
-    job_retries: bool = Field(default=False, exclude=True)  # its job has a retry policy
     # Delivery command: its AWS IoT command, the last target started (targets start in thing-name order), and
     # the batches started in the last minute (the rate limit).
     iot_command_arn: str | None = Field(default=None, exclude=True)

@@ -53,5 +53,15 @@ class End(_Message):
     action: Literal["end"] = "end"
 
 
-DispatchMessage = Annotated[Expand | Start | Cancel | Join | End, Field(discriminator="action")]
+class Retry(_Message):
+    """Start again an execution that a retry policy gave another attempt, once its command is in progress: the
+    thing's, at `attempt`; without a thing, every execution of the command waiting for its next attempt (a
+    resume, or the reconciler after a lost message)."""
+
+    action: Literal["retry"] = "retry"
+    thing_name: str | None = None
+    attempt: int = 0
+
+
+DispatchMessage = Annotated[Expand | Start | Cancel | Join | End | Retry, Field(discriminator="action")]
 MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage)

@@ -32,6 +32,7 @@ class Transition(ApiModel):
     to_status: ExecutionStatus = Field(alias="to")
     reason: str | None = None
     source: str
+    attempt: int = 1  # which attempt of the execution the change belongs to (a retry policy starts others)
 
 
 class Execution(ApiModel):
@@ -45,6 +46,7 @@ class Execution(ApiModel):
     status_details: dict[str, str] | None = None
     status_reason: str | None = None
     execution_id: str | None = None  # AWS IoT Commands' id of the execution (delivery command)
+    attempt: int = 1  # from 1; a retry policy starts the execution again after a failure (services/retries.py)
     history: list[Transition] = Field(default_factory=list)
     wave: int | None = Field(default=None, exclude=True)  # of a rollout in waves: which one (from 0)
     # When the last applied report happened (its own time, not ours): a repeated IN_PROGRESS must be newer.
@@ -54,6 +56,11 @@ class Execution(ApiModel):
     # An inbox execution handed out (SENT) is its device's to acknowledge until then; after it, the next fetch
     # hands it out again, since the answer may have been lost (delivery at least once).
     lease_until: datetime | None = Field(default=None, exclude=True)
+    # Of an execution started again: when the failure that ended its last attempt happened (a report from before
+    # is of an earlier attempt), and the AWS IoT Commands executions of its earlier attempts (their events are
+    # stale).
+    attempt_since: datetime | None = Field(default=None, exclude=True)
+    retired_execution_ids: list[str] = Field(default_factory=list, exclude=True)
 
     @property
     def summary(self) -> dict[str, str]:
@@ -76,6 +83,9 @@ class Report(ApiModel):
     cloud_timeout: bool = False
     execution_id: str | None = None
     lease_until: datetime | None = None  # an inbox execution handed out: its lease, written with the move to SENT
+    # The attempt the report is about, when its source knows (a device that read it, AWS IoT's executionNumber):
+    # a report of an earlier attempt changes nothing.
+    attempt: int | None = None
 
 
 class ExecutionQuery(PageQuery):

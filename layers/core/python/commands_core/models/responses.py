@@ -95,13 +95,28 @@ class ExecutionPage(TypedDict):
     pagination: Pagination
 
 
+# One change of an execution's status, in the attempt it belongs to (from 1); `from` is a keyword, hence the form.
+TransitionView = TypedDict(
+    "TransitionView",
+    {
+        "at": datetime,
+        "from": NotRequired[str],
+        "to": str,
+        "reason": NotRequired[str],
+        "source": str,
+        "attempt": int,
+    },
+)
+
+
 class ExecutionView(TypedDict):
     thingName: str
     status: str
+    attempt: int  # from 1: a retry policy starts an execution again after a failure
     createdAt: datetime
     lastUpdatedAt: datetime
     percentComplete: float
-    history: list[dict[str, Any]]
+    history: list[TransitionView]
     queuedAt: NotRequired[datetime]
     startedAt: NotRequired[datetime]
     statusDetails: NotRequired[dict[str, str]]

@@ -23,13 +23,13 @@ from commands_core.models.commands import (
     file_key,
     published_file_key,
 )
-from commands_core.models.dispatch import Cancel, End, Expand, Join, Start
+from commands_core.models.dispatch import Cancel, End, Expand, Join, Retry, Start
 from commands_core.models.jobs import RolloutConfig
 from commands_core.models.lifecycle import PUBLISHED, CommandStatus, StatusEvent, status_after
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.pagination import Page
-from commands_core.services import delivery, rendering, targets, transitions
+from commands_core.services import delivery, rendering, retries, targets, transitions
 from commands_core.validation import check_id as check_name
 from commands_core.validation import holds, parse
 
@@ -330,7 +330,7 @@ def _dispatch(ports: Ports, command: Command) -> None:
         ports.queue.send(End(command_id=command.command_id))  # it comes back until the end time
 
 
-def settle(ports: Ports, command: Command, *, job_completed: bool = False) -> None:
+def settle(ports: Ports, command: Command) -> None:
     """What follows executions that changed, read in `command`: the rollout aborts when an abort criterion is
     met; a wave's gate that this decided wakes the start step; a command with no execution left pending
     completes."""
@@ -339,7 +339,7 @@ def settle(ports: Ports, command: Command, *, job_completed: bool = False) -> No
         return
     if _at_decided_gate(command):
         ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
-    _complete_if_done(ports, command, job_completed=job_completed)
+    _complete_if_done(ports, command)
 
 
 def _at_decided_gate(command: Command) -> bool:
@@ -354,16 +354,12 @@ def _at_decided_gate(command: Command) -> bool:
     return verdict.verdict != "wait"
 
 
-def _complete_if_done(ports: Ports, command: Command, *, job_completed: bool) -> bool:
-    """A SNAPSHOT command with no pending execution becomes completed; with a job's retry policy, only once AWS
-    IoT's list agrees (it may be retrying a failed execution). What its delivery holds for it alone is released
-    first, so that a crash in between leaves nothing behind."""
+def _complete_if_done(ports: Ports, command: Command) -> bool:
+    """A SNAPSHOT command with no pending execution becomes completed (a failure being retried is pending: its
+    next attempt). What its delivery holds for it alone is released first, so that a crash in between leaves
+    nothing behind."""
     if not transitions.ended(command):
         return False
-    if command.job_retries and not job_completed:
-        kind = delivery.of(command.delivery)
-        if kind.read_back(ports, command) and not transitions.ended(ports.commands.get(command.command_id) or command):
-            return False
     delivery.of(command.delivery).release(ports, command)
     if ports.commands.move(command, "complete", now()):
         metrics.add_metric(name="CommandCompleted", unit="Count", value=1)
@@ -407,11 +403,13 @@ def resume(ports: Ports, command: Command) -> Command:
     if not ports.commands.move(command, "resume", at, **changes):
         raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
     resumed = command.model_copy(update={"status": "in_progress", "updated_at": at} | changes)
+    if retries.waiting(command):  # retried executions the pause held back
+        ports.queue.send(Retry(command_id=command.command_id))
     if command.dispatch_step == "start":
         ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
     else:
         if command.type == "CONTINUOUS" and command.dispatch_step == "done":  # the joiners that waited
             ports.queue.send(Join(command_id=command.command_id))
-        _complete_if_done(ports, resumed, job_completed=False)
+        _complete_if_done(ports, resumed)
     logger.info("rollout resumed", extra={"command_id": command.command_id})
     return resumed

@@ -13,6 +13,8 @@ cancel: for a cancelled or deleted command, the kind ends its pending executions
 join:   for a CONTINUOUS command whose executions of publishing have all started, the things that joined its
   targets since get theirs, started by the kind (services/joiners.py).
 end:    at a scheduled command's end time, its endBehavior, when no start step is there to apply it.
+retry:  starts the next attempt of an execution that a retry policy retried, where the kind must (a new AWS IoT
+  Commands execution); a paused command's wait for its resume, a cancelled one's were ended by its cancel.
 
 A lease on the command item keeps a duplicate `expand` message from running alongside the first; a step that
 crashed is taken over when its message comes back after the visibility timeout, once the lease has expired,
@@ -32,7 +34,7 @@ from commands_core.clock import now
 from commands_core.errors import Conflict
 from commands_core.models import rollout, scheduling
 from commands_core.models.commands import Command, Started, published_file_key
-from commands_core.models.dispatch import Cancel, DispatchMessage, End, Expand, Join, Start
+from commands_core.models.dispatch import Cancel, DispatchMessage, End, Expand, Join, Retry, Start
 from commands_core.models.executions import ExecutionStatus
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
@@ -71,6 +73,8 @@ def handle(ports: Ports, message: DispatchMessage) -> None:
             joiners.catch_up(ports, message)
         case End():
             end(ports, message)
+        case Retry():
+            retry(ports, message)
 
 
 def expand(ports: Ports, message: Expand) -> None:
@@ -378,3 +382,21 @@ def resume(ports: Ports, command: Command) -> None:
         ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
     else:
         ports.queue.send(Expand(command_id=command.command_id))
+
+
+def retry(ports: Ports, message: Retry) -> None:
+    """Starts the next attempt of the message's execution (or of each execution of the command waiting for one),
+    if its command is in progress and the execution still waits at that attempt: a copy of the message, or one
+    late, starts nothing."""
+    command = ports.commands.get(message.command_id)
+    if command is None or command.status != "in_progress":
+        return  # paused: its resume sends the message again; ended: its cancel step ended the execution
+    kind = delivery.of(command.delivery)
+    if message.thing_name is not None:
+        found = ports.commands.get_execution(command.command_id, message.thing_name)
+        waiting = [found] if found is not None and found.attempt == message.attempt else []
+    else:
+        waiting = list(ports.commands.pending_executions(command.command_id))
+    for execution in waiting:
+        if execution.status == kind.retry_status and execution.attempt > 1 and execution.execution_id is None:
+            kind.retry(ports, command, execution)

@@ -107,6 +107,8 @@ def _command_execution(ports: Ports, event: CommandExecutionEvent) -> Drop | Non
     execution = ports.commands.get_execution(command.command_id, event.thing_name)
     if execution is None:
         return Drop("untargeted", "the command has no execution for this thing")
+    if event.execution_id in execution.retired_execution_ids:
+        return Drop("other_execution", "an execution of an earlier attempt, which a retry policy retried")
     if execution.execution_id and execution.execution_id != event.execution_id:
         return Drop("other_execution", f"the command's execution on this thing is {execution.execution_id}")
     reason = event.status_reason
@@ -126,7 +128,8 @@ def _command_execution(ports: Ports, event: CommandExecutionEvent) -> Drop | Non
 
 
 def _apply(ports: Ports, report: Report, *, create_missing: bool) -> None:
-    if transitions.apply(ports.commands, report, create_missing=create_missing) and report.status != "IN_PROGRESS":
+    applied = transitions.apply(ports.commands, report, create_missing=create_missing, restart=ports.queue.send)
+    if applied and report.status != "IN_PROGRESS":
         command = ports.commands.get(report.command_id)
         if command:
             commands.settle(ports, command)

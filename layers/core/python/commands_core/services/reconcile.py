@@ -17,10 +17,10 @@ from datetime import timedelta
 from commands_core.clock import now
 from commands_core.models import scheduling
 from commands_core.models.commands import Command
-from commands_core.models.dispatch import End, Join
+from commands_core.models.dispatch import End, Join, Retry
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
-from commands_core.services import commands, delivery, dispatch
+from commands_core.services import commands, delivery, dispatch, retries
 from commands_core.services.ports import Ports
 
 STALLED = timedelta(minutes=10)  # a dispatch step this old without progress is resumed
@@ -52,6 +52,8 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
             if scheduling.ended(command.scheduling_config, now()):
                 dispatch.end(ports, End(command_id=command.command_id))
             if refreshed := ports.commands.get(command.command_id):
+                if refreshed.status == "in_progress" and retries.waiting(refreshed):  # a retry message lost
+                    ports.queue.send(Retry(command_id=command.command_id))
                 commands.settle(ports, refreshed)
         except Exception:  # one command's trouble (its job deleted, throttling) must not stop the round
             figures["failed"] += 1
@@ -68,7 +70,7 @@ def read_back(ports: Ports, command: Command, *, ended: bool = False) -> int:
     number that changed."""
     changed = delivery.of(command.delivery).read_back(ports, command, ended=ended)
     if refreshed := ports.commands.get(command.command_id):
-        commands.settle(ports, refreshed, job_completed=ended)
+        commands.settle(ports, refreshed)
     return changed
 
 

@@ -129,6 +129,10 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
     if update.state not in SETTABLE:
         raise InvalidInput("state", f"must be one of {', '.join(SETTABLE)}; the state is '{current}'")
     new = REPORTED[update.state]
+    if execution.attempt > 1 and execution.status == "QUEUED":
+        # A retry policy started the next attempt, which no fetch has handed out yet: the report is the earlier
+        # attempt's (a device sending its failure again), and changes nothing.
+        return to_status(execution)
     if current != update.state or new == "IN_PROGRESS":  # the current state again changes nothing (but progress)
         if not transitions.allowed(execution.status, new, cloud_timeout=execution.timed_out_by == "cloud"):
             raise InvalidInput("state", f"cannot move from '{current}' to '{update.state}'; the state is '{current}'")
@@ -140,10 +144,13 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
             source="device",
             reason=update.reason,
             read=execution,
+            attempt=execution.attempt,
         )
         if not reported:
-            latest = STATES[_execution(ports, status).status]
-            if latest != update.state:  # a concurrent identical report is the same answer (and completes)
+            now_there = _execution(ports, status)
+            latest = STATES[now_there.status]
+            # A concurrent identical report is the same answer (and completes, or starts the next attempt).
+            if latest != update.state and now_there.attempt == execution.attempt:
                 raise InvalidInput("state", f"the execution changed meanwhile; the state is '{latest}'")
         # Only an execution that ended can complete its command.
         elif new in TERMINAL and (refreshed := ports.commands.get(execution.command_id)) is not None:
@@ -178,6 +185,8 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
         command = live[pending.command_id]
         if command is None or command.document is None:
             continue
+        if command.status == "paused" and pending.attempt > 1 and pending.status == "QUEUED":
+            continue  # a retry policy's next attempt, not handed out yet: it waits for the resume
         execution = delivery.of(command.delivery).fetched(ports, pending, at, until)
         if execution is None:
             continue

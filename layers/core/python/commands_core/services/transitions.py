@@ -7,11 +7,15 @@ condition that nothing changed since: a duplicate or stale report changes nothin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from commands_core.clock import now
+from commands_core.models.dispatch import Retry
 from commands_core.models.executions import PENDING, TERMINAL, Execution, ExecutionStatus, Report, Source
+from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import log_keys, logger, metrics
+from commands_core.services import delivery, retries
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -22,7 +26,10 @@ if TYPE_CHECKING:
 _RANK = {"SCHEDULED": 0, "QUEUED": 1, "SENT": 2, "ACKNOWLEDGED": 3, "IN_PROGRESS": 4}
 _DEVICE_FINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
 _ATTEMPTS = 8
-_RETRYABLE = frozenset({"FAILED", "TIMED_OUT"})
+# Sources whose report times are AWS IoT's (or the reconciler's reading of AWS IoT): a report from before the
+# failure that ended the last attempt is of an earlier attempt. The others are the service's own, made now.
+_TIMED_BY_AWS = frozenset({"jobs-event", "commands-event", "reconciler"})
+Restart = Callable[[Retry], object]
 
 
 def allowed(current: str, new: str, *, cloud_timeout: bool = False) -> bool:
@@ -49,11 +56,15 @@ def report(
     cloud_timeout: bool = False,
     lease_until: datetime | None = None,
     read: Execution | None = None,
+    attempt: int | None = None,
+    restart: Restart | None = None,
 ) -> bool:
     """Applies what the service itself learnt now of an execution the command has (never creating one).
     `lease_until`: the lease of an inbox execution handed out, recorded in the same write as its move.
     `read`: the execution as the caller has just read it (a strongly consistent read), used instead of reading
-    it again; the write is conditional on it all the same, and a retry reads afresh."""
+    it again; the write is conditional on it all the same, and a retry reads afresh. `attempt`: the attempt the
+    report is about (a device's): if a later one is current by then, it changes nothing. `restart`: sends the
+    message that starts the next attempt, when the report is a failure the command's retry policy retries."""
     happened = Report(
         command_id=command_id,
         thing_name=thing_name,
@@ -63,8 +74,9 @@ def report(
         reason=reason,
         cloud_timeout=cloud_timeout,
         lease_until=lease_until,
+        attempt=attempt,
     )
-    return apply(store, happened, create_missing=False, read=read)
+    return apply(store, happened, create_missing=False, read=read, restart=restart)
 
 
 class ExecutionChurn(Exception):
@@ -72,34 +84,58 @@ class ExecutionChurn(Exception):
 
 
 def apply(
-    store: CommandRepository, report: Report, *, create_missing: bool = False, read: Execution | None = None
+    store: CommandRepository,
+    report: Report,
+    *,
+    create_missing: bool = False,
+    read: Execution | None = None,
+    restart: Restart | None = None,
 ) -> bool:
     """Applies the report if the rule allows it; False when it changes nothing (duplicate, stale, unknown).
 
     An execution the command does not have yet is created only with `create_missing` (if the command exists):
     for one AWS IoT itself holds (a thing that joined the group of a CONTINUOUS job), never for a thing an event
-    merely names.
+    merely names. A failure the command's retry policy retries moves the execution to its next attempt instead
+    (see `_next_attempt`); `restart` sends the message that starts it, where the delivery must.
     """
     # Every log line about this execution names it, whichever function applies the report.
     with log_keys(command_id=report.command_id, thing_name=report.thing_name):
-        return _apply(store, report, create_missing=create_missing, read=read)
+        return _apply(store, report, create_missing=create_missing, read=read, restart=restart)
 
 
-def _apply(store: CommandRepository, report: Report, *, create_missing: bool, read: Execution | None) -> bool:
+def _apply(
+    store: CommandRepository,
+    report: Report,
+    *,
+    create_missing: bool,
+    read: Execution | None,
+    restart: Restart | None,
+) -> bool:
     for attempt in range(_ATTEMPTS):
         execution = read if attempt == 0 and read else store.get_execution(report.command_id, report.thing_name)
         if execution is None:
             if not create_missing or store.get(report.command_id) is None:
                 return False
+            if report.status in retries.RETRYABLE:
+                # Created as its attempt began (QUEUED), then the failure applied to it: the retry rule decides.
+                store.record(None, report.model_copy(update={"status": "QUEUED", "reason": None, "details": None}))
+                continue
+        elif stale(execution, report):
+            return False  # of an earlier attempt
         elif execution.reported_at and report.at <= execution.reported_at and execution.status == report.status:
             return False  # a duplicate, or an older IN_PROGRESS than the one applied
-        elif not allowed(
-            execution.status, report.status, cloud_timeout=execution.timed_out_by == "cloud"
-        ) and not _retried(store, execution, report):
+        elif not allowed(execution.status, report.status, cloud_timeout=execution.timed_out_by == "cloud"):
             return False
-        if store.record(execution, report):
+        again = _next_attempt(store, execution, report) if execution else None
+        if store.record(execution, report, again=again):
             moved = {"from": execution.status if execution else None, "to": report.status, "source": report.source}
-            if report.status in TERMINAL:
+            if again is not None and execution is not None:
+                metrics.add_metric(name="ExecutionRetried", unit="Count", value=1)
+                logger.info("execution retried", extra=moved | {"attempt": execution.attempt + 1, "as": again})
+                if again == "SCHEDULED" and restart is not None:  # its delivery starts it again (dispatch queue)
+                    next_one = execution.attempt + 1
+                    restart(Retry(command_id=report.command_id, thing_name=report.thing_name, attempt=next_one))
+            elif report.status in TERMINAL:
                 metrics.add_metric(name=f"Execution{report.status.title().replace('_', '')}", unit="Count", value=1)
                 logger.info("execution ended", extra=moved)
             else:
@@ -108,13 +144,33 @@ def _apply(store: CommandRepository, report: Report, *, create_missing: bool, re
     raise ExecutionChurn(f"execution {report.command_id}/{report.thing_name} kept changing")
 
 
-def _retried(store: CommandRepository, execution: Execution, report: Report) -> bool:
-    """A FAILED or TIMED_OUT execution of a job with a retry policy may start again: AWS IoT queues a new
-    attempt. A later report of it replaces the failure; an older one (of the failed attempt) does not."""
-    if execution.status not in _RETRYABLE or (execution.reported_at and report.at <= execution.reported_at):
+def stale(execution: Execution, report: Report) -> bool:
+    """Whether the report is of an earlier attempt than the execution's current one: it says an earlier attempt,
+    or names an AWS IoT Commands execution of an earlier one; else, when neither is known, it happened (in AWS
+    IoT's time) before the failure that ended the last attempt, or at that moment as a failure again (AWS IoT
+    Jobs' events count whole seconds)."""
+    if report.attempt is not None:  # an attempt the table has not reached yet is one whose failures were lost
+        return report.attempt < execution.attempt
+    if report.execution_id is not None:  # AWS IoT Commands' execution: one per attempt
+        return report.execution_id in execution.retired_execution_ids
+    since = execution.attempt_since
+    if since is None or report.source not in _TIMED_BY_AWS:
         return False
+    return report.at < since or (report.at == since and report.status in retries.RETRYABLE)
+
+
+def _next_attempt(store: CommandRepository, execution: Execution, report: Report) -> ExecutionStatus | None:
+    """The status the execution's next attempt starts in, when the report is a failure of its current attempt
+    that the command's retry policy retries; None when the failure ends the execution. A command no longer
+    published (cancelled, deleted) retries nothing."""
+    if report.status not in retries.RETRYABLE or execution.status in TERMINAL:
+        return None
     command = store.get(report.command_id)
-    return bool(command and command.job_retries)
+    if command is None or command.status not in PUBLISHED:
+        return None
+    if not retries.retried(command.job_executions_retry_config, execution, report.status):
+        return None
+    return delivery.of(command.delivery).retry_status
 
 
 def ended(command: Command) -> bool:

@@ -59,6 +59,9 @@ class Delivery(Protocol):
     initial_status: ClassVar[ExecutionStatus]  # of the executions an expand writes when nothing paces them
     presigns_files: ClassVar[bool]  # the service presigns file URLs (else AWS IoT does, from its placeholders)
     takes_device_reports: ClassVar[bool]  # devices report their executions over HTTP (else to AWS IoT)
+    # The status an execution's next attempt begins in, when a retry policy retries a failure: SCHEDULED when
+    # the service must start it (`retry`), else the status AWS IoT or the inbox gives it by itself.
+    retry_status: ClassVar[ExecutionStatus]
 
     def check(self, settings: JobSettings) -> None:
         """InvalidInput naming the setting that does not apply to this kind."""
@@ -73,6 +76,10 @@ class Delivery(Protocol):
 
     def start_batch(self, ports: Ports, command: Command, batch: list[Execution]) -> Batch | None:
         """Starts the batch's executions not started yet; None if the command ended meanwhile."""
+
+    def retry(self, ports: Ports, command: Command, execution: Execution) -> None:
+        """Starts the execution's next attempt, waiting (in `retry_status`) since a retry policy retried its
+        failure, once its command is in progress; nothing to do where AWS IoT or the inbox does it."""
 
     def all_started(self, ports: Ports, command: Command) -> None:
         """Every execution of the command has started."""
@@ -111,7 +118,7 @@ def of(kind: str | None) -> Delivery:
     return delivery
 
 
-JOB_ONLY = ("timeout_config", "job_executions_retry_config")
+JOB_ONLY = ("timeout_config",)
 
 
 def frozen_rollout(command: Command, template: Template) -> dict[str, object]:
@@ -123,6 +130,7 @@ def frozen_rollout(command: Command, template: Template) -> dict[str, object]:
         "rollout_maximum_per_minute": rollout.maximum_per_minute if rollout else None,
         "waves": command.waves or template.waves,
         "abort_config": command.abort_config or template.abort_config,
+        "job_executions_retry_config": command.job_executions_retry_config or template.job_executions_retry_config,
     }
 
 
@@ -140,7 +148,8 @@ def time_out_pending(
     ports: Ports, command: Command, timeout: int, since: Callable[[Execution], datetime | None], grace: timedelta
 ) -> int:
     """Pending executions whose timer (from `since`, None: not running) passed `timeout` seconds and `grace`
-    without an answer become TIMED_OUT, by the cloud (a late device answer may still replace it); how many."""
+    without an answer become TIMED_OUT, by the cloud (a late device answer may still replace it), or start their
+    next attempt where the retry policy says so; how many."""
     from commands_core.services import transitions
 
     at = now()
@@ -157,6 +166,8 @@ def time_out_pending(
             source="reconciler",
             reason=f"no answer from the device within {timeout} s",
             cloud_timeout=True,
+            attempt=execution.attempt,
+            restart=ports.queue.send,
         )
     return changed
 

@@ -1,6 +1,7 @@
 """Delivery command: one AWS IoT command holds the rendered document (the command's files presigned by the
 service); the dispatch queue's `start` step then starts one execution per thing, in batches (services/dispatch.py
-decides when). A batch started twice starts nothing twice: the client token is derived from command and thing.
+decides when). A batch started twice starts nothing twice: the client token is derived from command and thing
+(and from the attempt, for the new execution a retry policy starts: `retry`).
 Executions stay SCHEDULED until AWS IoT's events (or the reconciler, reading AWS IoT) say they were created:
 starting writes nothing per thing.
 
@@ -17,7 +18,7 @@ from typing import ClassVar
 
 from commands_core.adapters.iot_commands import Start as Started
 from commands_core.clock import now
-from commands_core.errors import Conflict, InvalidInput
+from commands_core.errors import Conflict, InvalidInput, RetryLater
 from commands_core.models.commands import Command, published_file_key
 from commands_core.models.dispatch import Start
 from commands_core.models.executions import Execution, ExecutionStatus, Report
@@ -58,6 +59,7 @@ class CommandDelivery:
     initial_status: ClassVar[ExecutionStatus] = "SCHEDULED"
     presigns_files: ClassVar[bool] = True
     takes_device_reports: ClassVar[bool] = False
+    retry_status: ClassVar[ExecutionStatus] = "SCHEDULED"  # until `retry` starts a new AWS IoT execution
 
     def check(self, settings: JobSettings) -> None:
         refuse(settings, JOB_ONLY, self.kind)
@@ -132,10 +134,43 @@ class CommandDelivery:
                 status: ExecutionStatus = "REMOVED" if result.outcome == "gone" else "FAILED"
                 reason = f"AWS IoT did not start it: {result.reason}"
                 transitions.report(
-                    ports.commands, command.command_id, execution.thing_name, status, source="api", reason=reason
+                    ports.commands,
+                    command.command_id,
+                    execution.thing_name,
+                    status,
+                    source="api",
+                    reason=reason,
+                    restart=ports.queue.send,
                 )
             handled = execution.thing_name
         return Batch(started, handled, retry=False)
+
+    def retry(self, ports: Ports, command: Command, execution: Execution) -> None:
+        """A new AWS IoT execution for the attempt, its client token derived from the attempt too (a message
+        delivered twice starts it once); its id recorded, so that events of the earlier ones are told apart."""
+        thing_arn = ports.registry.thing_arn(execution.thing_name)
+        timeout = command.execution_timeout_seconds
+        result = ports.iot_commands.start(command.iot_command_arn or "", thing_arn, timeout, execution.attempt)
+        if result.outcome == "retry":
+            raise RetryLater(f"AWS IoT did not start attempt {execution.attempt}: {result.reason}")
+        if result.outcome == "started" and result.execution_id:
+            ports.commands.record_execution_id(execution, result.execution_id)
+            metrics.add_metric(name="ExecutionsStarted", unit="Count", value=1)
+            return
+        current = ports.commands.get(command.command_id)
+        if current is None or current.status != "in_progress":
+            return  # cancelled meanwhile (AWS IoT refuses a deprecated command): its cancel step ends it CANCELED
+        status: ExecutionStatus = "REMOVED" if result.outcome == "gone" else "FAILED"
+        transitions.report(
+            ports.commands,
+            command.command_id,
+            execution.thing_name,
+            status,
+            source="api",
+            reason=f"AWS IoT did not start it: {result.reason}",
+            attempt=execution.attempt,
+            restart=ports.queue.send,
+        )
 
     def all_started(self, ports: Ports, command: Command) -> None:
         return None
@@ -178,7 +213,8 @@ class CommandDelivery:
                 # The list does not say who set TIMED_OUT: taking it as the cloud lets a device answer still land.
                 cloud_timeout=status == "TIMED_OUT",
             )
-            changed += transitions.apply(ports.commands, report, create_missing=False)
+            # AWS IoT lists every attempt's execution: those of earlier attempts are stale (transitions.stale).
+            changed += transitions.apply(ports.commands, report, create_missing=False, restart=ports.queue.send)
         return changed
 
     def time_out(self, ports: Ports, command: Command) -> int:
@@ -217,5 +253,6 @@ def _create(ports: Ports, command: Command) -> str:
 def _created(execution: Execution) -> datetime | None:
     if execution.status == "SCHEDULED":
         return None  # not started yet
-    sent = [entry.at for entry in execution.history if entry.to_status == "SENT"]
+    # Of the current attempt: an earlier one's timer ended with it.
+    sent = [entry.at for entry in execution.history if entry.to_status == "SENT" and entry.attempt == execution.attempt]
     return sent[0] if sent else execution.started_at or execution.updated_at

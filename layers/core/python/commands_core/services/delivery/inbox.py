@@ -45,6 +45,7 @@ class InboxDelivery:
     initial_status: ClassVar[ExecutionStatus] = "QUEUED"
     presigns_files: ClassVar[bool] = True
     takes_device_reports: ClassVar[bool] = True
+    retry_status: ClassVar[ExecutionStatus] = "QUEUED"  # the device's next fetch hands the next attempt out
 
     def check(self, settings: JobSettings) -> None:
         refuse(settings, JOB_ONLY, self.kind)
@@ -82,6 +83,9 @@ class InboxDelivery:
                     read=execution,
                 )
         return Batch(released, batch[-1].thing_name if batch else command.dispatch_cursor or "", retry=False)
+
+    def retry(self, ports: Ports, command: Command, execution: Execution) -> None:
+        return None  # QUEUED again, its lease gone: the device's next fetch hands it out
 
     def all_started(self, ports: Ports, command: Command) -> None:
         return None

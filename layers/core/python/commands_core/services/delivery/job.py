@@ -3,7 +3,8 @@ kind. The job is CONTINUOUS and targets a static thing group of the command's ow
 dispatch queue's start step adds each batch of things to that group, and AWS IoT then queues the thing's
 execution and notifies its device. So the rollout's rate, waves, pause and abort decide who gets the job and
 when, as for the other kinds, and the job's id stays the command's for every AWS IoT tool and event. AWS IoT
-applies the job's timeout and retry policies; its events and the reconciler bring the executions' statuses back.
+applies the job's timeout and retry policies (the table follows a retry as for every kind: services/retries.py);
+its events and the reconciler bring the executions' statuses back.
 
 A CONTINUOUS command's things that join its targets later are added to the same group, one by one, as the
 service finds them (services/joiners.py): the job never targets the operator's groups, so it reaches no thing the
@@ -50,6 +51,7 @@ class JobDelivery:
     initial_status: ClassVar[ExecutionStatus] = "SCHEDULED"
     presigns_files: ClassVar[bool] = False
     takes_device_reports: ClassVar[bool] = False
+    retry_status: ClassVar[ExecutionStatus] = "QUEUED"  # AWS IoT queues the next attempt itself (the job's policy)
 
     def check(self, settings: JobSettings) -> None:
         if settings.execution_timeout_seconds is not None:
@@ -77,7 +79,6 @@ class JobDelivery:
             "starting",
             job_id=command.command_id,
             job_arn=job_arn,
-            job_retries="jobExecutionsRetryConfig" in job,
             group_name=group_name,
             dispatch_cursor="",
             dispatch_batches=0,
@@ -126,6 +127,9 @@ class JobDelivery:
             handled = name
         return Batch(started, handled, retry=False)
 
+    def retry(self, ports: Ports, command: Command, execution: Execution) -> None:
+        return None  # AWS IoT has queued the next attempt itself, and notifies the device
+
     def all_started(self, ports: Ports, command: Command) -> None:
         return None  # a thing that joins a CONTINUOUS command later is added to the group too (services/joiners.py)
 
@@ -141,7 +145,7 @@ class JobDelivery:
         ports.jobs.cancel_job(command.job_id, force=force, reason=f"command {command.status} through the API")
         changed = self.read_back(ports, command)
         # Not added, or added as the job was being cancelled (AWS IoT queued nothing for it): never reached.
-        listed = {name for name, _, _ in ports.jobs.executions(command.job_id)}
+        listed = {name for name, *_ in ports.jobs.executions(command.job_id)}
         return changed + cancel_pending(
             ports, command, _NOT_ADDED, also=lambda e: e.status == "QUEUED" and e.thing_name not in listed
         )
@@ -159,12 +163,18 @@ class JobDelivery:
         table = ports.commands.execution_statuses(command.command_id)
         changed = 0
         listed = set()
-        for thing_name, iot_status, at in ports.jobs.executions(command.job_id):
+        for thing_name, iot_status, at, number in ports.jobs.executions(command.job_id):
             listed.add(thing_name)
             status = STATUSES.get(iot_status)
             if status and table.get(thing_name) != status:
+                # AWS IoT's execution number is the attempt (its events do not say): exact, where events guess.
                 report = Report(
-                    command_id=command.command_id, thing_name=thing_name, status=status, at=at, source="reconciler"
+                    command_id=command.command_id,
+                    thing_name=thing_name,
+                    status=status,
+                    at=at,
+                    source="reconciler",
+                    attempt=number,
                 )
                 # Listed by AWS IoT itself: an execution the table lacks is real (a thing that joined a group).
                 changed += transitions.apply(ports.commands, report, create_missing=True)
