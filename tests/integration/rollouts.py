@@ -74,9 +74,8 @@ class Fleet:
             assert self.api.functions.invoke("status_ingest", sqs_event([event])) == {"batchItemFailures": []}
             return
         if self.kind == "command":
-            (execution,) = clients.client("iot").list_command_executions(targetArn=thing_arn(thing))[
-                "commandExecutions"
-            ]
+            listed = clients.client("iot").list_command_executions(targetArn=thing_arn(thing))["commandExecutions"]
+            (execution,) = [item for item in listed if item["commandArn"].endswith(f":command/{command_id}")]
             self.iot_commands.emulator.device_response(thing, execution["executionId"], {"status": status})
             if events := self.iot_commands.take_events():
                 assert self.api.functions.invoke("status_ingest", sqs_event(events)) == {"batchItemFailures": []}
