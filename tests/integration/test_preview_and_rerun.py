@@ -15,7 +15,7 @@ import pytest
 
 from commands_core.adapters import aws as clients
 from commands_core.settings import settings
-from tests.conftest import HandlerClient, Reply
+from tests.conftest import HandlerClient, same_answer
 from tests.integration.conftest import group_arn, upload
 from tests.integration.rollouts import KINDS, Fleet, command, publish, statuses
 
@@ -300,14 +300,6 @@ def test_a_rerun_of_nothing_is_a_409_saying_so(rollout: Callable[..., Fleet]) ->
     assert fleet.api.post("/commands/first/rerun", {"statuses": []}).status == 400
     assert fleet.api.post("/commands/nothing/rerun", {}).status == 404
     assert sorted(item["commandId"] for item in fleet.api.get("/commands").json()["results"]) == ["draft", "first"]
-
-
-def same_answer(first: Reply, again: Reply) -> bool:
-    return (first.status, first.body, first.headers.get("location")) == (
-        again.status,
-        again.body,
-        again.headers.get("location"),
-    )
 
 
 def test_a_rerun_retried_with_its_idempotency_key_or_its_id_is_made_once(rollout: Callable[..., Fleet]) -> None:

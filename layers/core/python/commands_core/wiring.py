@@ -175,7 +175,7 @@ _SETTLE = (*_CANCEL, _DELETE_COMMAND_GROUPS, _READ_JOB_EXECUTIONS)
 _COMMAND_EXECUTIONS = ("command/*", "thing/*")
 _READ_COMMAND_EXECUTIONS = Access("iot", ("iot:ListCommandExecutions",), _COMMAND_EXECUTIONS)
 
-# POST /templates, /commands and /jobs: a retry with the same key gets the first answer (api/idempotency.py).
+# The creates (templates, commands, reruns, jobs): a retry with the same key gets the first answer (api/idempotency.py).
 IDEMPOTENCY_KEY = Header(
     "Idempotency-Key",
     "1-255 printable ASCII characters; a retry with the same key and request gets the first answer, for 24 hours",

@@ -33,12 +33,8 @@ def of_new(ports: Ports, body: dict[str, Any], default_id: str | None = None) ->
     new = parse_all(NewCommand, body, problems)
     if new is None:
         return _answer(problems, {}, [])
-    if new.command_id and ports.commands.get(new.command_id) is not None:
-        problems.add(InvalidInput("commandId", f"command '{new.command_id}' already exists"))
     command = commands.draft_of(new.fields(), commands.new_id(new.command_id, default_id))
-    template = ports.templates.get(command.template_id)
-    commands.check_fields(command, template, problems)
-    return of(ports, command, template, problems, files={})  # a new command has no file yet
+    return of_created(ports, command, problems, new.command_id, files={})  # a new command has no file yet
 
 
 def of_draft(ports: Ports, command_id: str) -> Preview:
@@ -50,6 +46,18 @@ def of_draft(ports: Ports, command_id: str) -> Preview:
             f"(GET /commands/{command_id} shows how its rollout goes)"
         )
     return of(ports, command, ports.templates.get(command.template_id), Problems(collect=True))
+
+
+def of_created(
+    ports: Ports, command: Command, problems: Problems, given_id: str | None, files: dict[str, FileRef]
+) -> Preview:
+    """The preview of creating `command` (not stored; its id `given_id` if the request names one) and publishing
+    it with `files`: what the create would refuse, then what the publish would."""
+    if given_id and ports.commands.get(given_id) is not None:
+        problems.add(InvalidInput("commandId", f"command '{given_id}' already exists"))
+    template = ports.templates.get(command.template_id)
+    commands.check_fields(command, template, problems)
+    return of(ports, command, template, problems, files)
 
 
 def of(

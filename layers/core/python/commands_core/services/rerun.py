@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from commands_core.errors import AlreadyExists, Conflict, InvalidInput, Problems
+from commands_core.errors import AlreadyExists, Conflict, Problems
 from commands_core.models.commands import Command, CommandFields, FileRef, RerunOf, RerunRequest, file_key
 from commands_core.models.jobs import JobSettings
 from commands_core.observability import logger
@@ -48,12 +48,7 @@ def create(ports: Ports, source_id: str, request: RerunRequest, default_id: str 
 def preview_of(ports: Ports, source_id: str, request: RerunRequest, default_id: str | None = None) -> Preview:
     """The preview of the rerun (`?dryRun=true`): what creating and publishing it would do, nothing stored."""
     _, command = _rerun(ports, source_id, request, default_id)
-    problems = Problems(collect=True)
-    if request.command_id and ports.commands.get(request.command_id) is not None:
-        problems.add(InvalidInput("commandId", f"command '{request.command_id}' already exists"))
-    template = ports.templates.get(command.template_id)
-    commands.check_fields(command, template, problems)
-    return preview.of(ports, command, template, problems, files=command.files)
+    return preview.of_created(ports, command, Problems(collect=True), request.command_id, command.files)
 
 
 def _rerun(ports: Ports, source_id: str, request: RerunRequest, default_id: str | None) -> tuple[Command, Command]:
