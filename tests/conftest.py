@@ -45,6 +45,15 @@ class Reply:
         return json.loads(self.body)
 
 
+def same_answer(first: Reply, again: Reply) -> bool:
+    """Whether two replies are the same answer: status, body and location."""
+    return (first.status, first.body, first.headers.get("location")) == (
+        again.status,
+        again.body,
+        again.headers.get("location"),
+    )
+
+
 class HandlerClient:
     """Calls the real handlers with the API Gateway events the local runtime builds, without a socket."""
 

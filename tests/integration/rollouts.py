@@ -130,7 +130,7 @@ class Fleet:
             self.ingest([event])
             return
         if self.kind == "command":
-            self.iot_commands.emulator.device_response(thing, self.execution_id(thing), {"status": status})
+            self.iot_commands.emulator.device_response(thing, self.execution_id(thing, command_id), {"status": status})
             self.ingest_command_events()
             return
         self.api.get(f"/v2/command-inbox/?device_id={thing}")  # hands it out, if not yet
@@ -138,9 +138,10 @@ class Fleet:
         reply = self.api.request("PUT", f"/commands/v0/status/{command_id}.{thing}/", {"state": state})
         assert reply.status == 200, reply.body
 
-    def execution_id(self, thing: str) -> str:
-        """The thing's latest AWS IoT Commands execution: the one not ended, else the last created."""
+    def execution_id(self, thing: str, command_id: str) -> str:
+        """The thing's latest AWS IoT Commands execution of the command: the one not ended, else the last created."""
         listed = clients.client("iot").list_command_executions(targetArn=thing_arn(thing))["commandExecutions"]
+        listed = [item for item in listed if item["commandArn"].endswith(f":command/{command_id}")]
         latest = max(listed, key=lambda item: (item["status"] in ("CREATED", "IN_PROGRESS"), item["createdAt"]))
         return str(latest["executionId"])
 

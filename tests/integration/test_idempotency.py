@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import INSTANCES, HandlerClient, Reply
+from tests.conftest import INSTANCES, HandlerClient, same_answer
 
 TEMPLATE = {
     "templateId": "ota",
@@ -30,14 +30,6 @@ def fleet(api: HandlerClient, things: Callable[..., list[str]]) -> HandlerClient
 
 def key(name: str) -> dict[str, str]:
     return {"Idempotency-Key": name}
-
-
-def same_answer(first: Reply, again: Reply) -> bool:
-    return (first.status, first.body, first.headers.get("location")) == (
-        again.status,
-        again.body,
-        again.headers.get("location"),
-    )
 
 
 def template_ids(api: HandlerClient) -> list[str]:

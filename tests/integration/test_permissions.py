@@ -140,6 +140,7 @@ def test_each_function_calls_only_what_its_role_will_allow(
     _use_the_jobs_api(api, names[:3])
     _use_the_status_api(api, template, names[3:5])
     _retry_the_creates(api, names[:1])
+    _preview_and_rerun(api, template, names[9:11])
 
     declared = {
         entry.function: {(access.resource, action) for access in entry.access for action in access.actions}
@@ -149,6 +150,8 @@ def test_each_function_calls_only_what_its_role_will_allow(
     assert {function: grants for function, grants in missing.items() if grants} == {}
     assert set(recorded) >= {route.function for route in (*JOB_ROUTES, *STATUS_ROUTES)} | {
         "commands_create",
+        "commands_preview",
+        "commands_rerun",
         "commands_update",
         "commands_dispatch",
         "files_upload",
@@ -252,6 +255,28 @@ def _retry_the_creates(api: HandlerClient, names: list[str]) -> None:
             api.post(path, body),
         )
         assert first.status == again.status == retried.status < 300, path
+
+
+def _preview_and_rerun(api: HandlerClient, template: Callable[..., dict[str, Any]], names: list[str]) -> None:
+    # Dry runs (targets expanded), a draft's preview (its files looked for), a rerun of a failed execution run dry,
+    # then published at once (the source's file copied) and as a draft previewed (its things read from the source).
+    document = json.dumps({"url": "${cdf:file:firmware}"})
+    template("twice", document=document, requiredDocumentParameters=[], requiredFiles=["firmware"], delivery="inbox")
+    body = {"commandId": "twice", "templateId": "twice", "targets": [*names, group_arn("site")]}
+    assert api.post("/commands?dryRun=true", body).status == 200
+    assert api.post("/commands", body).status == 201
+    assert upload(api, "twice") == 201
+    assert api.post("/commands/twice/preview", None).status == 200
+    assert api.patch("/commands/twice", {"status": "in_progress"}).status == 204
+    api.drain()
+    assert api.get(f"/v2/command-inbox?device_id={names[0]}").status == 200
+    assert api.request("PUT", f"/commands/v0/status/twice.{names[0]}", {"state": "Command Failure"}).status == 200
+    assert api.post("/commands/twice/rerun?dryRun=true", {"statuses": ["FAILED"]}).status == 200
+    rerun = {"statuses": ["FAILED"], "status": "in_progress"}
+    assert api.post("/commands/twice/rerun", rerun, headers={"Idempotency-Key": "twice"}).status == 201
+    assert api.post("/commands/twice/rerun", {"commandId": "thrice", "statuses": ["FAILED"]}).status == 201
+    assert api.post("/commands/thrice/preview", None).status == 200
+    api.drain()
 
 
 def _use_the_jobs_api(api: HandlerClient, names: list[str]) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class ServiceError(Exception):
     """Base of every error a client can be told about."""
@@ -18,6 +21,33 @@ class InvalidInput(ServiceError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class Problems:
+    """Where checks report what is wrong with a request. By default the first problem is raised (a create, a
+    publish: nothing changes); `collect` keeps every one, each once, and the checks go on (a preview)."""
+
+    def __init__(self, *, collect: bool = False) -> None:
+        self.collect = collect
+        self.found: list[InvalidInput] = []
+
+    def add(self, problem: InvalidInput) -> None:
+        if not self.collect:
+            raise problem
+        if all((problem.field, problem.reason) != (known.field, known.reason) for known in self.found):
+            self.found.append(problem)
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        """Runs a check that raises InvalidInput: what it raises is reported."""
+        try:
+            yield
+        except InvalidInput as problem:
+            self.add(problem)
+
+    def about(self, *fields: str) -> bool:
+        """Whether a problem was found with one of `fields` (or a field inside one)."""
+        return any(problem.field.split(".")[0] in fields for problem in self.found)
 
 
 class NotFound(ServiceError):

@@ -11,7 +11,7 @@ from typing import Any, TypeAlias, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-from commands_core.errors import InvalidInput
+from commands_core.errors import InvalidInput, Problems
 from commands_core.models import ID_PATTERN, THING_NAME_PATTERN
 
 M = TypeVar("M", bound=BaseModel)
@@ -27,14 +27,41 @@ def parse(model: type[M], data: Any) -> M:
         raise invalid_input(error) from None
 
 
+def parse_all(model: type[M], data: dict[str, Any], problems: Problems) -> M | None:
+    """`parse` reporting every problem of `data` to `problems` (collecting): the fields in error are reported and
+    left out, and the rest validated again (a check of the whole model runs once its fields are valid), until it
+    validates; None when it cannot without them (a required field missing or wrong)."""
+    while True:
+        try:
+            return model.model_validate(data)
+        except ValidationError as error:
+            found = _problems(error)
+            for _, problem in found:
+                problems.add(problem)
+            wrong = {key for key, _ in found} & data.keys()
+            if not wrong:
+                return None
+            data = {key: value for key, value in data.items() if key not in wrong}
+
+
 def invalid_input(error: ValidationError) -> InvalidInput:
-    first = error.errors(include_url=False)[0]
-    loc = [str(part) for part in first["loc"]]
-    if first["type"] == _REFUSED:
-        context = first.get("ctx", {})
-        return InvalidInput(".".join([*loc, context["field"]]), context["reason"])
-    reason = _REASONS.get(first["type"]) or first["msg"].removeprefix("Value error, ")
-    return InvalidInput(".".join(loc) or "body", reason)
+    return _problems(error)[0][1]
+
+
+def _problems(error: ValidationError) -> list[tuple[str, InvalidInput]]:
+    """Each problem, named by its API field, with the top-level key of the data it is in."""
+    found: list[tuple[str, InvalidInput]] = []
+    for detail in error.errors(include_url=False):
+        loc = [str(part) for part in detail["loc"]]
+        if detail["type"] == _REFUSED:
+            context = detail.get("ctx", {})
+            loc.append(context["field"])
+            problem = InvalidInput(".".join(loc), context["reason"])
+        else:
+            reason = _REASONS.get(detail["type"]) or detail["msg"].removeprefix("Value error, ")
+            problem = InvalidInput(".".join(loc) or "body", reason)
+        found.append((loc[0] if loc else "", problem))
+    return found
 
 
 def refused(field: str, reason: str) -> PydanticCustomError:

@@ -154,14 +154,19 @@ _LOOK_FOR_FILES = (
     Access("files", ("s3:GetObject",), ("commands/*",)),
     Access("files", ("s3:ListBucket",), ("commands/*",)),
 )
-_PUBLISH = (
-    _READ_TEMPLATE,
-    *_LOOK_FOR_FILES,  # files put with a presigned URL
+# Targets checked against AWS IoT (publishing), and resolved to every thing they reach (a preview).
+_LOOK_UP_TARGETS = (
     Access("iot", ("iot:DescribeThing",), ("thing/*",)),
     Access("iot", ("iot:DescribeThingGroup", "iot:ListThingsInThingGroup"), ("thinggroup/*",)),
     Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
+)
+_PUBLISH = (
+    _READ_TEMPLATE,
+    *_LOOK_FOR_FILES,  # files put with a presigned URL
+    *_LOOK_UP_TARGETS,
     _ENQUEUE,
 )
+_PREVIEW = "commands_core.models.responses:Preview"
 # Before a cancel answers, AWS IoT stops starting anything of the command (its AWS IoT command deprecated, its job
 # cancelled); the dispatch queue's cancel step does the rest.
 _CANCEL = (
@@ -181,7 +186,7 @@ _SETTLE = (*_CANCEL, _DELETE_COMMAND_GROUPS)
 _COMMAND_EXECUTIONS = ("command/*", "thing/*")
 _READ_COMMAND_EXECUTIONS = Access("iot", ("iot:ListCommandExecutions",), _COMMAND_EXECUTIONS)
 
-# POST /templates, /commands and /jobs: a retry with the same key gets the first answer (api/idempotency.py).
+# The creates (templates, commands, reruns, jobs): a retry with the same key gets the first answer (api/idempotency.py).
 IDEMPOTENCY_KEY = Header(
     "Idempotency-Key",
     "1-255 printable ASCII characters; a retry with the same key and request gets the first answer, for 24 hours",
@@ -244,10 +249,12 @@ V1_ROUTES: tuple[Route, ...] = (
         "/commands",
         "v1",
         (_WRITE_COMMAND, _READ_COMMAND, *_PUBLISH, _IDEMPOTENT),
-        description="Creates a command, and publishes it when its status is in_progress.",
+        description="Creates a command, and publishes it when its status is in_progress; with dryRun=true, answers "
+        "what publishing it would do, with nothing stored or sent.",
         headers=(IDEMPOTENCY_KEY,),
         body=Body("commands_core.models.commands:NewCommand"),
-        replies=(Reply(201, "commands_core.models.responses:CommandView", headers=("Location",)),),
+        query="commands_core.models.commands:DryRun",
+        replies=(Reply(201, "commands_core.models.responses:CommandView", headers=("Location",)), Reply(200, _PREVIEW)),
     ),
     Route(
         "commands_list",
@@ -299,6 +306,43 @@ V1_ROUTES: tuple[Route, ...] = (
         description="Deletes a draft command; cancels a published one and marks it deleted.",
         flags=("force",),
         replies=(Reply(202, "commands_core.models.responses:CommandView"), Reply(204)),
+    ),
+    Route(
+        "commands_preview",
+        "POST",
+        "/commands/{commandId}/preview",
+        "v1",
+        # Query: a rerun's things are its source's executions.
+        (
+            Access("commands", ("dynamodb:GetItem", "dynamodb:Query")),
+            _READ_TEMPLATE,
+            *_LOOK_FOR_FILES,
+            *_LOOK_UP_TARGETS,
+        ),
+        description="Answers what publishing a draft command would do now, with nothing stored or sent.",
+        replies=(Reply(200, _PREVIEW),),
+    ),
+    Route(
+        "commands_rerun",
+        "POST",
+        "/commands/{commandId}/rerun",
+        "v1",
+        (
+            # UpdateItem: the source's list of reruns; Query: a preview's things, the source's executions.
+            Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query")),
+            _READ_TEMPLATE,
+            *_LOOK_FOR_FILES,
+            # The source's files, at the version it published, copied to the rerun's own keys.
+            Access("files", ("s3:GetObjectVersion", "s3:PutObject"), ("commands/*/files/*",)),
+            _ENQUEUE,
+            _IDEMPOTENT,
+        ),
+        description="Creates a command that runs this one again on the things whose executions are in the statuses "
+        "given, and publishes it when its status is in_progress; with dryRun=true, answers what that would do.",
+        headers=(IDEMPOTENCY_KEY,),
+        body=Body("commands_core.models.commands:RerunRequest", required=False),
+        query="commands_core.models.commands:DryRun",
+        replies=(Reply(201, "commands_core.models.responses:CommandView", headers=("Location",)), Reply(200, _PREVIEW)),
     ),
     Route(
         "files_upload",

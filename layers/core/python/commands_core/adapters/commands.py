@@ -194,6 +194,23 @@ class CommandRepository:
             )
         )
 
+    def add_rerun(self, command_id: str, rerun_id: str) -> None:
+        """Appends a rerun's id to the command's `reruns`, in one conditional write: a retry finds it there and
+        adds nothing."""
+        self._conditional(
+            lambda: self._client.update_item(
+                TableName=self._table,
+                Key=_key(command_id),
+                UpdateExpression="SET reruns = list_append(if_not_exists(reruns, :none), :rerun)",
+                ConditionExpression="attribute_exists(commandId) AND NOT contains(reruns, :id)",
+                ExpressionAttributeValues={
+                    ":none": {"L": []},
+                    ":rerun": {"L": [{"S": rerun_id}]},
+                    ":id": {"S": rerun_id},
+                },
+            )
+        )
+
     def add_count(self, command_id: str, status: str, delta: int) -> None:
         """Adds `delta` (negative: takes away) to the command's count of executions in `status`, atomically."""
         self._client.update_item(
@@ -338,14 +355,22 @@ class CommandRepository:
         return {item["thingName"]["S"]: item["status"]["S"] for item in self._all(arguments)}
 
     def pending_executions(self, command_id: str) -> Iterator[Execution]:
-        statuses = {f":s{index}": status for index, status in enumerate(sorted(PENDING))}
-        arguments = self._executions_query(command_id, statuses)
-        arguments |= {
-            "FilterExpression": f"#status IN ({', '.join(statuses)})",
+        for item in self._all(self._executions_in(command_id, sorted(PENDING))):
+            yield Execution.model_validate(from_item(item))
+
+    def things_in(self, command_id: str, statuses: Sequence[str]) -> list[str]:
+        """The things of the command's executions in `statuses`, in thing-name order (one Query, paged, of one
+        attribute an item)."""
+        arguments = self._executions_in(command_id, statuses) | {"ProjectionExpression": "thingName"}
+        return [item["thingName"]["S"] for item in self._all(arguments)]
+
+    def _executions_in(self, command_id: str, statuses: Sequence[str]) -> dict[str, Any]:
+        """Query arguments for the command's executions in `statuses`."""
+        values = {f":s{index}": status for index, status in enumerate(statuses)}
+        return self._executions_query(command_id, values) | {
+            "FilterExpression": f"#status IN ({', '.join(values)})",
             "ExpressionAttributeNames": {"#status": "status"},
         }
-        for item in self._all(arguments):
-            yield Execution.model_validate(from_item(item))
 
     def executions(
         self, command_id: str, status: str | None, max_results: int, next_token: str | None

@@ -99,9 +99,12 @@ def json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 
-def json_object(app: APIGatewayRestResolver) -> dict[str, Any]:
-    """The request body, which must be a JSON object: UTF-8 holding an I-JSON message (`json_body`)."""
+def json_object(app: APIGatewayRestResolver, *, required: bool = True) -> dict[str, Any]:
+    """The request body, which must be a JSON object: UTF-8 holding an I-JSON message (`json_body`). Unless
+    `required`, a body that is absent or only white space is an empty object."""
     raw = raw_body(app)
+    if not raw.strip() and not required:
+        return {}
     if not raw:
         raise InvalidInput("body", "is required")
     data = json_body(raw, as_text=not app.current_event.is_base64_encoded)
@@ -155,8 +158,8 @@ def flag(app: APIGatewayRestResolver, name: str) -> bool:
     return value == "true"
 
 
-def body(app: APIGatewayRestResolver, model: type[M]) -> M:
-    return parse(model, json_object(app))
+def body(app: APIGatewayRestResolver, model: type[M], *, required: bool = True) -> M:
+    return parse(model, json_object(app, required=required))
 
 
 def query(app: APIGatewayRestResolver, model: type[M]) -> M:

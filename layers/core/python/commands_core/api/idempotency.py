@@ -84,6 +84,12 @@ def key_id(app: APIGatewayRestResolver) -> uuid.UUID | None:
     return None if key is None else uuid.uuid5(uuid.NAMESPACE_URL, f"{_prefix(app)}#{key}")
 
 
+def command_id(app: APIGatewayRestResolver) -> str | None:
+    """`key_id` as a command's id (the create and rerun routes)."""
+    key = key_id(app)
+    return key.hex if key else None
+
+
 def _prefix(app: APIGatewayRestResolver) -> str:
     """Keys are per route."""
     return f"{app.current_event.http_method} {app.current_event.resource}"

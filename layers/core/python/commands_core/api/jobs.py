@@ -43,7 +43,7 @@ def ok(body: Any) -> Response[str]:
 
 def body(app: APIGatewayRestResolver) -> dict[str, Any]:
     """The request's JSON object; none at all is an empty one (the contract's PUT and DELETE bodies are optional)."""
-    return http.json_object(app) if http.raw_body(app).strip() else {}
+    return http.json_object(app, required=False)
 
 
 def second_revision(app: APIGatewayRestResolver) -> bool:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -29,6 +29,18 @@ def absent_not_null(schema: dict[str, Any]) -> None:
     is refused when given): its schema is its type's alone."""
     schema.update(next(choice for choice in schema.pop("anyOf") if choice != {"type": "null"}))
     schema.pop("default", None)
+
+
+def _true_or_false(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.lower() not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return value.lower() == "true"
+    return value
+
+
+QueryFlag = Annotated[bool, BeforeValidator(_true_or_false)]
+"""A boolean query parameter: true or false (in any case), nothing else that pydantic would take (1, yes, on)."""
 
 
 class PageQuery(ApiModel):

@@ -8,8 +8,16 @@ from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from commands_core.models import ID_PATTERN, THING_NAME_PATTERN, ApiModel, PageQuery, absent_not_null, rollout
-from commands_core.models.executions import TERMINAL
+from commands_core.models import (
+    ID_PATTERN,
+    THING_NAME_PATTERN,
+    ApiModel,
+    PageQuery,
+    QueryFlag,
+    absent_not_null,
+    rollout,
+)
+from commands_core.models.executions import TERMINAL, ExecutionStatus
 from commands_core.models.jobs import JobSettings
 from commands_core.models.lifecycle import CommandStatus, Step
 from commands_core.models.scheduling import SchedulingConfig
@@ -121,6 +129,8 @@ READ_ONLY_FIELDS = {
     "publishedAt": "is kept by the service",
     "statusReason": "is kept by the service",
     "joinedLate": "is kept by the service",
+    "rerunOf": "is set on a rerun: POST /commands/{commandId}/rerun",
+    "reruns": "is kept by the service",
 }
 
 
@@ -191,6 +201,40 @@ class CommandQuery(PageQuery):
     status: CommandStatus | None = None
 
 
+class DryRun(ApiModel):
+    """The query of a create: with `dryRun=true`, what publishing would do, with nothing stored or sent."""
+
+    dry_run: QueryFlag = False
+
+
+# What a rerun targets unless told: every execution that did not succeed and was not cancelled.
+RERUN_STATUSES: tuple[ExecutionStatus, ...] = tuple(
+    status for status in get_args(ExecutionStatus) if status not in ("SUCCEEDED", "CANCELED")
+)
+
+
+class RerunRequest(_Strict):
+    """The body of POST /commands/{commandId}/rerun: which executions of the command to run again (their
+    statuses), and the new command's id and status (a draft, or published at once)."""
+
+    statuses: list[ExecutionStatus] = Field(default_factory=lambda: list(RERUN_STATUSES), min_length=1)
+    command_id: CommandId | None = Field(default=None, json_schema_extra=absent_not_null)  # generated when absent
+    status: Literal["draft", "in_progress"] = "draft"
+
+    @field_validator("statuses")
+    @classmethod
+    def _each_once(cls, statuses: list[ExecutionStatus]) -> list[ExecutionStatus]:
+        # Each once, in the order of an execution's life: the same rerun, however they are listed.
+        return [status for status in get_args(ExecutionStatus) if status in statuses]
+
+
+class RerunOf(ApiModel):
+    """Where a rerun comes from: the command whose executions in `statuses` it targets."""
+
+    command_id: str
+    statuses: list[ExecutionStatus]
+
+
 class FileRef(ApiModel):
     bucket_name: str
     s3_object_key: str
@@ -254,6 +298,10 @@ class Command(CommandFields):
     wave_counts: list[dict[str, int]] = Field(default_factory=list, exclude=True)
     paused_at_gate: bool = Field(default=False, exclude=True)
     resume_at: datetime | None = Field(default=None, exclude=True)  # when the waiting start step comes back
+    # A rerun: the command and the statuses of its executions that it targets (its `targets` are empty); and the
+    # reruns made of this command.
+    rerun_of: RerunOf | None = None
+    reruns: list[str] = Field(default_factory=list)
 
     @property
     def percent_complete(self) -> float:

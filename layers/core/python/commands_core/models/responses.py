@@ -42,6 +42,13 @@ class TemplatePage(TypedDict):
     pagination: Pagination
 
 
+class RerunOfView(TypedDict):
+    """A rerun's source: the command, and the statuses of its executions that the rerun targets."""
+
+    commandId: str
+    statuses: list[str]
+
+
 class CommandView(TypedDict):
     """Command.to_api: the command's fields, its files as S3 URIs, its counts and how far it got."""
 
@@ -72,11 +79,42 @@ class CommandView(TypedDict):
     executionTimeoutSeconds: NotRequired[int]
     maximumTargets: NotRequired[int]
     schedulingConfig: NotRequired[dict[str, Any]]
+    rerunOf: NotRequired[RerunOfView]
+    reruns: list[str]
 
 
 class CommandPage(TypedDict):
     results: list[CommandView]
     pagination: Pagination
+
+
+class Problem(TypedDict):
+    """What a publish would refuse: the field, named as a 400 names it, and why."""
+
+    field: str
+    message: str
+
+
+class WavePlan(TypedDict):
+    percentage: float
+    size: int
+
+
+class Preview(TypedDict):
+    """What publishing a command would do, with nothing stored or sent: the things it reaches (how many, and the
+    first 100 in the order the rollout starts them), the targets AWS IoT does not know, every problem that would
+    refuse it now (none: it would publish), the document devices would get, its delivery, its waves' sizes, the
+    rate it starts at and how long starting every execution takes at that rate (devices' answers left out)."""
+
+    targetCount: int
+    targets: list[str]
+    unknownTargets: list[str]
+    errors: list[Problem]
+    document: str | None
+    delivery: str | None
+    waves: list[WavePlan]
+    ratePerMinute: int | None
+    estimatedDurationSeconds: float
 
 
 class UploadUrl(TypedDict):

@@ -77,6 +77,25 @@ def rate_now(config: RolloutConfig | None, notified: int, succeeded: int) -> int
     return max(1, min(ceiling, math.floor(rate + 1e-9)))
 
 
+def start_seconds(config: RolloutConfig | None, waves: Waves | None, total: int) -> float:
+    """How long a rollout of `total` executions takes to start them all, as planned: each at the rate then (an
+    exponential rate growing as if every execution started had succeeded at once), plus the `waitSeconds` after
+    each wave but the last. What devices take to answer (a wave's gate waits for its successes) is left out."""
+    seconds, notified = 0.0, 0
+    exponential = config.exponential_rate if config else None
+    ceiling = (config.maximum_per_minute if config else None) or MAX_PER_MINUTE
+    while notified < total and (rate := rate_now(config, notified, notified)) is not None:
+        chunk = total - notified
+        if exponential is not None and rate < ceiling:  # until the next increase
+            criteria = exponential.rate_increase_criteria
+            every = criteria.number_of_notified_things or criteria.number_of_succeeded_things or 1
+            chunk = min(chunk, every - notified % every)
+        seconds += 60 * chunk / rate
+        notified += chunk
+    gates = len(waves.percentages) - 1 if waves else 0
+    return seconds + gates * (waves.wait_seconds if waves else 0)
+
+
 def abort_reason(config: AbortConfig | None, counts: dict[str, int]) -> str | None:
     """Why the rollout must stop: the first criterion met, said in a line; None when none is. A criterion is
     met once at least `minNumberOfExecutedThings` executions have run and ended, and its failures are at least

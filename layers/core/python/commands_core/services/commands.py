@@ -11,7 +11,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from commands_core.clock import now
-from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound
+from commands_core.errors import AlreadyExists, Conflict, InvalidInput, NotFound, Problems
 from commands_core.models import rollout, scheduling
 from commands_core.models.commands import (
     LIVE_FIELDS,
@@ -24,6 +24,7 @@ from commands_core.models.commands import (
     published_file_key,
 )
 from commands_core.models.dispatch import Cancel, End, Expand, Join, Retry, Start
+from commands_core.models.executions import ExecutionStatus
 from commands_core.models.jobs import RolloutConfig
 from commands_core.models.lifecycle import PUBLISHED, CommandStatus, StatusEvent, status_after
 from commands_core.models.templates import Template
@@ -47,12 +48,9 @@ FROZEN_ON_PUBLISH = ("rollout_maximum_per_minute", "execution_timeout_seconds")
 def create(ports: Ports, new: NewCommand, default_id: str | None = None) -> Command:
     """A new draft, or with `"status": "in_progress"` a published command; nothing is created if publishing
     would fail. Its id is the body's commandId, else `default_id`, else a new one."""
-    command_id = new.command_id or default_id or uuid.uuid4().hex
+    command_id = new_id(new.command_id, default_id)
     fields = _fields(ports, new.fields())
-    at = now()
-    command = parse(
-        Command, fields.model_dump(by_alias=True) | {"commandId": command_id, "createdAt": at, "updatedAt": at}
-    )
+    command = draft_of(fields, command_id)
     try:
         if new.status == "draft":
             ports.commands.create(command)
@@ -63,6 +61,20 @@ def create(ports: Ports, new: NewCommand, default_id: str | None = None) -> Comm
         return _created_before(ports, command_id, fields, new.status)
     _dispatch(ports, published)
     return published
+
+
+def new_id(given: str | None, default_id: str | None) -> str:
+    """A new command's id: the one the request gives, else `default_id` (derived from its Idempotency-Key), else a
+    new one."""
+    return given or default_id or uuid.uuid4().hex
+
+
+def draft_of(fields: CommandFields, command_id: str) -> Command:
+    """A new draft of these fields, not stored yet."""
+    at = now()
+    return parse(
+        Command, fields.model_dump(by_alias=True) | {"commandId": command_id, "createdAt": at, "updatedAt": at}
+    )
 
 
 def _created_before(ports: Ports, command_id: str, fields: CommandFields, status: str) -> Command:
@@ -202,17 +214,30 @@ def check_id(command_id: str) -> None:
 
 def _fields(ports: Ports, fields: CommandFields) -> CommandFields:
     """The fields, checked against their template: it exists and declares every parameter given."""
-    template = ports.templates.get(fields.template_id)
+    check_fields(fields, ports.templates.get(fields.template_id), Problems())
+    return fields
+
+
+def check_fields(fields: CommandFields, template: Template | None, problems: Problems) -> None:
+    """What a create checks of a command's fields, against their template (None: there is none)."""
     if template is None:
-        raise InvalidInput("templateId", f"there is no template '{fields.template_id}'")
-    if unknown := sorted(set(fields.document_parameters) - set(template.required_document_parameters)):
-        raise InvalidInput(
-            "documentParameters", f"template '{template.template_id}' has no parameter {', '.join(unknown)}"
+        problems.add(_no_template(fields.template_id))
+    elif unknown := sorted(set(fields.document_parameters) - set(template.required_document_parameters)):
+        problems.add(
+            InvalidInput(
+                "documentParameters", f"template '{template.template_id}' has no parameter {', '.join(unknown)}"
+            )
         )
     if fields.target_query:
-        targets.fleet_query(fields.target_query)  # a query that cannot be translated is a 400 now, not at publish
-    _check_delivery(fields, template)
-    return fields
+        with problems.check():  # a query that cannot be translated is a 400 now, not at publish
+            targets.fleet_query(fields.target_query)
+    if template is not None:
+        with problems.check():
+            _check_delivery(fields, template)
+
+
+def _no_template(template_id: str) -> InvalidInput:
+    return InvalidInput("templateId", f"there is no template '{template_id}'")
 
 
 def _check_delivery(fields: CommandFields, template: Template) -> None:
@@ -228,6 +253,9 @@ def _edit(ports: Ports, command: Command, changes: CommandChanges) -> Command:
     current = command.model_dump(by_alias=True, include=set(CommandFields.model_fields))
     # Validated merged, as on create: a field given as null is refused unless it may be null (templateId may not).
     fields = _fields(ports, parse(CommandFields, current | changes.model_dump(by_alias=True, include=set(given))))
+    if command.rerun_of is not None and (fields.targets or fields.target_query or fields.type != "SNAPSHOT"):
+        field = "targets" if fields.targets else "targetQuery" if fields.target_query else "type"
+        raise InvalidInput(field, "a rerun targets the executions of its source (rerunOf) alone, once")
     edited = command.model_copy(update=dict(fields) | {"updated_at": now(), "version": command.version + 1})
     if not ports.commands.replace(edited, expected_version=command.version, expected_status="draft"):
         raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
@@ -269,35 +297,68 @@ def _change_rollout(ports: Ports, command: Command, changes: CommandChanges) -> 
 
 def _publication(ports: Ports, command: Command) -> dict[str, Any]:
     """What publishing sets on the command; InvalidInput (nothing changed) when it cannot be published."""
-    template = ports.templates.get(command.template_id)
+    return publication(ports, command, ports.templates.get(command.template_id), Problems())
+
+
+def publication(
+    ports: Ports,
+    command: Command,
+    template: Template | None,
+    problems: Problems,
+    files: dict[str, FileRef] | None = None,
+) -> dict[str, Any]:
+    """What publishing the command would set on it, built from `template` (None: there is none); every check of
+    publishing reports to `problems` (whose first problem stops a publish; a preview collects them all and
+    gets what could be worked out). `files`: those the command will have (else those it has now)."""
+    found: dict[str, Any] = {"published_at": now(), "dispatch_step": "expand", "counts": {}}
     if template is None:
-        raise InvalidInput("templateId", f"template '{command.template_id}' no longer exists")
-    _check_delivery(command, template)
-    files = _uploaded_files(ports, command, template)
-    missing_parameters = sorted(set(template.required_document_parameters) - set(command.document_parameters))
-    missing_files = sorted(set(template.required_files) - set(files))
-    if missing_parameters or missing_files:
-        missing = [f"documentParameters {', '.join(missing_parameters)}"] if missing_parameters else []
-        missing += [f"files {', '.join(missing_files)}"] if missing_files else []
-        raise InvalidInput(
-            "documentParameters" if missing_parameters else "files",
-            f"cannot publish: missing {'; missing '.join(missing)}",
-        )
-    document = _render(ports, command, template)
-    if not command.targets and not command.target_query:
-        raise InvalidInput("targets", "give targets or a targetQuery to publish")
-    selection = targets.select(command.targets, command.target_query, ports.registry)
+        problems.add(_no_template(command.template_id))
+    else:
+        with problems.check():
+            _check_delivery(command, template)
+        files = _uploaded_files(ports, command, template) if files is None else files
+        missing_parameters = sorted(set(template.required_document_parameters) - set(command.document_parameters))
+        missing_files = sorted(set(template.required_files) - set(files))
+        if missing_parameters or missing_files:
+            missing = [f"documentParameters {', '.join(missing_parameters)}"] if missing_parameters else []
+            missing += [f"files {', '.join(missing_files)}"] if missing_files else []
+            problems.add(
+                InvalidInput(
+                    "documentParameters" if missing_parameters else "files",
+                    f"cannot publish: missing {'; missing '.join(missing)}",
+                )
+            )
+        if not missing_parameters:
+            with problems.check():
+                found["document"] = _render(ports, command, template)
+        found |= {"files": files, "delivery": template.delivery}
+        found |= delivery.of(template.delivery).publication(command, template)
     if command.scheduling_config:
-        scheduling.check_publishable(command.scheduling_config, now())
-    return {
-        "document": document,
-        "files": files,
-        "unknown_targets": list(selection.unknown),
-        "published_at": now(),
-        "dispatch_step": "expand",
-        "counts": {},
-        "delivery": template.delivery,
-    } | delivery.of(template.delivery).publication(command, template)
+        with problems.check():
+            scheduling.check_publishable(command.scheduling_config, now())
+    return found | {"unknown_targets": list(_selection(ports, command, problems).unknown)}
+
+
+def _selection(ports: Ports, command: Command, problems: Problems) -> targets.Selection:
+    """The command's targets as checked against AWS IoT; a rerun's, against its source's executions."""
+    if command.rerun_of is not None:
+        source = ports.commands.get(command.rerun_of.command_id)
+        if reason := nothing_to_rerun(command.rerun_of.command_id, source, command.rerun_of.statuses):
+            problems.add(InvalidInput("rerunOf", reason))
+        return targets.Selection()
+    if problems.about("targets", "targetQuery"):  # (a preview's) what was said of them stands for them
+        return targets.Selection()
+    if not command.targets and not command.target_query:
+        problems.add(InvalidInput("targets", "give targets or a targetQuery to publish"))
+        return targets.Selection()
+    return targets.select(command.targets, command.target_query, ports.registry, problems)
+
+
+def nothing_to_rerun(source_id: str, source: Command | None, statuses: list[ExecutionStatus]) -> str | None:
+    """Why a rerun of the source's executions in `statuses` would reach nothing; None when one matches."""
+    if source is not None and any(source.counts.get(status, 0) > 0 for status in statuses):
+        return None
+    return f"nothing to rerun: no execution of command '{source_id}' is {' or '.join(statuses)}"
 
 
 def _uploaded_files(ports: Ports, command: Command, template: Template) -> dict[str, FileRef]:

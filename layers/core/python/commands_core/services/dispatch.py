@@ -39,7 +39,6 @@ from commands_core.models.executions import ExecutionStatus
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, delivery, joiners, schedule, targets
-from commands_core.services.delivery import Targets
 from commands_core.services.ports import Ports
 
 LEASE = timedelta(seconds=330)  # longer than the consumer's timeout, shorter than the queue's visibility timeout
@@ -92,7 +91,7 @@ def expand(ports: Ports, message: Expand) -> None:
         ports.commands.delete_executions(command.command_id)
     kind = delivery.of(command.delivery)
     joiners.watch(ports, command)  # before the groups are listed: a thing added after is an event's
-    reached = _resolve(ports, command)
+    reached = targets.resolve(ports, command)
     # A CONTINUOUS command reaches its groups' later members and its query's later matches: an empty group or
     # query still has a rollout.
     if not reached.things and not (command.type == "CONTINUOUS" and (reached.groups or command.target_query)):
@@ -148,21 +147,6 @@ def stop_expanding(ports: Ports, command_id: str, lease: datetime) -> None:
 def _freeze_files(ports: Ports, command: Command) -> None:
     for file_id, ref in command.files.items():
         ports.files.copy(ref.s3_object_key, ref.version_id, published_file_key(command.command_id, file_id))
-
-
-def _resolve(ports: Ports, command: Command) -> Targets:
-    """The command's known thing groups; the things outside them (which a job must name itself, or put in the
-    command's group); and every thing reached."""
-    unknown = set(command.unknown_targets)
-    parsed = targets.parse(command.targets, ports.registry)
-    named = [name for name in parsed.things if f"thing/{name}" not in unknown]
-    groups = [name for name in parsed.groups if f"thinggroup/{name}" not in unknown]
-    members: dict[str, None] = {}
-    for group in groups:
-        members.update(dict.fromkeys(ports.registry.group_members(group)))
-    found = targets.query_things(command.target_query, ports.registry) if command.target_query else []
-    individual = [name for name in dict.fromkeys([*named, *found]) if name not in members]
-    return Targets(groups, individual, list(dict.fromkeys([*named, *members, *found])))
 
 
 def start(ports: Ports, message: Start) -> None:

@@ -6,10 +6,14 @@ import re
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from commands_core.errors import InvalidInput
+from commands_core.errors import InvalidInput, Problems
 from commands_core.models.commands import GROUP_ARN, THING_ARN, Clause, TargetQuery
+
+if TYPE_CHECKING:
+    from commands_core.models.commands import Command
+    from commands_core.services.ports import Ports
 
 MAX_JOB_TARGETS = 100  # AWS IoT CreateJob takes at most 100 targets
 MAX_GROUPS = MAX_JOB_TARGETS - 1
@@ -136,23 +140,31 @@ def _camel(name: str) -> str:
     return head + "".join(part.capitalize() for part in rest)
 
 
-def select(targets: Iterable[str], query: TargetQuery | None, registry: Registry) -> Selection:
+def select(
+    targets: Iterable[str], query: TargetQuery | None, registry: Registry, problems: Problems | None = None
+) -> Selection:
     """Checks every target against AWS IoT: unknown things and groups are reported, not dropped.
 
-    InvalidInput when nothing at all resolves to a thing. Group members and query results are only sampled
-    here (one each); the dispatch queue expands them fully, away from the API request.
+    InvalidInput (to `problems`) when nothing at all resolves to a thing. Group members and query results are
+    only sampled here (one each); the dispatch queue expands them fully, away from the API request.
     """
+    problems = problems or Problems()
     parsed = parse(targets, registry)
-    fleet = fleet_query(query) if query else None
-    ancestor = ancestor_group(query)
+    fleet, ancestor = None, ancestor_group(query)
+    if query:
+        with problems.check():
+            fleet = fleet_query(query)
     if len(parsed.groups) > MAX_GROUPS:
-        raise InvalidInput(
-            "targets",
-            f"may name at most {MAX_GROUPS} thing groups (an AWS IoT job takes {MAX_JOB_TARGETS} targets, and one "
-            "is kept for the group of things named one by one)",
+        problems.add(
+            InvalidInput(
+                "targets",
+                f"may name at most {MAX_GROUPS} thing groups (an AWS IoT job takes {MAX_JOB_TARGETS} targets, and "
+                "one is kept for the group of things named one by one)",
+            )
         )
     if ancestor and not registry.group_exists(ancestor):
-        raise InvalidInput("targetQuery.ancestorPath", f"there is no thing group '{ancestor}'")
+        problems.add(InvalidInput("targetQuery.ancestorPath", f"there is no thing group '{ancestor}'"))
+        ancestor = None
     with ThreadPoolExecutor(max_workers=_LOOKUP_THREADS) as pool:
         things_known = list(pool.map(registry.thing_exists, parsed.things))
         groups_known = list(pool.map(registry.group_exists, parsed.groups))
@@ -164,13 +176,14 @@ def select(targets: Iterable[str], query: TargetQuery | None, registry: Registry
         + [f"thinggroup/{name}" for name, known in zip(parsed.groups, groups_known, strict=True) if not known]
     )
     samples = [registry.group_members(group, limit=1) for group in groups]
-    if query:
+    if fleet or ancestor:
         samples.append(
             registry.search_things(fleet, limit=1) if fleet else registry.group_members(str(ancestor), limit=1)
         )
-    if not things and not _any(samples):
-        detail = f" (unknown: {', '.join(unknown)})" if unknown else ""
-        raise InvalidInput("targets", f"no target resolves to a thing{detail}")
+    with problems.check():  # (the fleet index may refuse the query: a problem too)
+        if not things and not _any(samples):
+            detail = f" (unknown: {', '.join(unknown)})" if unknown else ""
+            raise InvalidInput("targets", f"no target resolves to a thing{detail}")
     return Selection(things, groups, query, unknown)
 
 
@@ -189,3 +202,31 @@ def query_things(query: TargetQuery, registry: Registry) -> list[str]:
         return members
     inside = set(members)
     return [name for name in dict.fromkeys(registry.search_things(fleet)) if name in inside]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What a command's targets reach now: the thing groups (which a job may target as they are), the things
+    outside them, and every thing, each once."""
+
+    groups: list[str]
+    individual: list[str]
+    things: list[str]
+
+
+def resolve(ports: Ports, command: Command) -> Targets:
+    """Every thing the command reaches now, its unknown targets left out: the expand writes an execution for each,
+    a preview counts them. A rerun reaches the things of its source's executions in the statuses it names."""
+    if command.rerun_of is not None:
+        things = ports.commands.things_in(command.rerun_of.command_id, command.rerun_of.statuses)
+        return Targets([], things, things)
+    unknown = set(command.unknown_targets)
+    parsed = parse(command.targets, ports.registry)
+    named = [name for name in parsed.things if f"thing/{name}" not in unknown]
+    groups = [name for name in parsed.groups if f"thinggroup/{name}" not in unknown]
+    members: dict[str, None] = {}
+    for group in groups:
+        members.update(dict.fromkeys(ports.registry.group_members(group)))
+    found = query_things(command.target_query, ports.registry) if command.target_query else []
+    individual = [name for name in dict.fromkeys([*named, *found]) if name not in members]
+    return Targets(groups, individual, list(dict.fromkeys([*named, *members, *found])))

@@ -26,22 +26,13 @@ if TYPE_CHECKING:
     from commands_core.models.jobs import JobSettings
     from commands_core.models.templates import Template
     from commands_core.services.ports import Ports
+    from commands_core.services.targets import Targets
 
 _KINDS = {
     "job": "commands_core.services.delivery.job",
     "command": "commands_core.services.delivery.command",
     "inbox": "commands_core.services.delivery.inbox",
 }
-
-
-@dataclass(frozen=True)
-class Targets:
-    """What a command's targets reach when it expands: the thing groups (which a job may target as they are),
-    the things outside them, and every thing, each once."""
-
-    groups: list[str]
-    individual: list[str]
-    things: list[str]
 
 
 @dataclass(frozen=True)

@@ -30,13 +30,13 @@ from commands_core.services.delivery import (
     JOB_ONLY,
     Batch,
     Delivery,
-    Targets,
     cancel_pending,
     frozen_rollout,
     refuse,
     time_out_pending,
 )
 from commands_core.services.ports import Ports
+from commands_core.services.targets import Targets
 
 WORKERS = 16  # StartCommandExecution calls in flight
 TIMEOUT_GRACE = timedelta(seconds=30)  # AWS IoT times command executions out itself; this is the backstop

@@ -26,13 +26,13 @@ from commands_core.services.delivery import (
     JOB_ONLY,
     Batch,
     Delivery,
-    Targets,
     cancel_pending,
     frozen_rollout,
     refuse,
     time_out_pending,
 )
 from commands_core.services.ports import Ports
+from commands_core.services.targets import Targets
 
 # Handed out but not acknowledged: the device has not begun, and is told so; with force, every pending one (the
 # device's later reports are then ignored).

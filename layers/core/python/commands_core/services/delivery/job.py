@@ -30,8 +30,9 @@ from commands_core.models.jobs import JobSettings
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.services import commands, transitions
-from commands_core.services.delivery import Batch, Delivery, Targets, cancel_pending
+from commands_core.services.delivery import Batch, Delivery, cancel_pending
 from commands_core.services.ports import Ports
+from commands_core.services.targets import Targets
 
 WORKERS = 16  # AddThingToThingGroup calls in flight
 DESCRIPTION = "IoT Commands Service command"  # how a job of this service is known (a retried create)
