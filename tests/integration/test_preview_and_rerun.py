@@ -209,6 +209,21 @@ def test_a_drafts_preview_says_what_its_publish_would_do_now(rollout: Callable[.
     assert fleet.api.post("/commands/nothing/preview", None).status == 404
 
 
+def test_a_dry_run_says_when_the_schedule_lets_the_rollout_start(rollout: Callable[..., Fleet]) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    fleet = rollout("inbox", 2)
+    body = {"templateId": "roll", "targets": fleet.names, "status": "in_progress"}
+    assert dry_run(fleet.api, body)["startsAt"] is None  # no schedule: at once
+
+    ahead = (datetime.fromtimestamp(fleet.clock(), UTC) + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    start = ahead.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert dry_run(fleet.api, body | {"schedulingConfig": {"startTime": start}})["startsAt"] == start
+    windows = [{"startTime": "cron(30 * ? * * *)", "durationInMinutes": 10}]  # from half past each hour
+    opens = dry_run(fleet.api, body | {"schedulingConfig": {"startTime": start, "maintenanceWindows": windows}})
+    assert opens["startsAt"] == ahead.replace(minute=30).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def roll_out_with_failures(fleet: Fleet, command_id: str = "first", **fields: Any) -> None:
     """Publishes a command to every thing of the fleet and answers it: those of FAILING fail, the rest succeed."""
     publish(fleet, command_id, **fields)

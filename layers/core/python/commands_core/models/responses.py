@@ -104,7 +104,8 @@ class Preview(TypedDict):
     """What publishing a command would do, with nothing stored or sent: the things it reaches (how many, and the
     first 100 in the order the rollout starts them), the targets AWS IoT does not know, every problem that would
     refuse it now (none: it would publish), the document devices would get, its delivery, its waves' sizes, the
-    rate it starts at and how long starting every execution takes at that rate (devices' answers left out)."""
+    rate it starts at, when its schedule lets it start (None: at once) and how long starting every execution takes
+    at that rate from then (devices' answers and closing maintenance windows left out)."""
 
     targetCount: int
     targets: list[str]
@@ -114,6 +115,7 @@ class Preview(TypedDict):
     delivery: str | None
     waves: list[WavePlan]
     ratePerMinute: int | None
+    startsAt: str | None
     estimatedDurationSeconds: float
 
 

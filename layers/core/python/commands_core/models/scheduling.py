@@ -150,6 +150,17 @@ def wait(config: SchedulingConfig | None, at: datetime, *, started: bool = False
     return max(0.0, (until - at).total_seconds()), until
 
 
+def first_start(config: SchedulingConfig | None, at: datetime) -> datetime | None:
+    """When a rollout published at `at` may start its first execution: its start time, or the first maintenance
+    window open from then (None: at once, or never)."""
+    if config is None:
+        return None
+    begins = max(at, config.start() or at)
+    if config.maintenance_windows and not (window := window_at(config.maintenance_windows, begins)).inside:
+        return window.next_at
+    return begins if begins > at else None
+
+
 def check_publishable(config: SchedulingConfig, at: datetime) -> None:
     """InvalidInput naming the field when a rollout published at `at` could start nothing: its end time has
     passed, or no maintenance window opens (before the end time)."""
@@ -181,15 +192,16 @@ def view(config: SchedulingConfig, at: datetime, *, windows: bool = True) -> dic
     """The schedule as a command's rollout shows it: `startTime` and `endTime` (UTC, with Z), and (`windows`:
     while the rollout is live) `windowEndsAt` inside a maintenance window, else `nextWindowAt`."""
     times = (("startTime", config.start()), ("endTime", config.end()))
-    shown = {name: _iso(moment) for name, moment in times if moment}
+    shown = {name: iso(moment) for name, moment in times if moment}
     if windows and config.maintenance_windows:
         window = window_at(config.maintenance_windows, at)
         if window.inside and window.ends_at:
-            shown["windowEndsAt"] = _iso(window.ends_at)
+            shown["windowEndsAt"] = iso(window.ends_at)
         elif window.next_at:
-            shown["nextWindowAt"] = _iso(window.next_at)
+            shown["nextWindowAt"] = iso(window.next_at)
     return shown
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
+    """A time as the API shows it: ISO 8601, UTC, with Z."""
     return moment.isoformat().replace("+00:00", "Z")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from commands_core.clock import now
 from commands_core.errors import Conflict, InvalidInput, Problems
-from commands_core.models import rollout
+from commands_core.models import rollout, scheduling
 from commands_core.models.commands import Command, FileRef, NewCommand
 from commands_core.services import commands, targets
 from commands_core.validation import parse_all
@@ -80,6 +81,7 @@ def _answer(
 ) -> Preview:
     config = planned.rollout() if planned else None
     waves = planned.waves if planned else None
+    opens = scheduling.first_start(planned.scheduling_config if planned else None, now())
     sizes = rollout.wave_sizes(waves, len(reached))
     return {
         "targetCount": len(reached),
@@ -93,5 +95,6 @@ def _answer(
             for percentage, size in zip(waves.percentages if waves else [100], sizes, strict=True)
         ],
         "ratePerMinute": rollout.rate_now(config, 0, 0),
+        "startsAt": scheduling.iso(opens) if opens else None,
         "estimatedDurationSeconds": rollout.start_seconds(config, waves, len(reached)),
     }
