@@ -84,6 +84,7 @@ def test_a_dry_run_stores_and_sends_nothing_and_the_publish_reaches_what_it_pred
         "delivery": kind,
         "waves": [{"percentage": 10, "size": 2}, {"percentage": 50, "size": 8}, {"percentage": 100, "size": 10}],
         "ratePerMinute": 6,
+        "startsAt": None,
         "estimatedDurationSeconds": 20 / 6 * 60 + 2 * 30,  # 20 at 6 a minute, and two waves' wait
     }
     assert everything(fleet) == before
