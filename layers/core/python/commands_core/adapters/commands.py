@@ -128,6 +128,17 @@ class CommandRepository:
         values = {":done": "done", ":batches": command.dispatch_batches, ":in_progress": "in_progress"}
         return self._update(command.command_id, changes, condition, values)
 
+    def book_wait(self, command_id: str, step: str, until: datetime, at: datetime) -> bool:
+        """Records that the command's `step` (join, retry) comes back at `until`, unless a copy of it already waits
+        past `at`: of copies of a step waiting for a maintenance window, one waits. (Epoch seconds: a time as
+        text does not compare in a condition.)"""
+        return self._update(
+            command_id,
+            {f"{step}_wait_until": until.timestamp()},
+            "attribute_not_exists(#a0) OR #a0 <= :at",
+            {":at": at.timestamp()},
+        )
+
     def reset_counts(self, command_id: str, counts: dict[str, int], waves: list[dict[str, int]], at: datetime) -> None:
         """The command's counts, and each wave's (a rollout in waves), all at once: an expand, before any
         execution can move."""

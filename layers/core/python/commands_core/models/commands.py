@@ -298,6 +298,9 @@ class Command(CommandFields):
     wave_counts: list[dict[str, int]] = Field(default_factory=list, exclude=True)
     paused_at_gate: bool = Field(default=False, exclude=True)
     resume_at: datetime | None = Field(default=None, exclude=True)  # when the waiting start step comes back
+    # When the join and retry steps waiting for a maintenance window come back (epoch seconds): one wait each.
+    join_wait_until: float | None = Field(default=None, exclude=True)
+    retry_wait_until: float | None = Field(default=None, exclude=True)
     # A rerun: the command and the statuses of its executions that it targets (its `targets` are empty); and the
     # reruns made of this command.
     rerun_of: RerunOf | None = None

@@ -30,7 +30,7 @@ from commands_core.models.lifecycle import PUBLISHED, CommandStatus, StatusEvent
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.pagination import Page
-from commands_core.services import delivery, rendering, retries, targets, transitions
+from commands_core.services import delivery, joiners, rendering, retries, targets, transitions
 from commands_core.validation import check_id as check_name
 from commands_core.validation import holds, parse
 
@@ -416,12 +416,14 @@ def _at_decided_gate(command: Command) -> bool:
 
 
 def _complete_if_done(ports: Ports, command: Command) -> bool:
-    """A SNAPSHOT command with no pending execution becomes completed (a failure being retried is pending: its
-    next attempt). What its delivery holds for it alone is released first, so that a crash in between leaves
-    nothing behind."""
+    """A command with no pending execution, and none to come (SNAPSHOT, or CONTINUOUS past its schedule's end
+    time), becomes completed (a failure being retried is pending: its next attempt). What its delivery holds for
+    it alone is released first, and its groups' membership events no longer look it up, so that a crash in
+    between leaves nothing behind."""
     if not transitions.ended(command):
         return False
     delivery.of(command.delivery).release(ports, command)
+    joiners.unwatch(ports, command)
     if ports.commands.move(command, "complete", now()):
         metrics.add_metric(name="CommandCompleted", unit="Count", value=1)
         return True

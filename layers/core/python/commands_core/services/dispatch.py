@@ -355,8 +355,8 @@ def end(ports: Ports, message: End) -> None:
     if (left := scheduling.end_in(config, at)) > 0:
         ports.queue.send(message, math.ceil(min(left, HOP_SECONDS)))  # (whole seconds, as SQS: not just before)
         return
-    if config.behavior() == "STOP_ROLLOUT" and command.status != "paused":
-        return  # the start step's (or, everything started, nothing to stop)
+    if config.behavior() == "STOP_ROLLOUT" and command.status != "paused" and command.dispatch_step == "start":
+        return  # the start step's: its waits end at the end time
     schedule.end(ports, command, at)
 
 
@@ -370,8 +370,9 @@ def resume(ports: Ports, command: Command) -> None:
 
 def retry(ports: Ports, message: Retry) -> None:
     """Starts the next attempt of the message's execution (or of each execution of the command waiting for one),
-    if its command is in progress and the execution still waits at that attempt: a copy of the message, or one
-    late, starts nothing."""
+    if its command is in progress, its schedule has not ended and a maintenance window is open (else it waits for
+    one: one message per command, recorded, however many ask), and the execution still waits at that attempt: a
+    copy of the message, or one late, starts nothing."""
     command = ports.commands.get(message.command_id)
     if command is None or command.status != "in_progress":
         return  # paused: its resume sends the message again; ended: its cancel step ended the execution
@@ -381,6 +382,29 @@ def retry(ports: Ports, message: Retry) -> None:
         waiting = [found] if found is not None and found.attempt == message.attempt else []
     else:
         waiting = list(ports.commands.pending_executions(command.command_id))
+    waiting = [execution for execution in waiting if delivery.waiting_retry(execution)]
+    at = now()
+    if not waiting:
+        return
+    if scheduling.ended(command.scheduling_config, at):  # nothing more starts
+        why = schedule.reason(command)
+        delivery.cancel_pending(ports, command, frozenset(), also=delivery.waiting_retry, reason=why)
+        if refreshed := ports.commands.get(command.command_id):
+            commands.settle(ports, refreshed)
+        return
+    if (outside := scheduling.wait(command.scheduling_config, at, started=True)[0]) > 0:
+        wait_for_window(ports, command, Retry(command_id=command.command_id), outside, at)
+        return
     for execution in waiting:
-        if execution.status == kind.retry_status and execution.attempt > 1 and execution.execution_id is None:
-            kind.retry(ports, command, execution)
+        kind.retry(ports, command, execution)
+
+
+def wait_for_window(ports: Ports, command: Command, message: Retry | Join, seconds: float, at: datetime) -> None:
+    """A step that may start executions only inside a maintenance window comes back when one opens (in hops), once
+    per command and step: its wait is recorded first, and a copy (another failure retried, the reconciler's
+    round) finding a wait recorded ends there. No window opening again: nothing comes back."""
+    if math.isinf(seconds):
+        return
+    until = at + timedelta(seconds=math.ceil(min(seconds, HOP_SECONDS)))
+    if ports.commands.book_wait(command.command_id, message.action, until, at):
+        ports.queue.send(message, (until - at).total_seconds())

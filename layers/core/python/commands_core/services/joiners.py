@@ -18,7 +18,6 @@ rollout's, and to its maintenance windows; none joins once its schedule's end ti
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from pydantic import ValidationError
@@ -170,13 +169,14 @@ def _start(ports: Ports, command: Command, waiting: list[Execution]) -> None:
     """Starts a batch of the waiting joiners through the command's delivery, within the command's rate (the
     starts reserved in its log first); the rest, and what AWS IoT refused for now, come back as a step of their
     own."""
-    from commands_core.services.dispatch import WINDOW, rate_wait
+    from commands_core.services.dispatch import WINDOW, rate_wait, wait_for_window
 
     at = now()
     names = [execution.thing_name for execution in waiting]
     if (outside := scheduling.wait(command.scheduling_config, at, started=True)[0]) > 0:
-        if not math.isinf(outside):  # (infinite: no window opens again)
-            _again(ports, command.command_id, names, outside)  # outside every maintenance window: in hops
+        # Outside every maintenance window: one join step per command comes back when one opens, for every joiner
+        # waiting then.
+        wait_for_window(ports, command, Join(command_id=command.command_id), outside, at)
         return
     size = min(BATCH, len(waiting))
     if limit := rollout.rate_of(command, at):

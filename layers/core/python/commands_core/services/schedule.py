@@ -47,22 +47,32 @@ def end(ports: Ports, command: Command, at: datetime) -> None:
 
 
 def stop_rollout(ports: Ports, command: Command, why: str, at: datetime) -> None:
-    """Nothing more starts: the executions after the start step's cursor (it starts them in thing-name order)
-    that are still SCHEDULED end CANCELED; those it reached started (an AWS IoT command execution stays SCHEDULED
-    until its event arrives, so the cursor, not the status alone, tells them apart). An in-progress command's
-    start step is then done, and the command completes once what started has ended."""
-    if command.dispatch_step != "start":
-        return  # done: everything started; before the start step: it applies the end time at its first batch
-    cursor = command.dispatch_cursor or ""
-    stopped = delivery.cancel_pending(
-        ports,
-        command,
-        frozenset(),
-        also=lambda execution: execution.status == "SCHEDULED" and execution.thing_name > cursor,
-        reason=why,
-    )
+    """Nothing more starts: the executions the start step has not reached (after its cursor: it starts them in
+    thing-name order) that are still SCHEDULED end CANCELED, and so do the next attempts and the joiners waiting
+    to start; those started go on (an AWS IoT command execution stays SCHEDULED until its event arrives, so the
+    cursor, not the status alone, tells them apart; once every execution has started, what AWS IoT holds is read
+    back first). The start step is then done, and the command completes once what started has ended."""
+    if command.dispatch_step not in ("start", "done"):
+        return  # before the start step: it applies the end time at its first batch
+    if command.dispatch_step == "done":
+        delivery.of(command.delivery).read_back(ports, command)
+        stopped = delivery.cancel_pending(ports, command, frozenset({"SCHEDULED"}), reason=why)
+    else:
+        cursor = command.dispatch_cursor or ""
+        stopped = delivery.cancel_pending(
+            ports,
+            command,
+            frozenset(),
+            also=lambda execution: (
+                (execution.status == "SCHEDULED" and execution.thing_name > cursor) or delivery.waiting_retry(execution)
+            ),
+            reason=why,
+        )
     logger.info("schedule ended: rollout stopped", extra={"command_id": command.command_id, "cancelled": stopped})
-    if command.status == "in_progress" and ports.commands.record_progress(command, done=True, updated_at=at):
+    step_done = command.dispatch_step == "done" or (
+        command.status == "in_progress" and ports.commands.record_progress(command, done=True, updated_at=at)
+    )
+    if step_done:
         metrics.add_metric(name="CommandEndedBySchedule", unit="Count", value=1)
         if refreshed := ports.commands.get(command.command_id):
             commands.settle(ports, refreshed)

@@ -129,7 +129,7 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
     if update.state not in SETTABLE:
         raise InvalidInput("state", f"must be one of {', '.join(SETTABLE)}; the state is '{current}'")
     new = REPORTED[update.state]
-    if execution.attempt > 1 and execution.status == "QUEUED":
+    if execution.attempt > 1 and execution.status in ("SCHEDULED", "QUEUED"):
         # A retry policy started the next attempt, which no fetch has handed out yet: the report is the earlier
         # attempt's (a device sending its failure again), and changes nothing.
         return to_status(execution)
@@ -145,6 +145,7 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
             reason=update.reason,
             read=execution,
             attempt=execution.attempt,
+            restart=ports.queue.send,  # a failure retried: the dispatch queue releases the next attempt
         )
         if not reported:
             now_there = _execution(ports, status)
@@ -185,8 +186,6 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
         command = live[pending.command_id]
         if command is None or command.document is None:
             continue
-        if command.status == "paused" and pending.attempt > 1 and pending.status == "QUEUED":
-            continue  # a retry policy's next attempt, not handed out yet: it waits for the resume
         execution = delivery.of(command.delivery).fetched(ports, pending, at, until)
         if execution is None:
             continue

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from commands_core.clock import now
+from commands_core.models import scheduling
 from commands_core.models.dispatch import Retry
 from commands_core.models.executions import PENDING, TERMINAL, Execution, ExecutionStatus, Report, Source
 from commands_core.models.lifecycle import PUBLISHED
@@ -162,11 +163,11 @@ def stale(execution: Execution, report: Report) -> bool:
 def _next_attempt(store: CommandRepository, execution: Execution, report: Report) -> ExecutionStatus | None:
     """The status the execution's next attempt starts in, when the report is a failure of its current attempt
     that the command's retry policy retries; None when the failure ends the execution. A command no longer
-    published (cancelled, deleted) retries nothing."""
+    published (cancelled, deleted) retries nothing, nor one whose schedule has ended (nothing more starts)."""
     if report.status not in retries.RETRYABLE or execution.status in TERMINAL:
         return None
     command = store.get(report.command_id)
-    if command is None or command.status not in PUBLISHED:
+    if command is None or command.status not in PUBLISHED or scheduling.ended(command.scheduling_config, now()):
         return None
     if not retries.retried(command.job_executions_retry_config, execution, report.status):
         return None
@@ -174,7 +175,9 @@ def _next_attempt(store: CommandRepository, execution: Execution, report: Report
 
 
 def ended(command: Command) -> bool:
-    """Whether a SNAPSHOT command, its job created, has no execution left pending."""
-    if command.status != "in_progress" or command.type != "SNAPSHOT" or command.dispatch_step != "done":
+    """Whether a command whose executions have all started has none left pending: a SNAPSHOT command, or a
+    CONTINUOUS one whose schedule has ended (no thing joins it any more)."""
+    closed = command.type == "SNAPSHOT" or scheduling.ended(command.scheduling_config, now())
+    if command.status != "in_progress" or not closed or command.dispatch_step != "done":
         return False
     return bool(command.counts) and not any(command.counts.get(status, 0) > 0 for status in PENDING)

@@ -163,6 +163,12 @@ def time_out_pending(
     return changed
 
 
+def waiting_retry(execution: Execution) -> bool:
+    """Whether the execution's next attempt (a retry policy's) waits for the dispatch queue's retry step to start
+    it: SCHEDULED, not started yet (no AWS IoT Commands execution of it)."""
+    return execution.status == "SCHEDULED" and execution.attempt > 1 and execution.execution_id is None
+
+
 def cancel_pending(
     ports: Ports,
     command: Command,

@@ -45,7 +45,9 @@ class InboxDelivery:
     initial_status: ClassVar[ExecutionStatus] = "QUEUED"
     presigns_files: ClassVar[bool] = True
     takes_device_reports: ClassVar[bool] = True
-    retry_status: ClassVar[ExecutionStatus] = "QUEUED"  # the device's next fetch hands the next attempt out
+    # Released by the dispatch queue's retry step (QUEUED, for the device's next fetch) when the command's state
+    # and schedule let it start, as the rollout releases the first attempt.
+    retry_status: ClassVar[ExecutionStatus] = "SCHEDULED"
 
     def check(self, settings: JobSettings) -> None:
         refuse(settings, JOB_ONLY, self.kind)
@@ -85,7 +87,8 @@ class InboxDelivery:
         return Batch(released, batch[-1].thing_name if batch else command.dispatch_cursor or "", retry=False)
 
     def retry(self, ports: Ports, command: Command, execution: Execution) -> None:
-        return None  # QUEUED again, its lease gone: the device's next fetch hands it out
+        """Releases the next attempt: QUEUED, for the device's next fetch."""
+        self.start_batch(ports, command, [execution])
 
     def all_started(self, ports: Ports, command: Command) -> None:
         return None
