@@ -345,3 +345,66 @@ def test_a_thing_that_joined_a_continuous_command_and_failed_is_retried_too(
     next_attempt(fleet)
     fleet.answer("open", "newcomer", "SUCCEEDED")
     assert statuses(fleet.api, "open")["newcomer"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize("kind", ["command", "inbox"])
+def test_a_next_attempt_starts_only_inside_a_maintenance_window_and_none_after_the_end_time(
+    rollout: Callable[..., Fleet], kind: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    fleet = rollout(kind, 2, executionTimeoutSeconds=43200, **retry_policy())  # (no timeout in the way)
+    opened = datetime.fromtimestamp(fleet.clock(), UTC)
+    windows = [{"startTime": "cron(0 * ? * * *)", "durationInMinutes": 10}]  # ten minutes at the top of each hour
+    end = (opened + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    publish(fleet, "windowed", schedulingConfig={"maintenanceWindows": windows, "endTime": end})
+    fleet.run_for(3600)  # a window has opened: both started in it
+    assert sorted(fleet.started("windowed")) == ["t-000", "t-001"]
+
+    top = (datetime.fromtimestamp(fleet.clock(), UTC) + timedelta(hours=1)).replace(minute=0, second=0)
+    fleet.clock.at = (top - timedelta(minutes=30)).timestamp()  # half an hour before the next window
+    fleet.answer("windowed", "t-000", "FAILED")
+    for _ in range(5):  # the reconciler's rounds meanwhile ask for waiting attempts too
+        fleet.api.functions.invoke("reconcile", {})
+        fleet.run_for(300)
+    assert execution(fleet, "windowed", "t-000")["status"] == "SCHEDULED"  # waits for the window
+    assert sum(message.action == "retry" for *_, message in fleet.clock._queue) == 1  # one wait, not one per ask
+    fleet.run_for(10 * 60)
+    record = execution(fleet, "windowed", "t-000")
+    assert (record["attempt"], record["status"]) == (2, "QUEUED" if kind == "inbox" else record["status"])
+    assert record["status"] != "SCHEDULED" or kind == "command"
+    if kind == "command":
+        fleet.ingest_command_events()
+        assert aws_executions(fleet, "t-000") == 2
+    started = [step["at"] for step in execution(fleet, "windowed", "t-000")["history"] if step["attempt"] == 2]
+    assert all(datetime.fromisoformat(at.replace("Z", "+00:00")).minute < 10 for at in started[1:])
+
+    fleet.clock.at = (opened + timedelta(hours=3, minutes=1)).timestamp()  # past the end time
+    fleet.answer("windowed", "t-001", "FAILED")
+    fleet.run_for(3600)
+    assert execution(fleet, "windowed", "t-001")["status"] == "FAILED"  # no attempt after the end time
+    if kind == "command":
+        assert aws_executions(fleet, "t-001") == 1
+
+
+def test_a_paused_inbox_commands_next_attempt_is_neither_handed_out_nor_timed_out(
+    rollout: Callable[..., Fleet],
+) -> None:
+    fleet = rollout("inbox", 1, executionTimeoutSeconds=60, **retry_policy(retries=3))
+    publish(fleet, "held")
+    fleet.run()
+    fleet.answer("held", "t-000", "FAILED")
+    assert fleet.api.patch("/commands/held", {"status": "paused"}).status == 204
+    fleet.run_for(60)
+    for _ in range(4):  # twenty minutes paused, the reconciler timing out what is past its timeout
+        fleet.api.functions.invoke("reconcile", {})
+        fleet.run_for(300)
+    assert fleet.api.get("/v2/command-inbox/?device_id=t-000").json()["content"] == []  # not while paused
+    record = execution(fleet, "held", "t-000")
+    assert (record["status"], record["attempt"]) == ("SCHEDULED", 2)
+
+    assert fleet.api.patch("/commands/held", {"status": "in_progress"}).status == 204
+    fleet.run_for(1)
+    fleet.answer("held", "t-000", "SUCCEEDED")
+    record = execution(fleet, "held", "t-000")
+    assert (record["status"], record["attempt"]) == ("SUCCEEDED", 2)
