@@ -345,3 +345,35 @@ def test_joiners_keep_to_the_maintenance_windows_and_none_joins_after_the_end_ti
     fleet.join("site", "late-2")
     fleet.run_for(7200)
     assert "late-2" not in statuses(fleet.api, "nightly")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_joiner_waiting_for_a_window_at_the_end_time_is_cancelled_and_the_command_completes(
+    rollout: Callable[..., Fleet], iot: Any, kind: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    fleet = rollout(kind, 1)
+    opened = datetime.fromtimestamp(fleet.clock(), UTC)
+    top = (opened + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+    windows = [{"startTime": "cron(0 * ? * * *)", "durationInMinutes": 10}]
+    end = (top + timedelta(hours=2, minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")  # between two windows
+    iot.create_thing_group(thingGroupName="site")
+    iot.add_thing_to_thing_group(thingGroupName="site", thingName="t-000")
+    fleet.membership_messages()
+    schedule = {"maintenanceWindows": windows, "endTime": end, "endBehavior": "STOP_ROLLOUT"}
+    publish(fleet, "closing", targets=[group_arn("site")], type="CONTINUOUS", schedulingConfig=schedule)
+    fleet.run_for((top - opened).total_seconds() + 60)  # the first window: t-000 starts
+    fleet.answer("closing", "t-000", "SUCCEEDED")
+
+    fleet.clock.at = (top + timedelta(hours=2, minutes=15)).timestamp()  # after the last window before the end
+    fleet.join("site", "late-1")
+    for _ in range(3):  # the reconciler's rounds look for joiners too
+        fleet.api.functions.invoke("reconcile", {})
+        fleet.run_for(300)
+    assert statuses(fleet.api, "closing")["late-1"] == "SCHEDULED"
+    assert sum(message.action == "join" for *_, message in fleet.clock._queue) <= 1  # one wait, not one per ask
+
+    fleet.run_for(3600)  # the end time passes: the joiner never started, and nothing more will
+    assert statuses(fleet.api, "closing") == {"late-1": "CANCELED", "t-000": "SUCCEEDED"}
+    assert command(fleet, "closing")["status"] == "completed"
