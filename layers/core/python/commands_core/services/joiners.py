@@ -42,10 +42,7 @@ _ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full"})  # expec
 def watched_groups(ports: Ports, command: Command) -> list[str]:
     """The groups whose new members join the command: the known thing groups it targets, and the ancestor group
     of a target query that names nothing else (with more terms, only the join step's look finds new matches)."""
-    unknown = set(command.unknown_targets)
-    groups = [
-        group for group in targets.parse(command.targets, ports.registry).groups if f"thinggroup/{group}" not in unknown
-    ]
+    groups = list(targets.known_groups(ports, command))
     query = command.target_query
     if query is not None and targets.fleet_query(query) is None and (ancestor := targets.ancestor_group(query)):
         groups.append(ancestor)
@@ -148,17 +145,11 @@ def catch_up(ports: Ports, message: Join) -> None:
 
 
 def _look_for_joiners(ports: Ports, command: Command) -> None:
-    """Joins the things the command's groups and query reach now that it has no execution for: events may have
-    been lost, and a query's new matches have none."""
+    """Joins the things the command's targets reach now (resolved as its expand resolved them) that it has no
+    execution for: events may have been lost, and a query's new matches have none."""
     if command.maximum_targets is not None and command.joined_late >= command.maximum_targets:
         return
-    reached: dict[str, None] = {}
-    unknown = set(command.unknown_targets)
-    for group in targets.parse(command.targets, ports.registry).groups:
-        if f"thinggroup/{group}" not in unknown:
-            reached.update(dict.fromkeys(ports.registry.group_members(group)))
-    if command.target_query is not None:
-        reached.update(dict.fromkeys(targets.query_things(command.target_query, ports.registry)))
+    reached = targets.resolve(ports, command).things
     known = ports.commands.execution_statuses(command.command_id)
     for thing_name in sorted(set(reached) - set(known)):
         if join(ports, command, thing_name) in ("full", "ended"):

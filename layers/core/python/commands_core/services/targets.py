@@ -214,6 +214,12 @@ class Targets:
     things: list[str]
 
 
+def known_groups(ports: Ports, command: Command) -> list[str]:
+    """The thing groups the command targets that AWS IoT knew when it was published."""
+    unknown = set(command.unknown_targets)
+    return [name for name in parse(command.targets, ports.registry).groups if f"thinggroup/{name}" not in unknown]
+
+
 def resolve(ports: Ports, command: Command) -> Targets:
     """Every thing the command reaches now, its unknown targets left out: the expand writes an execution for each,
     a preview counts them. A rerun reaches the things of its source's executions in the statuses it names."""
@@ -221,9 +227,8 @@ def resolve(ports: Ports, command: Command) -> Targets:
         things = ports.commands.things_in(command.rerun_of.command_id, command.rerun_of.statuses)
         return Targets([], things, things)
     unknown = set(command.unknown_targets)
-    parsed = parse(command.targets, ports.registry)
-    named = [name for name in parsed.things if f"thing/{name}" not in unknown]
-    groups = [name for name in parsed.groups if f"thinggroup/{name}" not in unknown]
+    named = [name for name in parse(command.targets, ports.registry).things if f"thing/{name}" not in unknown]
+    groups = known_groups(ports, command)
     members: dict[str, None] = {}
     for group in groups:
         members.update(dict.fromkeys(ports.registry.group_members(group)))
