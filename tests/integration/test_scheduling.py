@@ -145,6 +145,21 @@ def test_a_scheduled_command_cancelled_starts_nothing(rollout: Callable[..., Fle
     assert fleet.reached("never") == []
 
 
+def test_the_template_of_a_scheduled_or_paused_command_cannot_be_deleted(rollout: Callable[..., Fleet]) -> None:
+    fleet = rollout("inbox", 3)
+    publish(fleet, "later", schedulingConfig={"startTime": utc(at(fleet, 3600))})
+    fleet.run_for(5)
+
+    refused = fleet.api.delete("/templates/roll")  # its executions, still to start, hand out its files
+    assert refused.status == 409
+    assert "later" in refused.json()["error"]
+    assert fleet.api.patch("/commands/later", {"status": "in_progress"}).status == 204
+    assert fleet.api.patch("/commands/later", {"status": "paused"}).status == 204
+    assert fleet.api.delete("/templates/roll").status == 409
+    assert fleet.api.patch("/commands/later", {"status": "cancelled"}).status == 204
+    assert fleet.api.delete("/templates/roll").status == 204
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_scheduled_command_started_now_starts_at_once(rollout: Callable[..., Fleet], kind: str) -> None:
     fleet = rollout(kind, 3)

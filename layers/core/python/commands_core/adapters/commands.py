@@ -266,15 +266,15 @@ class CommandRepository:
         return Page(page, token)
 
     def live_commands_of_template(self, template_id: str) -> list[str]:
-        """Ids of the draft and in-progress commands built from the template."""
+        """Ids of the commands built from the template that still use it: drafts and published ones (a scheduled
+        or paused command starts executions later, and an inbox hands files out with the template's URL expiry)."""
+        live = _PUBLISHED | {":draft": "draft"}
         arguments: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": "byTemplate",
             "KeyConditionExpression": "templateRef = :template",
-            "FilterExpression": "commandStatus IN (:draft, :in_progress)",
-            "ExpressionAttributeValues": to_item(
-                {":template": template_id, ":draft": "draft", ":in_progress": "in_progress"}
-            ),
+            "FilterExpression": f"commandStatus IN ({', '.join(live)})",
+            "ExpressionAttributeValues": to_item(live | {":template": template_id}),
         }
         return [item["commandId"]["S"] for item in self._all(arguments)]
 
