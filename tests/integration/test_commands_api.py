@@ -250,6 +250,23 @@ def test_unknown_targets_are_reported_and_the_rest_published(draft: str, api: Ha
     assert job_things(iot, draft) == ["dev-1"]
 
 
+def test_the_group_the_service_makes_for_a_commands_job_is_not_a_target(
+    draft: str, api: HandlerClient, template: Callable[..., dict[str, Any]], iot: Any
+) -> None:
+    upload(api, draft)
+    assert publish(api, draft) == 204
+    api.drain()
+    own = iot.describe_thing_group(thingGroupName=f"command-{draft}")["thingGroupName"]  # its job's group
+    template("plain", document=json.dumps({"a": 1}), requiredDocumentParameters=[], requiredFiles=[])
+
+    body = {"commandId": "copy", "templateId": "plain", "targets": [group_arn(own)], "status": "in_progress"}
+    reply = api.post("/commands", body)
+
+    assert reply.status == 400
+    assert reply.json()["error"].startswith(f"targets: thing group '{own}' is one the service makes")
+    assert api.get("/commands/copy").status == 404
+
+
 def test_publishing_with_no_target_that_resolves_is_a_400(draft: str, api: HandlerClient) -> None:
     api.patch(f"/commands/{draft}", {"targets": ["ghost-1", "ghost-2"]})
     upload(api, draft)

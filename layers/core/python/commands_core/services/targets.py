@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 MAX_JOB_TARGETS = 100  # AWS IoT CreateJob takes at most 100 targets
 MAX_GROUPS = MAX_JOB_TARGETS - 1
 _LOOKUP_THREADS = 16
+# The thing groups the service makes for its jobs (`command-<commandId>`, filled as things start). They are not
+# targets: their membership events are not routed, and a command aimed at one would take another's things.
+SERVICE_GROUP_PREFIX = "command-"
 
 
 class Registry(Protocol):
@@ -160,6 +163,14 @@ def select(
                 "targets",
                 f"may name at most {MAX_GROUPS} thing groups (an AWS IoT job takes {MAX_JOB_TARGETS} targets, and "
                 "one is kept for the group of things named one by one)",
+            )
+        )
+    if own := [name for name in parsed.groups if name.startswith(SERVICE_GROUP_PREFIX)]:
+        problems.add(
+            InvalidInput(
+                "targets",
+                f"thing group '{own[0]}' is one the service makes for a command's job (every "
+                f"'{SERVICE_GROUP_PREFIX}' group is): target the things or the groups they came from",
             )
         )
     if ancestor and not registry.group_exists(ancestor):

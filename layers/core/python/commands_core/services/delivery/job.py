@@ -32,7 +32,7 @@ from commands_core.observability import logger, metrics
 from commands_core.services import commands, transitions
 from commands_core.services.delivery import Batch, Delivery, cancel_pending
 from commands_core.services.ports import Ports
-from commands_core.services.targets import Targets
+from commands_core.services.targets import SERVICE_GROUP_PREFIX, Targets
 
 WORKERS = 16  # AddThingToThingGroup calls in flight
 DESCRIPTION = "IoT Commands Service command"  # how a job of this service is known (a retried create)
@@ -223,7 +223,7 @@ def _added(ports: Ports, command: Command, execution: Execution, problem: str | 
 
 
 def group_of(command_id: str) -> str:
-    return f"command-{command_id}"
+    return SERVICE_GROUP_PREFIX + command_id
 
 
 def _job(ports: Ports, command: Command, template: Template | None, group_arn: str) -> dict[str, Any]:
