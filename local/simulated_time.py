@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
+from commands_core.adapters.queue import delay_of
 from commands_core.models.dispatch import DispatchMessage
 
 
@@ -32,8 +33,8 @@ class SimulatedTime:
         return datetime.fromtimestamp(self.at, UTC)
 
     def send(self, message: DispatchMessage, delay_seconds: float = 0) -> None:
-        """DispatchQueue.send, with the delay on this clock."""
-        heapq.heappush(self._queue, (self.at + delay_seconds, next(self._order), message))
+        """DispatchQueue.send, with the delay on this clock (as SQS takes it: whole seconds, 15 minutes at most)."""
+        heapq.heappush(self._queue, (self.at + delay_of(delay_seconds), next(self._order), message))
 
     def next_due(self) -> float | None:
         """When the next message falls due (None: none is waiting)."""

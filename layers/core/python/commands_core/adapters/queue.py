@@ -11,6 +11,11 @@ if TYPE_CHECKING:
 MAX_DELAY_SECONDS = 900  # SQS delays a message 15 minutes at most
 
 
+def delay_of(seconds: float) -> int:
+    """The delay SQS is asked for: whole seconds, rounded up, at most its 15 minutes."""
+    return max(0, math.ceil(min(seconds, MAX_DELAY_SECONDS)))
+
+
 class DispatchQueue:
     def __init__(self, client: Any, url: str) -> None:
         self._client = client
@@ -18,6 +23,5 @@ class DispatchQueue:
 
     def send(self, message: DispatchMessage, delay_seconds: float = 0) -> None:
         """Sends `message`, delivered `delay_seconds` on (rounded up; at most SQS's 15 minutes)."""
-        delay = min(MAX_DELAY_SECONDS, max(0, math.ceil(delay_seconds)))
         body = message.model_dump_json(by_alias=True)
-        self._client.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=delay)
+        self._client.send_message(QueueUrl=self._url, MessageBody=body, DelaySeconds=delay_of(delay_seconds))
