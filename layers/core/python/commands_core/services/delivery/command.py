@@ -127,21 +127,12 @@ class CommandDelivery:
             if result is not None and result.outcome == "retry":
                 logger.warning("AWS IoT did not start an execution; retrying", extra={"reason": result.reason})
                 return Batch(started, handled, retry=True)
-            if result is not None and result.outcome in ("gone", "refused"):
-                current = ports.commands.get(command.command_id)
-                if current is None or current.status != "in_progress":
-                    return None
-                status: ExecutionStatus = "REMOVED" if result.outcome == "gone" else "FAILED"
-                reason = f"AWS IoT did not start it: {result.reason}"
-                transitions.report(
-                    ports.commands,
-                    command.command_id,
-                    execution.thing_name,
-                    status,
-                    source="api",
-                    reason=reason,
-                    restart=ports.queue.send,
-                )
+            if (
+                result is not None
+                and result.outcome in ("gone", "refused")
+                and not _not_started(ports, command, execution, result)
+            ):
+                return None
             handled = execution.thing_name
         return Batch(started, handled, retry=False)
 
@@ -157,20 +148,7 @@ class CommandDelivery:
             ports.commands.record_execution_id(execution, result.execution_id)
             metrics.add_metric(name="ExecutionsStarted", unit="Count", value=1)
             return
-        current = ports.commands.get(command.command_id)
-        if current is None or current.status != "in_progress":
-            return  # cancelled meanwhile (AWS IoT refuses a deprecated command): its cancel step ends it CANCELED
-        status: ExecutionStatus = "REMOVED" if result.outcome == "gone" else "FAILED"
-        transitions.report(
-            ports.commands,
-            command.command_id,
-            execution.thing_name,
-            status,
-            source="api",
-            reason=f"AWS IoT did not start it: {result.reason}",
-            attempt=execution.attempt,
-            restart=ports.queue.send,
-        )
+        _not_started(ports, command, execution, result)
 
     def all_started(self, ports: Ports, command: Command) -> None:
         return None
@@ -256,3 +234,24 @@ def _created(execution: Execution) -> datetime | None:
     # Of the current attempt: an earlier one's timer ended with it.
     sent = [entry.at for entry in execution.history if entry.to_status == "SENT" and entry.attempt == execution.attempt]
     return sent[0] if sent else execution.started_at or execution.updated_at
+
+
+def _not_started(ports: Ports, command: Command, execution: Execution, result: Started) -> bool:
+    """Ends the attempt AWS IoT did not start: REMOVED (the thing is gone) or FAILED (refused), which a retry
+    policy may start again. False when the command is no longer in progress: cancelled meanwhile (AWS IoT refuses
+    a deprecated command), its cancel step ends the execution CANCELED."""
+    current = ports.commands.get(command.command_id)
+    if current is None or current.status != "in_progress":
+        return False
+    status: ExecutionStatus = "REMOVED" if result.outcome == "gone" else "FAILED"
+    transitions.report(
+        ports.commands,
+        command.command_id,
+        execution.thing_name,
+        status,
+        source="api",
+        reason=f"AWS IoT did not start it: {result.reason}",
+        attempt=execution.attempt,
+        restart=ports.queue.send,
+    )
+    return True
