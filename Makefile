@@ -24,8 +24,9 @@ $(NODE_INSTALLED): package.json package-lock.json
 run: $(INSTALLED)
 	$(BIN)/python -m local
 
+# The suite in one worker per core, a test file's tests in the same worker (they share its fixtures).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses auto --dist loadfile
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

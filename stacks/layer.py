@@ -63,7 +63,12 @@ def dependencies() -> Path:
         ],
         check=True,
     )
-    staging.rename(cached)
+    try:
+        staging.rename(cached)
+    except OSError:  # another synth at once (a parallel test worker) cached it first: the same files
+        if not cached.is_dir():
+            raise
+        shutil.rmtree(staging)
     return cached
 
 
