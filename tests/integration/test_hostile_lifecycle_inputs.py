@@ -166,6 +166,10 @@ BAD_SCHEDULES = [
     pytest.param({"startTime": "2030-02-30T10:00Z"}, "schedulingConfig.startTime", id="start-no-such-day"),
     pytest.param({"startTime": "2030-01-01T10:00:60Z"}, "schedulingConfig.startTime", id="start-second-60"),
     pytest.param({"startTime": "0000-01-01T00:00Z"}, "schedulingConfig.startTime", id="start-year-0"),
+    pytest.param({"startTime": "9999-12-31T23:59:59Z"}, "schedulingConfig.startTime", id="start-year-9999"),
+    pytest.param({"endTime": "9999-12-31T23:59:59.999999Z"}, "schedulingConfig.endTime", id="end-year-9999"),
+    pytest.param({"startTime": "2200-01-01T00:00Z"}, "schedulingConfig.startTime", id="start-after-2199"),
+    pytest.param({"startTime": "1969-12-31T23:59Z"}, "schedulingConfig.startTime", id="start-before-1970"),
     pytest.param(
         {"startTime": "2031-01-01T00:00Z", "endTime": "2030-01-01T00:00Z"}, "schedulingConfig.endTime", id="end-first"
     ),
@@ -240,6 +244,22 @@ def test_a_schedule_out_of_shape_is_refused_naming_the_field_on_a_create_a_draft
     assert commands_stored(api) == ["draft"]
     assert "schedulingConfig" not in api.get("/commands/draft").json()
     assert api.get("/jobs").json()["jobs"] == []
+
+
+def test_a_rollout_scheduled_in_the_last_year_allowed_is_shown_with_its_estimated_completion(
+    api: HandlerClient, roll: str
+) -> None:
+    schedule = {"startTime": "2199-12-31T23:59:59Z"}
+    body = BODY | {"commandId": "late", "status": "in_progress", "rolloutMaximumPerMinute": 1}
+
+    assert api.post("/commands", body | {"schedulingConfig": schedule}).status == 201
+    api.drain()
+
+    shown = api.get("/commands/late")
+    assert shown.status == 200, shown.body
+    assert shown.json()["status"] == "scheduled"
+    assert shown.json()["rollout"]["estimatedCompletionAt"] == "2200-01-01T00:01:59Z"  # two things, one a minute
+    assert api.get("/commands").status == 200
 
 
 # jobExecutionsRetryConfig and maximumTargets

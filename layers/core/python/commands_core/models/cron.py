@@ -20,6 +20,7 @@ _MONTHS = {
     )
 }
 _DAYS = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
+YEARS = (1970, 2199)  # the years an expression may name, as AWS takes them
 # (name, lowest, highest, names)
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minutes", 0, 59, {}),
@@ -27,7 +28,7 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("day-of-month", 1, 31, {}),
     ("month", 1, 12, _MONTHS),
     ("day-of-week", 1, 7, _DAYS),
-    ("year", 1970, 2199, {}),
+    ("year", *YEARS, {}),
 )
 _FORM = re.compile(r"^cron\((.*)\)$")
 _UNSUPPORTED = "L, W and # are not supported; name the days instead"

@@ -16,6 +16,10 @@ from commands_core.models import ApiModel, cron
 from commands_core.validation import refused
 
 MAX_WINDOWS = 5  # maintenance windows a schedule holds
+# The years a schedule's times may name: those of its maintenance windows' cron expressions (models/cron.py).
+# Far enough for any rollout, near enough that the times worked out from them (a window's end, a rollout's
+# estimated completion) stay within what a datetime holds.
+FIRST_YEAR, LAST_YEAR = cron.YEARS
 # AWS IoT's form, YYYY-MM-DDTHH:MM, also with seconds (and a fraction), and with Z or +00:00: UTC always.
 _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -31,9 +35,12 @@ def utc_time(text: str) -> datetime:
     if offset not in (None, "Z", "+00:00", "+0000", "-00:00", "-0000"):
         raise ValueError(f"must be in UTC (Z or no offset), not {offset}: the schedule's times are all UTC")
     try:
-        return datetime.fromisoformat(moment).replace(tzinfo=UTC)
+        parsed = datetime.fromisoformat(moment).replace(tzinfo=UTC)
     except ValueError as error:
         raise ValueError(f"is not a date and time ({error})") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"must be in a year from {FIRST_YEAR} to {LAST_YEAR}, as a maintenance window's are")
+    return parsed
 
 
 def _time(text: str) -> str:
