@@ -280,6 +280,9 @@ BAD_RETRIES = [
     pytest.param(criteria(("BROKEN", 1)), f"{RETRY}.0.failureType", id="unknown-type"),
     pytest.param(criteria(("REJECTED", 1)), f"{RETRY}.0.failureType", id="rejected"),
     pytest.param(criteria(("failed", 1)), f"{RETRY}.0.failureType", id="lowercase"),
+    pytest.param(criteria(("FAILED", 1), ("FAILED", 3)), RETRY, id="failed-twice"),
+    pytest.param(criteria(("ALL", 1), ("ALL", 3)), RETRY, id="all-twice"),
+    pytest.param(criteria(("TIMED_OUT", 2), ("TIMED_OUT", 2)), RETRY, id="same-criterion-twice"),
     pytest.param(criteria(("FAILED", 1), ("TIMED_OUT", 1), ("ALL", 1)), RETRY, id="three"),
     pytest.param(criteria(), RETRY, id="empty"),
     pytest.param([], "jobExecutionsRetryConfig", id="a-list"),
@@ -299,6 +302,15 @@ def test_a_retry_policy_out_of_shape_is_refused_naming_the_field_on_a_command_a_
     job = {"targets": ["t-1"], "targetSelection": "SNAPSHOT", "document": "{}"}
     assert refused(api.post("/jobs", job | retried), 422) == field
     assert commands_stored(api) == ["draft"]
+
+
+def test_a_retry_policy_of_one_type_and_of_all_is_taken(api: HandlerClient, roll: str) -> None:
+    policy = criteria(("FAILED", 2), ("ALL", 1))
+
+    reply = api.post("/commands", BODY | {"jobExecutionsRetryConfig": policy})
+
+    assert reply.status == 201, reply.body
+    assert reply.json()["jobExecutionsRetryConfig"] == policy
 
 
 @pytest.mark.parametrize(

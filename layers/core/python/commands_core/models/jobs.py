@@ -39,6 +39,15 @@ class RetryCriteria(_Strict):
 class RetryConfig(_Strict):
     criteria_list: list[RetryCriteria] = Field(min_length=1, max_length=2)
 
+    @field_validator("criteria_list")
+    @classmethod
+    def _each_type_once(cls, criteria: list[RetryCriteria]) -> list[RetryCriteria]:
+        # A failure is retried by the criterion of its type: two of one type would leave its retries unsaid.
+        types = [criterion.failure_type for criterion in criteria]
+        if twice := next((kind for kind in types if types.count(kind) > 1), None):
+            raise ValueError(f"gives failureType {twice} twice: one criterion a failure type, as AWS IoT takes them")
+        return criteria
+
 
 class RateIncreaseCriteria(_Strict):
     number_of_notified_things: int | None = Field(default=None, ge=1, le=1000, strict=True)
