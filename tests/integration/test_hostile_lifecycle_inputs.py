@@ -58,6 +58,7 @@ BODY = {"templateId": "roll", "targets": ["t-1", "t-2"]}
         ({"commandId": ""}, "commandId"),
         ({"commandId": 5}, "commandId"),
         ({"commandId": "v0"}, "commandId"),
+        ({"commandId": None}, "commandId"),  # null is no id: left out, one is generated
         ({"status": "paused"}, "status"),
         ({"status": "cancelled"}, "status"),
         ({"status": "completed"}, "status"),
