@@ -92,6 +92,7 @@ def test_a_rerun_with_a_body_too_long_is_a_400_naming_the_body(api: HandlerClien
     "query",
     [
         *("dryRun=1", "dryRun=yes", "dryRun=on", "dryRun=", "dryRun=%20true", "dryRun=TRUE&dryRun=nope"),
+        *("dryRun=true&dryRun=false", "dryRun=false&dryRun=true"),  # which was meant?
     ],
 )
 def test_a_dry_run_flag_that_is_not_one_true_or_false_is_a_400_naming_it_and_creates_nothing(
