@@ -112,6 +112,16 @@ def test_a_dry_run_flag_in_any_case_or_repeated_alike_is_a_dry_run(api: HandlerC
     assert commands_stored(api) == []
 
 
+def test_a_dry_run_names_a_field_given_wrong_once_and_not_also_as_missing(api: HandlerClient, roll: str) -> None:
+    reply = api.post("/commands?dryRun=true", BODY | {"templateId": ["roll"], "commandId": None})
+
+    assert reply.status == 200, reply.body
+    assert reply.json()["errors"] == [
+        {"field": "templateId", "message": "Input should be a valid string"},
+        {"field": "commandId", "message": "Input should be a valid string"},
+    ]
+
+
 @pytest.mark.parametrize("command_id", ["a.b", "..", "x" * 65, "a%20b", "%C3%A9", "a:b", "a$b", "a%2Fb", "%00"])
 def test_a_preview_or_rerun_of_an_id_with_odd_characters_is_a_400_naming_the_command_id(
     api: HandlerClient, command_id: str
