@@ -380,6 +380,22 @@ def dropped(output: Output) -> list[str]:
     return logged
 
 
+@pytest.mark.parametrize("body", ["{nope", "", "not json at all", "[" * 5000 + "]" * 5000, '{"a": 1,}'])
+def test_a_membership_message_that_is_not_json_is_dropped_as_malformed_and_not_received_again(
+    rollout: Callable[..., Fleet], iot: Any, output: Output, body: str
+) -> None:
+    fleet = rollout("inbox", 1)
+    watching(fleet, iot)
+    output.records()
+    event = sqs_event([None])
+    event["Records"][0]["body"] = body
+
+    assert fleet.api.functions.invoke("targets_join", event) == {"batchItemFailures": []}
+
+    assert dropped(output) == ["malformed"]
+    assert command(fleet, "watch")["joinedLate"] == 0
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [

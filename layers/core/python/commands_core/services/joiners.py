@@ -18,6 +18,7 @@ rollout's, and to its maintenance windows; none joins once its schedule's end ti
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,7 +37,8 @@ from commands_core.services.ports import Ports
 
 BATCH = 500  # joiners started at once by the join step
 NAMED = 1000  # joiners a join step's message names at most
-_ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full"})  # expected in the normal course: logged as info
+# Expected in the normal course: logged as info.
+_ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full"})
 
 
 def watched_groups(ports: Ports, command: Command) -> list[str]:
@@ -63,9 +65,26 @@ def unwatch(ports: Ports, command: Command) -> None:
             ports.commands.unwatch(group, command.command_id)
 
 
+def decode(body: str) -> Any:
+    """A membership message's body, as `handle` takes it: its JSON value, or the text itself when it is not JSON
+    (which no receive could read: `handle` drops it as malformed rather than it failing until the dead-letter
+    queue takes it)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # (RecursionError: nested deeper than the parser goes)
+        return _NotJson(body)
+
+
+class _NotJson(str):
+    """A body that is not JSON, as `handle` is given it."""
+
+
 def handle(ports: Ports, message: Any) -> None:
     """One message of the membership queue (a JSON value, whatever it holds): a thing added to a group joins
     every CONTINUOUS command watching the group or one of its ancestors."""
+    if isinstance(message, _NotJson):
+        _drop("malformed", "the message is not JSON", message)
+        return
     try:
         event = MEMBERSHIP.validate_python(message)
     except ValidationError as error:
