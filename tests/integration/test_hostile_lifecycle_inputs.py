@@ -16,6 +16,9 @@ from tests.integration.conftest import Output, group_arn, sqs_event, thing_arn
 from tests.integration.rollouts import Fleet, command, publish, statuses
 from tests.integration.test_preview_and_rerun import roll_out_with_failures
 
+OTHER_ACCOUNT = "arn:aws:iot:us-east-1:999999999999:"
+OTHER_REGION = "arn:aws:iot:eu-west-1:123456789012:"
+
 
 def refused(reply: Any, status: int = 400) -> str:
     """The field a refusal names (its message starts with it); fails unless the reply is that refusal."""
@@ -409,6 +412,10 @@ def test_a_membership_message_that_is_not_json_is_dropped_as_malformed_and_not_r
         ({"operation": "MOVED"}, "malformed"),
         ({"eventType": "THING_EVENT"}, "malformed"),
         ({"timestamp": 10**30}, "bad_timestamp"),
+        ({"groupArn": OTHER_ACCOUNT + "thinggroup/site"}, "foreign"),
+        ({"groupArn": OTHER_REGION + "thinggroup/site"}, "foreign"),
+        ({"thingArn": OTHER_ACCOUNT + "thing/late-1"}, "foreign"),
+        ({"thingArn": thing_arn("ghost-1")}, "gone"),
         ({"groupArn": group_arn("elsewhere")}, "unwatched"),
     ],
 )
@@ -428,3 +435,18 @@ def test_a_membership_event_that_names_no_joiner_of_this_account_is_dropped_and_
     # The event as AWS IoT sent it still joins its thing
     assert fleet.api.functions.invoke("targets_join", sqs_event([message])) == {"batchItemFailures": []}
     assert sorted(statuses(fleet.api, "watch")) == ["late-1", "t-000"]
+
+
+def test_a_batch_of_stray_membership_messages_fails_none_and_joins_only_the_real_one(
+    rollout: Callable[..., Fleet], iot: Any
+) -> None:
+    fleet = rollout("inbox", 1)
+    message = watching(fleet, iot)
+    event = sqs_event([None, [message], "x", message, message | {"thingArn": thing_arn("ghost-2")}])
+    event["Records"][0]["body"] = "{"
+
+    assert fleet.api.functions.invoke("targets_join", event) == {"batchItemFailures": []}
+    fleet.run()
+
+    assert sorted(statuses(fleet.api, "watch")) == ["late-1", "t-000"]
+    assert command(fleet, "watch")["joinedLate"] == 1

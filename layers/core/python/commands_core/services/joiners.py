@@ -7,7 +7,8 @@ the command lacks (the reconciler sends it every round, and the rollout at its e
 query has no event). Either way the thing gets its execution through one conditional write (the repository's
 `join`): only if it has none, the command is still published, and fewer than `maximumTargets` joined before; then
 the `join` step starts it through the command's delivery, as the rollout starts any other (job: added to the
-command's group; command: StartCommandExecution; inbox: QUEUED for the next fetch). A paused command's joiner
+command's group; command: StartCommandExecution; inbox: QUEUED for the next fetch). An event's thing must still
+be in the registry, and its group and thing of this account and region. A paused command's joiner
 waits SCHEDULED until the command resumes; a cancelled, completed or deleted command gets none. A thing that
 leaves a group keeps its execution.
 
@@ -38,7 +39,7 @@ from commands_core.services.ports import Ports
 BATCH = 500  # joiners started at once by the join step
 NAMED = 1000  # joiners a join step's message names at most
 # Expected in the normal course: logged as info.
-_ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full"})
+_ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full", "gone"})
 
 
 def watched_groups(ports: Ports, command: Command) -> list[str]:
@@ -95,10 +96,21 @@ def handle(ports: Ports, message: Any) -> None:
     if event.operation != "ADDED":
         _drop("removed", "a thing that leaves a group keeps its execution", message)
         return
+    if (message.get("groupArn"), message.get("thingArn")) != (
+        ports.registry.group_arn(event.group_name),
+        ports.registry.thing_arn(event.thing_name),
+    ):
+        # Only AWS IoT of this account and region sends the queue events: the same names elsewhere are others.
+        _drop("foreign", "the group or the thing is of another account, region or partition", message)
+        return
     groups = [event.group_name, *ports.registry.ancestors(event.group_name)]
     watching = list(dict.fromkeys(command_id for group in groups for command_id in ports.commands.watchers(group)))
     if not watching:
         _drop("unwatched", "no CONTINUOUS command in progress targets the group or a group it is nested in", message)
+        return
+    if not ports.registry.thing_exists(event.thing_name):
+        # Deleted since it was added (events come late): an execution would wait for a device that is gone.
+        _drop("gone", "the thing is not in the registry", message)
         return
     for command_id in watching:
         with log_keys(command_id=command_id, thing_name=event.thing_name):
