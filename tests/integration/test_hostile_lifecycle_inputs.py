@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import HandlerClient
-from tests.integration.conftest import Output, group_arn, sqs_event, thing_arn
+from tests.integration.conftest import Output, group_arn, sqs_event, stored, thing_arn
 from tests.integration.rollouts import Fleet, command, publish, statuses
 from tests.integration.test_preview_and_rerun import roll_out_with_failures
 
@@ -326,6 +326,24 @@ def test_a_retry_policy_of_one_type_and_of_all_is_taken(api: HandlerClient, roll
 
     assert reply.status == 201, reply.body
     assert reply.json()["jobExecutionsRetryConfig"] == policy
+
+
+def test_a_command_stored_before_these_rules_is_still_read_and_its_patch_names_what_to_fix(
+    api: HandlerClient, roll: str
+) -> None:
+    assert api.post("/commands", BODY | {"commandId": "draft"}).status == 201
+    twice = criteria(("FAILED", 1), ("FAILED", 3))
+    stored("draft", jobExecutionsRetryConfig=twice, schedulingConfig={"endTime": "9999-12-31T23:59Z"})
+
+    shown = api.get("/commands/draft")
+    assert shown.status == 200, shown.body
+    assert shown.json()["jobExecutionsRetryConfig"] == twice
+    assert [item["commandId"] for item in api.get("/commands").json()["results"]] == ["draft"]
+    assert refused(api.patch("/commands/draft", {"targets": ["t-1"]})) == RETRY
+    once = {"jobExecutionsRetryConfig": criteria(("FAILED", 3))}
+    assert refused(api.patch("/commands/draft", once)) == "schedulingConfig.endTime"
+    assert api.patch("/commands/draft", once | {"schedulingConfig": None}).status == 204
+    assert api.get("/commands/draft").json()["jobExecutionsRetryConfig"] == once["jobExecutionsRetryConfig"]
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, model_validator
 
 from commands_core.errors import InvalidInput
-from commands_core.models import ApiModel, cron
+from commands_core.models import ApiModel, cron, read_back
 from commands_core.validation import refused
 
 MAX_WINDOWS = 5  # maintenance windows a schedule holds
@@ -35,16 +35,15 @@ def utc_time(text: str) -> datetime:
     if offset not in (None, "Z", "+00:00", "+0000", "-00:00", "-0000"):
         raise ValueError(f"must be in UTC (Z or no offset), not {offset}: the schedule's times are all UTC")
     try:
-        parsed = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+        return datetime.fromisoformat(moment).replace(tzinfo=UTC)
     except ValueError as error:
         raise ValueError(f"is not a date and time ({error})") from None
-    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+
+
+def _time(text: str, info: ValidationInfo) -> str:
+    moment = utc_time(text)
+    if not read_back(info) and not FIRST_YEAR <= moment.year <= LAST_YEAR:
         raise ValueError(f"must be in a year from {FIRST_YEAR} to {LAST_YEAR}, as a maintenance window's are")
-    return parsed
-
-
-def _time(text: str) -> str:
-    utc_time(text)
     return text
 
 
