@@ -211,6 +211,16 @@ BAD_SCHEDULES = [
     pytest.param({"maintenanceWindows": [window("cron(0 0 ? * 8 *)")]}, f"{WINDOWS}.0.startTime", id="weekday-8"),
     pytest.param({"maintenanceWindows": [window("cron(0 0 ? * * 3000)")]}, f"{WINDOWS}.0.startTime", id="year-3000"),
     pytest.param({"maintenanceWindows": [window("cron(*/0 * ? * * *)")]}, f"{WINDOWS}.0.startTime", id="step-0"),
+    pytest.param({"maintenanceWindows": [window("cron(0 0 31 4 ? *)")]}, f"{WINDOWS}.0.startTime", id="31-april"),
+    pytest.param({"maintenanceWindows": [window("cron(0 0 30 2 ? *)")]}, f"{WINDOWS}.0.startTime", id="30-february"),
+    pytest.param(
+        {"maintenanceWindows": [window("cron(0 0 ? * MON *)"), window("cron(0 0 31 2,4,6,9,11 ? *)")]},
+        f"{WINDOWS}.1.startTime",
+        id="one-window-of-no-date",
+    ),
+    pytest.param(
+        {"maintenanceWindows": [window("cron(0 0 29 2 ? 2197-2199)")]}, f"{WINDOWS}.0.startTime", id="no-leap-year"
+    ),
     pytest.param(
         {"maintenanceWindows": [window("cron(" + "9" * 200 + " 0 ? * * *)")]}, f"{WINDOWS}.0.startTime", id="huge-value"
     ),
@@ -259,6 +269,18 @@ def test_a_schedule_out_of_shape_is_refused_naming_the_field_on_a_create_a_draft
     assert commands_stored(api) == ["draft"]
     assert "schedulingConfig" not in api.get("/commands/draft").json()
     assert api.get("/jobs").json()["jobs"] == []
+
+
+@pytest.mark.parametrize("start", ["cron(0 0 29 2 ? *)", "cron(0 0 29 2 ? 2196)", "cron(0 0 31 * ? *)"])
+def test_a_maintenance_window_on_a_day_only_some_months_or_years_have_is_taken(
+    api: HandlerClient, roll: str, start: str
+) -> None:
+    schedule = {"maintenanceWindows": [window(start)]}
+
+    reply = api.post("/commands?dryRun=true", BODY | {"status": "in_progress", "schedulingConfig": schedule})
+
+    assert (reply.status, reply.json()["errors"]) == (200, [])
+    assert reply.json()["startsAt"] is not None
 
 
 def test_a_rollout_scheduled_in_the_last_year_allowed_is_shown_with_its_estimated_completion(
@@ -333,7 +355,9 @@ def test_a_command_stored_before_these_rules_is_still_read_and_its_patch_names_w
 ) -> None:
     assert api.post("/commands", BODY | {"commandId": "draft"}).status == 201
     twice = criteria(("FAILED", 1), ("FAILED", 3))
-    stored("draft", jobExecutionsRetryConfig=twice, schedulingConfig={"endTime": "9999-12-31T23:59Z"})
+    never = [window("cron(0 0 31 4 ? *)"), window("cron(0 0 ? * MON *)")]
+    schedule = {"endTime": "9999-12-31T23:59Z", "maintenanceWindows": never}
+    stored("draft", jobExecutionsRetryConfig=twice, schedulingConfig=schedule)
 
     shown = api.get("/commands/draft")
     assert shown.status == 200, shown.body

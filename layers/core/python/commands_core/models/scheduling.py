@@ -47,8 +47,9 @@ def _time(text: str, info: ValidationInfo) -> str:
     return text
 
 
-def _cron(text: str) -> str:
-    cron.parse(text)
+def _cron(text: str, info: ValidationInfo) -> str:
+    if not cron.parse(text).names_a_date() and not read_back(info):
+        raise ValueError("day-of-month: names no day of the months and years given (such as 31 in April)")
     return text
 
 
