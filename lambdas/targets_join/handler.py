@@ -8,8 +8,8 @@ from commands_core.dependencies import ports
 from commands_core.services import joiners
 
 
-def _handle(event: dict[str, Any]) -> None:
+def _handle(event: Any) -> None:
     joiners.handle(ports(), event)
 
 
-lambda_handler = queue.consumer(_handle)
+lambda_handler = queue.consumer(_handle, decode=joiners.decode)

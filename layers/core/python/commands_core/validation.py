@@ -31,16 +31,20 @@ def parse_all(model: type[M], data: dict[str, Any], problems: Problems) -> M | N
     """`parse` reporting every problem of `data` to `problems` (collecting): the fields in error are reported and
     left out, and the rest validated again (a check of the whole model runs once its fields are valid), until it
     validates; None when it cannot without them (a required field missing or wrong)."""
+    left_out: set[str] = set()
     while True:
         try:
             return model.model_validate(data)
         except ValidationError as error:
             found = _problems(error)
-            for _, problem in found:
-                problems.add(problem)
+            for key, problem in found:
+                # A field left out for its problem is not reported again as missing: it was given.
+                if not (key in left_out and problem.reason == _REASONS["missing"]):
+                    problems.add(problem)
             wrong = {key for key, _ in found} & data.keys()
             if not wrong:
                 return None
+            left_out |= wrong
             data = {key: value for key, value in data.items() if key not in wrong}
 
 

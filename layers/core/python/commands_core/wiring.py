@@ -735,6 +735,7 @@ CONSUMERS: tuple[Consumer, ...] = (
             # command's count of joiners (PutItem and UpdateItem).
             Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),
             Access("iot", ("iot:DescribeThingGroup",), ("thinggroup/*",)),  # the group's ancestors
+            Access("iot", ("iot:DescribeThing",), ("thing/*",)),  # the thing is still in the registry
             _ENQUEUE,  # the dispatch step that starts the joiner's execution
         ),
         description="Gives a thing added to a thing group that a CONTINUOUS command targets its execution.",

@@ -13,6 +13,7 @@ from commands_core.adapters.aws import error_code, throttled
 from commands_core.adapters.dynamo import from_item, to_item
 from commands_core.clock import iso, now
 from commands_core.errors import AlreadyExists
+from commands_core.models import STORED
 from commands_core.models.commands import Command, FileRef, Started
 from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
 from commands_core.models.lifecycle import PUBLISHED, STEP_EVENTS, STOPPABLE, StatusEvent, StepEvent, status_after
@@ -732,7 +733,7 @@ def _command_item(command: Command) -> dict[str, Any]:
 def _command(item: dict[str, Any]) -> Command:
     data = from_item(item)
     data["status"] = data.pop("commandStatus")
-    return Command.model_validate(data)
+    return Command.model_validate(data, context=STORED)
 
 
 def _execution_item(

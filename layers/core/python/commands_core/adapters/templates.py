@@ -7,6 +7,7 @@ from typing import Any
 from commands_core.adapters.aws import error_code
 from commands_core.adapters.dynamo import from_item, to_item
 from commands_core.errors import AlreadyExists, Conflict, NotFound
+from commands_core.models import STORED
 from commands_core.models.templates import Template, TemplateSummary
 from commands_core.pagination import Page, decode_token, encode_token
 from commands_core.resources import TEMPLATES
@@ -37,7 +38,7 @@ class TemplateRepository:
             TableName=self._table, Key={"templateId": {"S": template_id}}, ConsistentRead=True
         )
         item = response.get("Item")
-        return Template.model_validate(from_item(item)) if item else None
+        return Template.model_validate(from_item(item), context=STORED) if item else None
 
     def replace(self, template: Template, expected_version: int) -> None:
         """Writes `template` only if nobody changed it since it was read at `expected_version`."""
@@ -71,7 +72,7 @@ class TemplateRepository:
             after = decode_token(next_token, frozenset({"templateId"}))
             query["ExclusiveStartKey"] = {"kind": {"S": _KIND}, "templateId": {"S": after["templateId"]}}
         items = [from_item(item) for item in self._client.query(**query)["Items"]]
-        page = [TemplateSummary.model_validate(item) for item in items[:max_results]]
+        page = [TemplateSummary.model_validate(item, context=STORED) for item in items[:max_results]]
         token = encode_token({"templateId": page[-1].template_id}) if len(items) > max_results else None
         return Page(page, token)
 

@@ -152,7 +152,7 @@ def form_file(app: APIGatewayRestResolver, field: str) -> tuple[bytes, str]:
 
 def flag(app: APIGatewayRestResolver, name: str) -> bool:
     """A boolean query parameter: true or false (absent: false)."""
-    value = app.current_event.query_string_parameters.get(name, "false").lower()
+    value = parameters(app).get(name, "false").lower()
     if value not in ("true", "false"):
         raise InvalidInput(name, "must be true or false")
     return value == "true"
@@ -167,7 +167,11 @@ def query(app: APIGatewayRestResolver, model: type[M]) -> M:
 
 
 def parameters(app: APIGatewayRestResolver) -> dict[str, str]:
-    """The query string's parameters (the last value of a repeated one, as API Gateway gives them)."""
+    """The query string's parameters. One given more than once must have one value: which a client meant is not
+    for the service to guess (with dryRun=true&dryRun=false, the last that API Gateway passes on would create)."""
+    for name, values in (app.current_event.multi_value_query_string_parameters or {}).items():
+        if len(set(values)) > 1:
+            raise InvalidInput(name, "is given more than once, with different values: give it once")
     return dict(app.current_event.query_string_parameters or {})
 
 

@@ -14,13 +14,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from commands_core.observability import logger, metrics
 
 
-def consumer(handle: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
-    """The Lambda handler of a consumer whose messages are JSON objects, each given to `handle`."""
+def consumer(
+    handle: Callable[[Any], None], decode: Callable[[str], Any] = json.loads
+) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
+    """The Lambda handler of a consumer whose messages are JSON objects, each given to `handle` as `decode` reads
+    its body (what it raises fails the message)."""
     processor = BatchProcessor(event_type=EventType.SQS)
 
     def record_handler(record: SQSRecord) -> None:
         logger.set_correlation_id(record.message_id)  # a message's log lines, across its receives
-        handle(json.loads(record.body))
+        handle(decode(record.body))
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics

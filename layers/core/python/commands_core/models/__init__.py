@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 from pydantic.alias_generators import to_camel
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -12,6 +12,16 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 THING_NAME_PATTERN = r"[a-zA-Z0-9:_-]{1,128}"
 """AWS IoT's thing and thing-group names (unanchored: ARNs embed it). ASCII only, so that no dot, slash,
 percent sign or Unicode look-alike of them gets into a key or an AWS IoT call."""
+
+
+STORED: dict[str, Any] = {"stored": True}
+"""The validation context of an item read back from its table: `Model.model_validate(item, context=STORED)`."""
+
+
+def read_back(info: ValidationInfo) -> bool:
+    """Whether the data being validated is an item read back (STORED): a rule added after it was written refuses
+    what a request asks, not what is already stored, which it would leave unreadable."""
+    return isinstance(info.context, dict) and bool(info.context.get("stored"))
 
 
 class ApiModel(BaseModel):

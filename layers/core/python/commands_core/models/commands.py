@@ -57,6 +57,13 @@ class _Strict(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _id_not_null(command_id: Any) -> Any:
+    """A commandId a body gives: left out, one is generated; null is no id, and is refused as one."""
+    if command_id is None:
+        raise ValueError("Input should be a valid string")
+    return command_id
+
+
 class Clause(_Strict):
     field: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
     value: str = Field(min_length=1, max_length=256)
@@ -156,12 +163,7 @@ class NewCommand(CommandFields):
             _not_read_only(data)
         return data
 
-    @field_validator("command_id", mode="before")
-    @classmethod
-    def _an_id_when_given(cls, command_id: Any) -> Any:
-        if command_id is None:
-            raise ValueError("Input should be a valid string")
-        return command_id
+    _an_id_when_given = field_validator("command_id", mode="before")(_id_not_null)
 
     def fields(self) -> CommandFields:
         """The fields as given, without the id and the status: what a create retried is compared on."""
@@ -220,6 +222,8 @@ class RerunRequest(_Strict):
     statuses: list[ExecutionStatus] = Field(default_factory=lambda: list(RERUN_STATUSES), min_length=1)
     command_id: CommandId | None = Field(default=None, json_schema_extra=absent_not_null)  # generated when absent
     status: Literal["draft", "in_progress"] = "draft"
+
+    _an_id_when_given = field_validator("command_id", mode="before")(_id_not_null)
 
     @field_validator("statuses")
     @classmethod

@@ -10,6 +10,7 @@ no clock, no I/O.
 from __future__ import annotations
 
 import re
+from calendar import isleap, monthrange
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -20,6 +21,7 @@ _MONTHS = {
     )
 }
 _DAYS = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
+YEARS = (1970, 2199)  # the years an expression may name, as AWS takes them
 # (name, lowest, highest, names)
 _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minutes", 0, 59, {}),
@@ -27,7 +29,7 @@ _FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("day-of-month", 1, 31, {}),
     ("month", 1, 12, _MONTHS),
     ("day-of-week", 1, 7, _DAYS),
-    ("year", 1970, 2199, {}),
+    ("year", *YEARS, {}),
 )
 _FORM = re.compile(r"^cron\((.*)\)$")
 _UNSUPPORTED = "L, W and # are not supported; name the days instead"
@@ -45,6 +47,16 @@ class Cron:
     months: frozenset[int]
     weekdays: frozenset[int] | None
     years: frozenset[int]
+
+    def names_a_date(self) -> bool:
+        """Whether some day of the month it names is a date of one of its months in one of its years (31 is no
+        day of April, 29 February none of 2197-2199): one naming none would be searched day by day to its last
+        year, on every look at its window, for nothing."""
+        days, months = self.days, self.months
+        if days is None or any(day <= monthrange(2000, month)[1] for day in days for month in months if month != 2):
+            return True
+        leap = any(isleap(year) for year in self.years)
+        return 2 in months and any(day <= 28 or (day == 29 and leap) for day in days)
 
     def matches_day(self, moment: datetime) -> bool:
         weekday = moment.isoweekday() % 7 + 1  # Monday is 1 in ISO, 2 here

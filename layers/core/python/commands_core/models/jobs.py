@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from commands_core.models import ApiModel
+from commands_core.models import ApiModel, read_back
 from commands_core.validation import refused
 
 
@@ -38,6 +38,15 @@ class RetryCriteria(_Strict):
 
 class RetryConfig(_Strict):
     criteria_list: list[RetryCriteria] = Field(min_length=1, max_length=2)
+
+    @field_validator("criteria_list")
+    @classmethod
+    def _each_type_once(cls, criteria: list[RetryCriteria], info: ValidationInfo) -> list[RetryCriteria]:
+        # A failure is retried by the criterion of its type: two of one type would leave its retries unsaid.
+        types = [criterion.failure_type for criterion in criteria]
+        if not read_back(info) and (twice := next((kind for kind in types if types.count(kind) > 1), None)):
+            raise ValueError(f"gives failureType {twice} twice: one criterion a failure type, as AWS IoT takes them")
+        return criteria
 
 
 class RateIncreaseCriteria(_Strict):

@@ -9,13 +9,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, model_validator
 
 from commands_core.errors import InvalidInput
-from commands_core.models import ApiModel, cron
+from commands_core.models import ApiModel, cron, read_back
 from commands_core.validation import refused
 
 MAX_WINDOWS = 5  # maintenance windows a schedule holds
+# The years a schedule's times may name: those of its maintenance windows' cron expressions (models/cron.py).
+# Far enough for any rollout, near enough that the times worked out from them (a window's end, a rollout's
+# estimated completion) stay within what a datetime holds.
+FIRST_YEAR, LAST_YEAR = cron.YEARS
 # AWS IoT's form, YYYY-MM-DDTHH:MM, also with seconds (and a fraction), and with Z or +00:00: UTC always.
 _TIME = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}:?\d{2})?$")
 
@@ -36,13 +40,16 @@ def utc_time(text: str) -> datetime:
         raise ValueError(f"is not a date and time ({error})") from None
 
 
-def _time(text: str) -> str:
-    utc_time(text)
+def _time(text: str, info: ValidationInfo) -> str:
+    moment = utc_time(text)
+    if not read_back(info) and not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        raise ValueError(f"must be in a year from {FIRST_YEAR} to {LAST_YEAR}, as a maintenance window's are")
     return text
 
 
-def _cron(text: str) -> str:
-    cron.parse(text)
+def _cron(text: str, info: ValidationInfo) -> str:
+    if not cron.parse(text).names_a_date() and not read_back(info):
+        raise ValueError("day-of-month: names no day of the months and years given (such as 31 in April)")
     return text
 
 

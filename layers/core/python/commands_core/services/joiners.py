@@ -7,7 +7,8 @@ the command lacks (the reconciler sends it every round, and the rollout at its e
 query has no event). Either way the thing gets its execution through one conditional write (the repository's
 `join`): only if it has none, the command is still published, and fewer than `maximumTargets` joined before; then
 the `join` step starts it through the command's delivery, as the rollout starts any other (job: added to the
-command's group; command: StartCommandExecution; inbox: QUEUED for the next fetch). A paused command's joiner
+command's group; command: StartCommandExecution; inbox: QUEUED for the next fetch). An event's thing must still
+be in the registry, and its group and thing of this account and region. A paused command's joiner
 waits SCHEDULED until the command resumes; a cancelled, completed or deleted command gets none. A thing that
 leaves a group keeps its execution.
 
@@ -18,6 +19,7 @@ rollout's, and to its maintenance windows; none joins once its schedule's end ti
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,7 +38,8 @@ from commands_core.services.ports import Ports
 
 BATCH = 500  # joiners started at once by the join step
 NAMED = 1000  # joiners a join step's message names at most
-_ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full"})  # expected in the normal course: logged as info
+# Expected in the normal course: logged as info.
+_ROUTINE = frozenset({"unwatched", "duplicate", "rolling_out", "full", "gone"})
 
 
 def watched_groups(ports: Ports, command: Command) -> list[str]:
@@ -63,9 +66,26 @@ def unwatch(ports: Ports, command: Command) -> None:
             ports.commands.unwatch(group, command.command_id)
 
 
+def decode(body: str) -> Any:
+    """A membership message's body, as `handle` takes it: its JSON value, or the text itself when it is not JSON
+    (which no receive could read: `handle` drops it as malformed rather than it failing until the dead-letter
+    queue takes it)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # (RecursionError: nested deeper than the parser goes)
+        return _NotJson(body)
+
+
+class _NotJson(str):
+    """A body that is not JSON, as `handle` is given it."""
+
+
 def handle(ports: Ports, message: Any) -> None:
     """One message of the membership queue (a JSON value, whatever it holds): a thing added to a group joins
     every CONTINUOUS command watching the group or one of its ancestors."""
+    if isinstance(message, _NotJson):
+        _drop("malformed", "the message is not JSON", message)
+        return
     try:
         event = MEMBERSHIP.validate_python(message)
     except ValidationError as error:
@@ -76,10 +96,21 @@ def handle(ports: Ports, message: Any) -> None:
     if event.operation != "ADDED":
         _drop("removed", "a thing that leaves a group keeps its execution", message)
         return
+    if (message.get("groupArn"), message.get("thingArn")) != (
+        ports.registry.group_arn(event.group_name),
+        ports.registry.thing_arn(event.thing_name),
+    ):
+        # Only AWS IoT of this account and region sends the queue events: the same names elsewhere are others.
+        _drop("foreign", "the group or the thing is of another account, region or partition", message)
+        return
     groups = [event.group_name, *ports.registry.ancestors(event.group_name)]
     watching = list(dict.fromkeys(command_id for group in groups for command_id in ports.commands.watchers(group)))
     if not watching:
         _drop("unwatched", "no CONTINUOUS command in progress targets the group or a group it is nested in", message)
+        return
+    if not ports.registry.thing_exists(event.thing_name):
+        # Deleted since it was added (events come late): an execution would wait for a device that is gone.
+        _drop("gone", "the thing is not in the registry", message)
         return
     for command_id in watching:
         with log_keys(command_id=command_id, thing_name=event.thing_name):
