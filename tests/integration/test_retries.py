@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from moto.iot.models import iot_backends
 
 from commands_core.adapters import aws as clients
-from tests.integration.conftest import group_arn, thing_arn
+from local import moto_iot
+from tests.integration.conftest import ACCOUNT, REGION, group_arn, job_execution_event, thing_arn
 from tests.integration.rollouts import KINDS, Fleet, command, publish, statuses
 
 ONCE = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
@@ -285,6 +287,30 @@ def test_the_first_attempts_failure_again_after_the_second_began_changes_nothing
     done = command(fleet, "echo")
     assert (done["status"], done["counts"]) == ("completed", {"SUCCEEDED": 1})
     assert execution(fleet, "echo", "t-000")["attempt"] == 2
+
+
+@pytest.mark.parametrize("second", ["SUCCEEDED", "FAILED"])
+def test_a_job_retry_the_reconciler_reads_before_the_failures_event_arrives_is_recorded_at_its_attempt(
+    rollout: Callable[..., Fleet], second: str
+) -> None:
+    fleet = rollout("job", 2, **retry_policy("FAILED", 1))
+    publish(fleet, "behind")
+    fleet.run()
+    late = []
+    for status in ("FAILED", second):  # the device fails, AWS IoT retries it once: no event has arrived yet
+        with moto_iot.LOCK.exclusive():
+            moto_iot.update_execution(iot_backends[ACCOUNT][REGION], "behind", "t-000", status)
+        late.append(job_execution_event("behind", "t-000", status, int(fleet.clock())))
+        fleet.run_for(1)
+
+    fleet.api.functions.invoke("reconcile", {})  # reads AWS IoT's execution number 2 and its status
+    fleet.ingest(late)  # then the events, late: the first attempt's failure changes nothing
+
+    record = execution(fleet, "behind", "t-000")
+    # A second failure is the last: the retry the policy allowed was the one whose failure was not seen.
+    assert (record["status"], record["attempt"]) == (second, 2)
+    assert attempts(record)[-1] == (2, second)
+    assert command(fleet, "behind")["counts"] == {second: 1, "QUEUED": 1}
 
 
 def test_an_inbox_devices_report_sent_again_before_it_fetched_the_next_attempt_changes_nothing(

@@ -466,7 +466,7 @@ class CommandRepository:
             "to": report.status,
             "reason": report.reason,
             "source": report.source,
-            "attempt": execution.attempt if execution else 1,
+            "attempt": report.attempt_on(execution) if execution else 1,
         }
         if execution is None:
             item = _execution_item(report.command_id, report.thing_name, report.at, status=report.status, entry=entry)
@@ -540,7 +540,7 @@ class CommandRepository:
         """The failure ending the execution's attempt, and its next attempt beginning in `again`, as one update
         conditional on the execution as read: the history gets both, the attempt goes up, and what belonged to
         the attempt that failed goes (the inbox's lease, AWS IoT Commands' execution id, which becomes stale)."""
-        attempt = execution.attempt + 1
+        attempt = entry["attempt"] + 1
         begun = {"at": entry["at"], "from": report.status, "to": again, "source": report.source, "attempt": attempt}
         begun["reason"] = f"attempt {attempt} after {report.status}"
         retired = [
@@ -604,6 +604,9 @@ class CommandRepository:
             values[":reason"] = report.reason
         if report.status == "QUEUED":  # released by the rollout: in the queue (the inbox's order) from now
             sets.append("queuedAt = :at")
+        if entry["attempt"] > execution.attempt:  # a later attempt AWS IoT began: what came before is stale
+            sets += ["attempt = :attempt", "attemptSince = :at"]
+            values[":attempt"] = entry["attempt"]
         if report.status == "IN_PROGRESS":
             sets.append("startedAt = if_not_exists(startedAt, :at)")
         if report.status == "TIMED_OUT":

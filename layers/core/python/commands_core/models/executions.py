@@ -87,6 +87,11 @@ class Report(ApiModel):
     # a report of an earlier attempt changes nothing.
     attempt: int | None = None
 
+    def attempt_on(self, execution: Execution) -> int:
+        """The attempt of `execution` the report is about: its current one, or a later one that AWS IoT has begun
+        (it retried a failure whose event has not arrived yet) and which the report brings the execution up to."""
+        return max(execution.attempt, self.attempt or 0)
+
 
 class ExecutionQuery(PageQuery):
     status: ExecutionStatus | None = None

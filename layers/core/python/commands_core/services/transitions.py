@@ -132,9 +132,9 @@ def _apply(
             moved = {"from": execution.status if execution else None, "to": report.status, "source": report.source}
             if again is not None and execution is not None:
                 metrics.add_metric(name="ExecutionRetried", unit="Count", value=1)
-                logger.info("execution retried", extra=moved | {"attempt": execution.attempt + 1, "as": again})
+                next_one = report.attempt_on(execution) + 1
+                logger.info("execution retried", extra=moved | {"attempt": next_one, "as": again})
                 if again == "SCHEDULED" and restart is not None:  # its delivery starts it again (dispatch queue)
-                    next_one = execution.attempt + 1
                     restart(Retry(command_id=report.command_id, thing_name=report.thing_name, attempt=next_one))
             elif report.status in TERMINAL:
                 metrics.add_metric(name=f"Execution{report.status.title().replace('_', '')}", unit="Count", value=1)
@@ -169,7 +169,9 @@ def _next_attempt(store: CommandRepository, execution: Execution, report: Report
     command = store.get(report.command_id)
     if command is None or command.status not in PUBLISHED or scheduling.ended(command.scheduling_config, now()):
         return None
-    if not retries.retried(command.job_executions_retry_config, execution, report.status):
+    # Each attempt before the report's that the table did not see begin ended in a failure that was retried.
+    unseen = report.attempt_on(execution) - execution.attempt
+    if not retries.retried(command.job_executions_retry_config, execution, report.status, unseen=unseen):
         return None
     return delivery.of(command.delivery).retry_status
 
