@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, delivery, fleet, rollout
+from bench import cold_start, delivery, fleet, lifecycle, rollout
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 BENCHES: dict[str, Callable[[], dict[str, Any]]] = {
@@ -20,6 +20,7 @@ BENCHES: dict[str, Callable[[], dict[str, Any]]] = {
     "rate_accuracy": delivery.rate_accuracy,
     "fleet_2000": fleet.fleet_2000,  # hours: ten rounds of three commands for 2,000 things
     "rollout_waves": rollout.rollout_waves,  # a rollout in three waves per delivery, 2,000 things
+    "rollout_lifecycle": lifecycle.rollout_lifecycle,  # preview, schedule, retries, joiners, rerun; 2,000 things
 }
 
 

@@ -45,7 +45,7 @@ def create(iot: Any, size: int) -> list[str]:
     return names
 
 
-BEHAVIOURS = ("succeed", "fail", "reject", "ignore", "slow")
+BEHAVIOURS = ("succeed", "fail", "reject", "ignore", "slow", "fail-once")
 
 # A step of _steps as the status API's states an inbox device reports (it acknowledges before it starts).
 _INBOX_STATES = {
@@ -268,7 +268,8 @@ class Inbox:
 
 
 # How each behaviour answers a job execution: (seconds after it is taken, status) steps. IN_PROGRESS has no event
-# in AWS IoT Jobs; the reconciler finds it. An unknown behaviour is treated as "succeed".
+# in AWS IoT Jobs; the reconciler finds it. An unknown behaviour is treated as "succeed". "fail-once" is "fail" or
+# "succeed" by the attempt (Simulator._steps_of decides).
 def _steps(behaviour: str, delay: float, slow: float) -> list[tuple[float, str]]:
     return {
         "succeed": [(delay, "IN_PROGRESS"), (2 * delay, "SUCCEEDED")],
@@ -281,6 +282,10 @@ def _steps(behaviour: str, delay: float, slow: float) -> list[tuple[float, str]]
 
 class Simulator:
     """The simulated things: each answers as its simBehavior attribute says (read again for every execution).
+    A `fail-once` thing fails the first attempt of each execution and succeeds every later one (its retries):
+    it remembers, per thing and job or command, that it failed once already. An attempt is a job execution
+    AWS IoT queued (again, its executionNumber one up, for a retry), a request of AWS IoT Commands (a retry is a
+    new executionId for the same command), or an inbox command the device fetched (again, after its failure).
 
     Job executions it takes from the embedded AWS IoT as they are made (`executions_created`, moto_iot's listener),
     moves them there as the device's UpdateJobExecution would, and publishes the events AWS IoT would through the
@@ -314,12 +319,22 @@ class Simulator:
         self._ended: deque[tuple[str, dict[str, Any] | None]] = deque()
         # Command executions: requests as they arrive (on the endpoint's threads), then the answers due
         # (when, thing name, execution id, status), kept by the fleet's thread alone.
-        self._requested: deque[tuple[float, str, str]] = deque()
+        self._requested: deque[tuple[float, str, str, str]] = deque()
         self._answers: list[tuple[float, str, str, str]] = []
         self._inbox = inbox
         self._reports: list[tuple[float, int, str, str]] = []  # (when, order, status id, state): inbox PUTs
         self._order = itertools.count()  # reports due at the same time go in the order made
         self._next_poll = 0.0
+        self._failed_once: set[tuple[str, str]] = set()  # (thing name, job or command id): fail-once things'
+
+    def _steps_of(self, thing_name: str, execution_of: str) -> list[tuple[float, str]]:
+        """The steps of the thing's answer to an attempt of its execution of a job or command (its id)."""
+        behaviour = self._behaviour(thing_name)
+        if behaviour == "fail-once":
+            key = (thing_name, execution_of)
+            behaviour = "succeed" if key in self._failed_once else "fail"
+            self._failed_once.add(key)
+        return _steps(behaviour, self._delay, self._slow)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.wait(0.2):
@@ -347,7 +362,7 @@ class Simulator:
             for item in items:
                 if not self._inbox.is_inbox(item["request"]):
                     continue  # another delivery's, listed for information: its job or AWS IoT command delivers it
-                for after, status in _steps(self._behaviour(thing_name), self._delay, self._slow):
+                for after, status in self._steps_of(thing_name, item["request"]):
                     for index, state in enumerate(_INBOX_STATES[status]):
                         when = received + after + index * self._delay / 2
                         heapq.heappush(self._reports, (when, next(self._order), item["id"], state))
@@ -368,14 +383,14 @@ class Simulator:
         the AWS endpoint's thread, so only noted (no lock, no read): the fleet's thread reads the thing's
         simBehavior on its next tick and schedules the answers from now."""
         if thing_name in self._names:
-            self._requested.append((time.monotonic(), thing_name, request["executionId"]))
+            self._requested.append((time.monotonic(), thing_name, request["executionId"], request["commandId"]))
 
     def _answer_commands(self) -> None:
         if self._requested:
             with moto_iot.LOCK.shared():
                 while self._requested:
-                    started, thing_name, execution_id = self._requested.popleft()
-                    for after, status in _steps(self._behaviour(thing_name), self._delay, self._slow):
+                    started, thing_name, execution_id, command_id = self._requested.popleft()
+                    for after, status in self._steps_of(thing_name, command_id):
                         heapq.heappush(self._answers, (started + after, thing_name, execution_id, status))
         now = time.monotonic()
         while self._answers and self._answers[0][0] <= now:
@@ -423,7 +438,7 @@ class Simulator:
                 execution = executions.get((job_id, thing_name))
                 if execution is None or execution.status != "QUEUED":
                     continue
-                steps = _steps(self._behaviour(thing_name), self._delay, self._slow)
+                steps = self._steps_of(thing_name, job_id)
                 for after, status in steps:
                     heapq.heappush(self._due, (started + after, job_id, thing_name, status))
                 if steps:

@@ -352,3 +352,30 @@ def test_the_simulated_fleet_answers_each_attempt_a_retry_policy_starts(local_ru
         execution = local_runtime.request("GET", f"/commands/e2e-retry-{delivery}/executions/sim-009")[2]
         assert execution["executions"][0]["attempt"] == 2, delivery  # the device failed both attempts
     local_runtime.request("PUT", "/_local/fleet/sim-009", {"simBehavior": "succeed"})
+
+
+def test_a_fail_once_thing_fails_its_first_attempt_and_succeeds_its_retry(local_runtime: Runtime) -> None:
+    assert local_runtime.request("PUT", "/_local/fleet/sim-008", {"simBehavior": "fail-once"})[0] == 200
+    retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
+    for delivery in ("job", "command", "inbox"):
+        template = {"templateId": f"e2e-once-{delivery}", "operation": "x", "document": "{}", "delivery": delivery}
+        assert local_runtime.request("POST", "/templates", template | {"jobExecutionsRetryConfig": retry})[0] == 201
+        body = {"templateId": template["templateId"], "status": "in_progress", "targets": ["sim-008"]}
+        assert local_runtime.request("POST", "/commands", body | {"commandId": template["templateId"]})[0] == 201
+
+    for delivery in ("job", "command", "inbox"):
+        deadline = time.monotonic() + 30
+        command: dict[str, object] = {}
+        while time.monotonic() < deadline and command.get("status") != "completed":
+            command = local_runtime.request("GET", f"/commands/e2e-once-{delivery}")[2]
+            time.sleep(0.3)
+        assert (command["status"], command["counts"]) == ("completed", {"SUCCEEDED": 1}), delivery
+        (execution,) = local_runtime.request("GET", f"/commands/e2e-once-{delivery}/executions/sim-008")[2][
+            "executions"
+        ]
+        assert execution["attempt"] == 2, delivery  # failed the first attempt, succeeded the retry
+        assert [entry["to"] for entry in execution["history"] if entry["to"] in ("FAILED", "SUCCEEDED")] == [
+            "FAILED",
+            "SUCCEEDED",
+        ], delivery
+    local_runtime.request("PUT", "/_local/fleet/sim-008", {"simBehavior": "succeed"})

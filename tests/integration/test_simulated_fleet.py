@@ -124,7 +124,7 @@ def test_command_requests_are_noted_while_aws_iot_is_busy_and_each_answered_as_i
     # AWS IoT busy with a write: the thread that requests (the endpoint's) is not held up by it.
     def request_all() -> None:
         for name in names:
-            simulator.command_requested(name, {"executionId": f"run-{name}"})
+            simulator.command_requested(name, {"executionId": f"run-{name}", "commandId": "run"})
 
     with moto_iot.LOCK.exclusive():
         requests = threading.Thread(target=request_all)
