@@ -313,6 +313,31 @@ def test_a_job_retry_the_reconciler_reads_before_the_failures_event_arrives_is_r
     assert command(fleet, "behind")["counts"] == {second: 1, "QUEUED": 1}
 
 
+def test_a_job_retry_the_reconciler_read_under_way_ends_at_its_failure_when_the_first_failure_was_not_seen(
+    rollout: Callable[..., Fleet],
+) -> None:
+    fleet = rollout("job", 1, **retry_policy("FAILED", 1))
+    publish(fleet, "unseen")
+    fleet.run()
+    backend = iot_backends[ACCOUNT][REGION]
+    with moto_iot.LOCK.exclusive():  # the first attempt fails, AWS IoT retries it, the device begins again
+        moto_iot.update_execution(backend, "unseen", "t-000", "FAILED")
+        moto_iot.update_execution(backend, "unseen", "t-000", "IN_PROGRESS")
+    first = job_execution_event("unseen", "t-000", "FAILED", int(fleet.clock()))
+    fleet.run_for(1)
+    fleet.api.functions.invoke("reconcile", {})  # reads the second attempt IN_PROGRESS; the failure never came
+    assert execution(fleet, "unseen", "t-000")["attempt"] == 2
+
+    fleet.run_for(1)
+    with moto_iot.LOCK.exclusive():  # the second attempt fails: the policy's one retry was the first failure's
+        moto_iot.update_execution(backend, "unseen", "t-000", "FAILED")
+    fleet.ingest([job_execution_event("unseen", "t-000", "FAILED", int(fleet.clock())), first])
+
+    record = execution(fleet, "unseen", "t-000")
+    assert (record["status"], record["attempt"]) == ("FAILED", 2)
+    assert command(fleet, "unseen")["status"] == "completed"
+
+
 def test_an_inbox_devices_report_sent_again_before_it_fetched_the_next_attempt_changes_nothing(
     rollout: Callable[..., Fleet],
 ) -> None:

@@ -22,21 +22,26 @@ if TYPE_CHECKING:
 RETRYABLE = frozenset({"FAILED", "TIMED_OUT"})
 
 
-def retried(policy: RetryConfig | None, execution: Execution, failure: str, *, unseen: int = 0) -> bool:
-    """Whether `failure` ending the execution's current attempt starts another under `policy`. `unseen`: failures
-    of earlier attempts whose type is not known (AWS IoT retried them before their events arrived), counted
-    against the criterion that decides, so that the table never expects a retry AWS IoT would not make."""
+def retried(policy: RetryConfig | None, execution: Execution, failure: str, *, attempt: int | None = None) -> bool:
+    """Whether `failure` ending the execution's attempt `attempt` (its current one, or a later one AWS IoT began
+    unseen) starts another under `policy`.
+
+    Every attempt before it ended in a failure that was retried. One whose failure the history lacks (AWS IoT
+    retried it before its event arrived, and the reconciler then read the next attempt) is of a type not known: it
+    counts against the criterion that decides, so that the table never waits for a retry AWS IoT would not make."""
     if policy is None or failure not in RETRYABLE:
         return False
+    attempt = attempt or execution.attempt
     by_type: dict[str, int] = {c.failure_type: c.number_of_retries for c in policy.criteria_list}
     covered = frozenset({failure}) if failure in by_type else RETRYABLE
     allowed = by_type.get(failure, by_type.get("ALL", 0))
-    return earlier_failures(execution, covered) + unseen < allowed
+    unseen = max(0, attempt - 1 - earlier_failures(execution, RETRYABLE, attempt))
+    return earlier_failures(execution, covered, attempt) + unseen < allowed
 
 
-def earlier_failures(execution: Execution, types: frozenset[str]) -> int:
-    """The failures of `types` that ended the execution's earlier attempts (each was retried)."""
-    return sum(1 for entry in execution.history if entry.to_status in types and entry.attempt < execution.attempt)
+def earlier_failures(execution: Execution, types: frozenset[str], attempt: int) -> int:
+    """The failures of `types` in the execution's history that ended attempts before `attempt` (each was retried)."""
+    return sum(1 for entry in execution.history if entry.to_status in types and entry.attempt < attempt)
 
 
 def waiting(command: Command) -> bool:

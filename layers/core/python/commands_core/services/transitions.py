@@ -169,9 +169,8 @@ def _next_attempt(store: CommandRepository, execution: Execution, report: Report
     command = store.get(report.command_id)
     if command is None or command.status not in PUBLISHED or scheduling.ended(command.scheduling_config, now()):
         return None
-    # Each attempt before the report's that the table did not see begin ended in a failure that was retried.
-    unseen = report.attempt_on(execution) - execution.attempt
-    if not retries.retried(command.job_executions_retry_config, execution, report.status, unseen=unseen):
+    policy = command.job_executions_retry_config
+    if not retries.retried(policy, execution, report.status, attempt=report.attempt_on(execution)):
         return None
     return delivery.of(command.delivery).retry_status
 
