@@ -10,6 +10,7 @@ import threading
 import time
 from http.client import HTTPException
 from pathlib import Path
+from typing import Any
 
 from commands_core.wiring import ROUTES
 from tests.e2e.conftest import ROOT, Runtime, ended, launch, start
@@ -333,49 +334,44 @@ def test_simulated_inbox_devices_fetch_their_commands_and_report_every_state(loc
         local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "succeed"})
 
 
-def test_the_simulated_fleet_answers_each_attempt_a_retry_policy_starts(local_runtime: Runtime) -> None:
-    assert local_runtime.request("PUT", "/_local/fleet/sim-009", {"simBehavior": "fail"})[0] == 200
+def _retried_once(local_runtime: Runtime, thing: str, behaviour: str) -> dict[str, tuple[dict[str, Any], Any]]:
+    """For each delivery, a command to `thing` (told to `behaviour`) under a retry policy of one retry for FAILED:
+    the command once completed (or after 30 s) and the thing's execution of it."""
+    assert local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": behaviour})[0] == 200
     retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
     for delivery in ("job", "command", "inbox"):
-        template = {"templateId": f"e2e-retry-{delivery}", "operation": "x", "document": "{}", "delivery": delivery}
+        name = f"e2e-{behaviour}-{delivery}"
+        template = {"templateId": name, "operation": "x", "document": "{}", "delivery": delivery}
         assert local_runtime.request("POST", "/templates", template | {"jobExecutionsRetryConfig": retry})[0] == 201
-        body = {"templateId": template["templateId"], "status": "in_progress", "targets": ["sim-009"]}
-        assert local_runtime.request("POST", "/commands", body | {"commandId": template["templateId"]})[0] == 201
+        body = {"commandId": name, "templateId": name, "status": "in_progress", "targets": [thing]}
+        assert local_runtime.request("POST", "/commands", body)[0] == 201
 
+    outcome = {}
     for delivery in ("job", "command", "inbox"):
         deadline = time.monotonic() + 30
-        command: dict[str, object] = {}
+        command: dict[str, Any] = {}
         while time.monotonic() < deadline and command.get("status") != "completed":
-            command = local_runtime.request("GET", f"/commands/e2e-retry-{delivery}")[2]
+            command = local_runtime.request("GET", f"/commands/e2e-{behaviour}-{delivery}")[2]
             time.sleep(0.3)
+        (execution,) = local_runtime.request("GET", f"/commands/e2e-{behaviour}-{delivery}/executions/{thing}")[2][
+            "executions"
+        ]
+        outcome[delivery] = (command, execution)
+    local_runtime.request("PUT", f"/_local/fleet/{thing}", {"simBehavior": "succeed"})
+    return outcome
+
+
+def test_the_simulated_fleet_answers_each_attempt_a_retry_policy_starts(local_runtime: Runtime) -> None:
+    for delivery, (command, execution) in _retried_once(local_runtime, "sim-009", "fail").items():
         assert (command["status"], command["counts"]) == ("completed", {"FAILED": 1}), delivery
-        execution = local_runtime.request("GET", f"/commands/e2e-retry-{delivery}/executions/sim-009")[2]
-        assert execution["executions"][0]["attempt"] == 2, delivery  # the device failed both attempts
-    local_runtime.request("PUT", "/_local/fleet/sim-009", {"simBehavior": "succeed"})
+        assert execution["attempt"] == 2, delivery  # the device failed both attempts
 
 
 def test_a_fail_once_thing_fails_its_first_attempt_and_succeeds_its_retry(local_runtime: Runtime) -> None:
-    assert local_runtime.request("PUT", "/_local/fleet/sim-008", {"simBehavior": "fail-once"})[0] == 200
-    retry = {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]}
-    for delivery in ("job", "command", "inbox"):
-        template = {"templateId": f"e2e-once-{delivery}", "operation": "x", "document": "{}", "delivery": delivery}
-        assert local_runtime.request("POST", "/templates", template | {"jobExecutionsRetryConfig": retry})[0] == 201
-        body = {"templateId": template["templateId"], "status": "in_progress", "targets": ["sim-008"]}
-        assert local_runtime.request("POST", "/commands", body | {"commandId": template["templateId"]})[0] == 201
-
-    for delivery in ("job", "command", "inbox"):
-        deadline = time.monotonic() + 30
-        command: dict[str, object] = {}
-        while time.monotonic() < deadline and command.get("status") != "completed":
-            command = local_runtime.request("GET", f"/commands/e2e-once-{delivery}")[2]
-            time.sleep(0.3)
+    for delivery, (command, execution) in _retried_once(local_runtime, "sim-008", "fail-once").items():
         assert (command["status"], command["counts"]) == ("completed", {"SUCCEEDED": 1}), delivery
-        (execution,) = local_runtime.request("GET", f"/commands/e2e-once-{delivery}/executions/sim-008")[2][
-            "executions"
-        ]
         assert execution["attempt"] == 2, delivery  # failed the first attempt, succeeded the retry
         assert [entry["to"] for entry in execution["history"] if entry["to"] in ("FAILED", "SUCCEEDED")] == [
             "FAILED",
             "SUCCEEDED",
         ], delivery
-    local_runtime.request("PUT", "/_local/fleet/sim-008", {"simBehavior": "succeed"})

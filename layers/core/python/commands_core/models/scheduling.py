@@ -48,7 +48,8 @@ def _time(text: str, info: ValidationInfo) -> str:
 
 
 def _cron(text: str, info: ValidationInfo) -> str:
-    if not cron.parse(text).names_a_date() and not read_back(info):
+    window = cron.parse(text)
+    if not read_back(info) and not window.names_a_date():
         raise ValueError("day-of-month: names no day of the months and years given (such as 31 in April)")
     return text
 

@@ -67,8 +67,7 @@ def update(store: TemplateStore, template_id: str, changes: TemplateChanges) -> 
 
 def delete(store: TemplateStore, template_id: str, live_commands: Callable[[str], list[str]]) -> None:
     """Deleting an absent template succeeds, so that a retried DELETE gets the same answer; a template that a
-    draft or published command
-    (scheduled, in progress or paused) uses is kept (409)."""
+    draft or published (scheduled, in progress or paused) command uses is kept (409)."""
     check_id(template_id)
     if live := live_commands(template_id):
         shown = ", ".join(live[:10]) + (f" and {len(live) - 10} more" if len(live) > 10 else "")
