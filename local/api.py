@@ -8,6 +8,7 @@ request timeout (a 408 otherwise), so that a client that stops sending does not 
 from __future__ import annotations
 
 import base64
+import errno
 import hmac
 import io
 import json
@@ -326,7 +327,9 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError):  # the client went away: nothing to answer, nothing to debug
+        # The client went away, or (EBADF) the runtime stopping closed the connection under a request still being
+        # answered: nothing to answer, nothing to debug.
+        if isinstance(error, ConnectionError) or (isinstance(error, OSError) and error.errno == errno.EBADF):
             sys.stderr.write(f"{client_address[0]} connection lost: {error!r}\n")
             return
         super().handle_error(request, client_address)
