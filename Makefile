@@ -12,9 +12,11 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 install: $(INSTALLED)
 
-$(INSTALLED): requirements.txt requirements-dev.txt layers/core/requirements.txt
+# Then the command line, iotcmd, installed editable: .venv/bin/iotcmd runs this tree's code.
+$(INSTALLED): requirements.txt requirements-dev.txt requirements-cli.txt layers/core/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json
@@ -31,7 +33,7 @@ test: lint
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app.py stacks local lambdas layers/core/python tests bench
+	$(BIN)/mypy app.py stacks local lambdas layers/core/python tests bench iotcmd
 
 format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
