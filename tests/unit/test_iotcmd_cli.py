@@ -1,0 +1,321 @@
+"""iotcmd against a stand-in API on loopback: what it sends for each command and option, what it prints, and
+its exit statuses."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from typer.testing import CliRunner
+
+from iotcmd import exits
+from iotcmd.app import app
+
+
+@dataclass
+class Sent:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeApi:
+    """Answers (method, path, nextToken) with canned (status, headers, body); records what it was sent."""
+
+    url: str = ""
+    answers: dict[tuple[str, str], list[tuple[int, dict[str, str], Any]]] = field(default_factory=dict)
+    sent: list[Sent] = field(default_factory=list)
+
+    def on(self, method: str, path: str, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        self.answers.setdefault((method, path), []).append((status, headers or {}, body))
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApi]:
+    fake = FakeApi()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            fake.sent.append(
+                Sent(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {name.lower(): value for name, value in self.headers.items()},
+                    json.loads(raw) if raw else None,
+                )
+            )
+            queue = fake.answers.get((self.command, parts.path)) or [(404, {}, {"error": "no such route"})]
+            status, headers, body = queue.pop(0) if len(queue) > 1 else queue[0]
+            data = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield fake
+    server.shutdown()
+    server.server_close()
+
+
+def run(api: FakeApi, *args: str) -> Any:
+    return CliRunner().invoke(app, ["--url", api.url, *args])
+
+
+COMMAND = {"commandId": "ota-42", "templateId": "ota", "status": "in_progress", "counts": {"SUCCEEDED": 2}}
+
+
+def test_create_builds_the_body_from_the_file_and_the_options(api: FakeApi, tmp_path: Path) -> None:
+    # Given a command file, and options that add to it and override it
+    file = tmp_path / "command.yaml"
+    file.write_text("templateId: old\ndocumentParameters:\n  version: '1.0'\n  channel: beta\n")
+    api.on("POST", "/commands", 201, COMMAND, {"Location": "/commands/ota-42"})
+
+    # When
+    result = run(
+        api, "commands", "create", str(file), "--template", "ota", "--target", "sim-001", "--target",
+        "sim-002", "--param", "version=4.2=final", "--publish", "--id", "ota-42",
+    )  # fmt: skip
+
+    # Then the options win, repeated ones make lists, and a parameter's value may hold '='
+    assert result.exit_code == 0, result.output
+    (sent,) = api.sent
+    assert sent.body == {
+        "commandId": "ota-42",
+        "templateId": "ota",
+        "targets": ["sim-001", "sim-002"],
+        "status": "in_progress",
+        "documentParameters": {"version": "4.2=final", "channel": "beta"},
+    }
+    assert sent.headers["idempotency-key"].startswith("iotcmd-")
+    assert "ota-42" in result.stdout
+
+
+def test_a_given_idempotency_key_is_sent_as_is(api: FakeApi) -> None:
+    api.on("POST", "/commands", 201, COMMAND, {"Location": "/commands/ota-42"})
+
+    run(api, "commands", "create", "--template", "ota", "--target", "sim-001", "--idempotency-key", "release-7")
+
+    assert api.sent[0].headers["idempotency-key"] == "release-7"
+
+
+def test_a_param_without_equals_is_a_usage_error(api: FakeApi) -> None:
+    result = run(api, "commands", "create", "--template", "ota", "--param", "version")
+
+    assert result.exit_code == exits.USAGE
+    assert "name=value" in result.output
+    assert api.sent == []
+
+
+def test_bad_yaml_is_a_usage_error_that_says_where(api: FakeApi, tmp_path: Path) -> None:
+    file = tmp_path / "template.yaml"
+    file.write_text("templateId: blink\ndocument: [unclosed\n")
+
+    result = run(api, "templates", "create", str(file))
+
+    assert result.exit_code == exits.USAGE
+    assert "not valid YAML: line 3" in result.stderr
+    assert str(file) in result.stderr
+    assert api.sent == []
+
+
+def test_a_file_that_is_not_a_mapping_is_refused(api: FakeApi, tmp_path: Path) -> None:
+    file = tmp_path / "template.json"
+    file.write_text('["blink"]')
+
+    result = run(api, "templates", "create", str(file))
+
+    assert result.exit_code == exits.USAGE
+    assert "must hold a mapping" in result.stderr
+
+
+def test_templates_create_reads_json_and_yaml_alike(api: FakeApi, tmp_path: Path) -> None:
+    api.on("POST", "/templates", 201, None, {"Location": "/templates/blink"})
+    fields = {"templateId": "blink", "operation": "blink", "document": '{"action": "blink"}'}
+    (tmp_path / "t.json").write_text(json.dumps(fields))
+    (tmp_path / "t.yml").write_text('templateId: blink\noperation: blink\ndocument: \'{"action": "blink"}\'\n')
+
+    for name in ("t.json", "t.yml"):
+        result = run(api, "templates", "create", str(tmp_path / name), "--output", "json")
+        # The API answers 201 with no body: what is known is printed
+        assert json.loads(result.stdout) == {"templateId": "blink", "location": "/templates/blink"}
+
+    assert [sent.body for sent in api.sent] == [fields, fields]
+
+
+def test_output_json_is_the_body_the_api_returned(api: FakeApi) -> None:
+    api.on("GET", "/commands/ota-42", 200, COMMAND)
+
+    result = run(api, "commands", "get", "ota-42", "--output", "json")
+
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == COMMAND
+
+
+def test_output_table_shows_the_fields(api: FakeApi) -> None:
+    api.on("GET", "/commands/ota-42", 200, COMMAND)
+
+    result = run(api, "commands", "get", "ota-42")
+
+    assert "in_progress" in result.stdout
+    assert "SUCCEEDED 2" in result.stdout
+
+
+def test_an_api_error_is_one_line_with_status_and_message(api: FakeApi) -> None:
+    api.on("GET", "/commands/nope", 404, {"error": "command 'nope' not found"})
+
+    result = run(api, "commands", "get", "nope")
+
+    assert result.exit_code == exits.API_ERROR
+    assert result.stderr.strip() == "iotcmd: HTTP 404: command 'nope' not found"
+    assert result.stdout == ""
+
+
+def test_no_answer_is_its_own_exit_status() -> None:
+    result = CliRunner().invoke(app, ["--url", "http://127.0.0.1:9", "--timeout", "2", "templates", "get", "x"])
+
+    assert result.exit_code == exits.UNREACHABLE
+    assert "no answer from http://127.0.0.1:9" in result.stderr
+
+
+def test_lists_follow_every_page(api: FakeApi) -> None:
+    first = {"results": [{"templateId": "a"}], "pagination": {"maxResults": 1, "nextToken": "t1"}}
+    last = {"results": [{"templateId": "b"}], "pagination": {"maxResults": 1}}
+    api.on("GET", "/templates", 200, first)
+    api.on("GET", "/templates", 200, last)
+
+    result = run(api, "templates", "list", "--output", "json")
+
+    assert json.loads(result.stdout) == {
+        "results": [{"templateId": "a"}, {"templateId": "b"}],
+        "pagination": {"maxResults": 1},
+    }
+    assert [sent.query.get("nextToken") for sent in api.sent] == [None, ["t1"]]
+
+
+def test_executions_list_passes_the_status_filter(api: FakeApi) -> None:
+    page = {"executions": [{"thingName": "sim-003", "status": "FAILED"}], "pagination": {"maxResults": 50}}
+    api.on("GET", "/commands/ota-42/executions", 200, page)
+
+    result = run(api, "executions", "list", "ota-42", "--status", "FAILED")
+
+    assert api.sent[0].query == {"status": ["FAILED"]}
+    assert "sim-003" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("verb", "status", "query"),
+    [
+        ("publish", "in_progress", {}),
+        ("pause", "paused", {}),
+        ("resume", "in_progress", {}),
+        ("cancel", "cancelled", {}),
+    ],
+)
+def test_lifecycle_verbs_patch_the_status(api: FakeApi, verb: str, status: str, query: dict[str, Any]) -> None:
+    api.on("PATCH", "/commands/ota-42", 204)
+
+    result = run(api, "commands", verb, "ota-42", "--output", "json")
+
+    assert result.exit_code == 0
+    assert (api.sent[0].body, api.sent[0].query) == ({"status": status}, query)
+    assert json.loads(result.stdout) == {"commandId": "ota-42", "status": status, "location": "/commands/ota-42"}
+
+
+def test_cancel_force_asks_for_force(api: FakeApi) -> None:
+    api.on("PATCH", "/commands/ota-42", 204)
+
+    run(api, "commands", "cancel", "ota-42", "--force")
+
+    assert api.sent[0].query == {"force": ["true"]}
+
+
+def test_rerun_sends_the_statuses_and_publishes(api: FakeApi) -> None:
+    api.on("POST", "/commands/ota-42/rerun", 201, COMMAND | {"commandId": "again"}, {"Location": "/commands/again"})
+
+    result = run(api, "commands", "rerun", "ota-42", "--status", "FAILED", "--status", "REJECTED", "--publish")
+
+    assert api.sent[0].body == {"status": "in_progress", "statuses": ["FAILED", "REJECTED"]}
+    assert "again" in result.stdout
+
+
+def test_dry_run_shows_the_preview_readably(api: FakeApi) -> None:
+    preview = {
+        "targetCount": 12,
+        "targets": [f"sim-{n:03d}" for n in range(1, 13)],
+        "unknownTargets": ["thing/sim-404"],
+        "errors": [{"field": "rolloutMaximumPerMinute", "message": "must be at least 1"}],
+        "document": '{"action": "blink"}',
+        "delivery": "job",
+        "waves": [{"percentage": 20, "size": 2}, {"percentage": 100, "size": 10}],
+        "ratePerMinute": 4,
+        "startsAt": None,
+        "estimatedDurationSeconds": 210.0,
+    }
+    api.on("POST", "/commands", 200, preview)
+
+    result = run(api, "commands", "create", "--template", "blink", "--target", "sim-001", "--dry-run")
+
+    assert api.sent[0].query == {"dryRun": ["true"]}
+    assert "idempotency-key" not in api.sent[0].headers
+    text = " ".join(result.stdout.split())
+    assert "Would be refused: 1 problem(s)" in text
+    assert "must be at least 1" in text
+    assert "12: sim-001" in text
+    assert "and 2 more" in text
+    assert "20%: 2, 100%: 10" in text
+    assert "3m 30s" in text
+
+
+def test_a_throttled_request_is_sent_again(api: FakeApi) -> None:
+    api.on("GET", "/templates/blink", 429, {"error": "slow down"}, {"Retry-After": "0"})
+    api.on("GET", "/templates/blink", 200, {"templateId": "blink"})
+
+    result = run(api, "templates", "get", "blink", "--output", "json")
+
+    assert result.exit_code == 0
+    assert len(api.sent) == 2
+
+
+def test_global_options_come_from_the_environment(api: FakeApi) -> None:
+    api.on("GET", "/templates/blink", 200, {"templateId": "blink"})
+
+    result = CliRunner().invoke(
+        app,
+        ["templates", "get", "blink"],
+        env={"IOTCMD_URL": api.url, "IOTCMD_API_KEY": "secret", "IOTCMD_OUTPUT": "json"},
+    )
+
+    assert json.loads(result.stdout) == {"templateId": "blink"}
+    assert api.sent[0].headers["x-api-key"] == "secret"
+
+
+def test_help_lists_the_exit_statuses() -> None:
+    result = CliRunner().invoke(app, ["--help"])
+
+    assert "Exit statuses" in result.stdout
+    assert "6 --timeout" in " ".join(result.stdout.split()).replace("│", "")
