@@ -92,10 +92,10 @@ class Client:
             except Unreachable:
                 if last or not may_resend:
                     raise
-                self.sleep(attempt)
+                self.sleep(attempt / 2)
                 continue
             if answer.status in RETRIED_STATUSES and not last:
-                self.sleep(_retry_after(answer, default=attempt))
+                self.sleep(_retry_after(answer, default=attempt / 2))
                 continue
             if answer.status >= 400:
                 raise ApiError(answer.status, _message(answer))

@@ -119,3 +119,31 @@ def test_a_dry_run_creates_nothing_and_says_what_would_refuse_it(runtime: Runtim
     assert "templateId" in result.stdout
     commands = runtime.request("GET", "/commands")[2]["results"]
     assert all(command["templateId"] != "cli-none" for command in commands)
+
+
+def test_the_readme_session_works_as_written(runtime: Runtime, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Command line\n", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    installed = Path(sys.executable).parent / "iotcmd"
+    program = str(installed) if installed.exists() else f"{sys.executable} -m iotcmd"
+    behave(runtime, "sim-003", "fail")  # as the README's prose says
+    try:
+        result = subprocess.run(
+            ["bash", "-c", "set -euo pipefail\n" + block.replace(".venv/bin/iotcmd", program)],
+            check=False,
+            cwd=tmp_path,
+            env=os.environ | {"IOTCMD_URL": runtime.url, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        behave(runtime, "sim-003", "succeed")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"exit status {exits.NOT_ALL_SUCCEEDED}" in result.stdout
+    assert "Would publish" in result.stdout
+    command = json.loads(result.stdout[result.stdout.rindex('\n{\n  "templateId"') :])
+    assert command == runtime.request("GET", "/commands/blink-1")[2]
+    assert command["counts"] == {"SUCCEEDED": FLEET_SIZE - 1, "FAILED": 1}

@@ -74,7 +74,7 @@ def api() -> Iterator[FakeApi]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield fake
@@ -319,3 +319,49 @@ def test_help_lists_the_exit_statuses() -> None:
 
     assert "Exit statuses" in result.stdout
     assert "6 --timeout" in " ".join(result.stdout.split()).replace("│", "")
+
+
+def test_watch_gives_up_after_its_timeout(api: FakeApi) -> None:
+    api.on("GET", "/commands/ota-42", 200, COMMAND | {"counts": {"QUEUED": 2}})
+
+    result = run(api, "watch", "ota-42", "--timeout", "0", "--output", "json")
+
+    assert result.exit_code == exits.TIMED_OUT
+    assert json.loads(result.stdout)["counts"] == {"QUEUED": 2}
+
+
+def test_watch_of_a_cancelled_command_has_its_own_exit_status(api: FakeApi) -> None:
+    api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "cancelled", "counts": {"CANCELED": 2}})
+
+    result = run(api, "watch", "ota-42")
+
+    assert result.exit_code == exits.CANCELLED
+    assert "ota-42 cancelled: 2/2 ended" in result.stdout
+
+
+def test_watch_events_prints_each_event_once_and_goes_on_where_there_are_none(api: FakeApi) -> None:
+    ended = {"commandId": "ota-42", "thingName": "sim-001", "status": "SUCCEEDED", "attempt": 1, "eventId": "e1"}
+    event = {"seq": 1, "time": "t", "source": "iot-commands-service", "detailType": "Execution Ended", "detail": ended}
+    api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "in_progress", "counts": {"SUCCEEDED": 1}})
+    api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "in_progress", "counts": {"SUCCEEDED": 1}})
+    api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "completed", "counts": {"SUCCEEDED": 2}})
+    api.on("GET", "/_local/events", 200, {"events": [event], "next": 1})
+    api.on("GET", "/_local/events", 200, {"events": [event], "next": 1})  # put twice: printed once
+    api.on("GET", "/_local/events", 404, {"error": "no route"})
+
+    result = run(api, "watch", "ota-42", "--events", "--interval", "0")
+
+    assert result.exit_code == exits.OK
+    assert result.stdout.count("Execution Ended: ota-42 sim-001 SUCCEEDED (attempt 1)") == 1
+    asked = [sent.query.get("since") for sent in api.sent if sent.path == "/_local/events"]
+    assert asked == [["0"], ["1"], ["1"]]
+
+
+def test_watch_without_the_events_route_follows_the_command_alone(api: FakeApi) -> None:
+    api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "in_progress"})
+    api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "completed"})
+
+    result = run(api, "watch", "ota-42", "--events", "--interval", "0")
+
+    assert result.exit_code == exits.OK
+    assert [sent.path for sent in api.sent].count("/_local/events") == 1  # a 404: not asked again
