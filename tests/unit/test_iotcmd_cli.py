@@ -365,3 +365,63 @@ def test_watch_without_the_events_route_follows_the_command_alone(api: FakeApi) 
 
     assert result.exit_code == exits.OK
     assert [sent.path for sent in api.sent].count("/_local/events") == 1  # a 404: not asked again
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An AWS account (moto, which puts its credentials in the environment)."""
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        yield
+
+
+def deploy(name: str, outputs: dict[str, str]) -> None:
+    import boto3
+
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    boto3.client("cloudformation", region_name="eu-west-1").create_stack(
+        StackName=name, TemplateBody=json.dumps(template)
+    )
+
+
+def test_a_stack_is_reached_at_its_api_url_with_signed_requests(api: FakeApi, aws: Any) -> None:
+    # Given a deployed stack whose API (IAM authorisation) answers at its ApiUrl output
+    deploy("IotCommandsService", {"ApiUrl": api.url + "/prod", "FilesBucketName": "files"})
+    api.on("GET", "/prod/templates/blink", 200, {"templateId": "blink"})
+
+    # When
+    result = CliRunner().invoke(
+        app, ["--stack", "IotCommandsService", "--region", "eu-west-1", "templates", "get", "blink", "-o", "json"]
+    )
+
+    # Then the request went there, signed with SigV4 for execute-api in the stack's region
+    assert result.exit_code == 0, result.output
+    authorization = api.sent[0].headers["authorization"]
+    assert authorization.startswith("AWS4-HMAC-SHA256 Credential=")
+    assert "/eu-west-1/execute-api/aws4_request, SignedHeaders=" in authorization
+
+
+def test_a_stack_with_cognito_wants_a_token_and_sends_it(api: FakeApi, aws: Any) -> None:
+    deploy("Cognito", {"ApiUrl": api.url + "/prod", "ApiOperatorUserPoolId5E7F9A1B": "eu-west-1_AbCdEf"})
+    api.on("GET", "/prod/templates/blink", 200, {"templateId": "blink"})
+    where = ["--stack", "Cognito", "--region", "eu-west-1"]
+
+    refused = CliRunner().invoke(app, [*where, "templates", "get", "blink"])
+    sent = CliRunner().invoke(app, [*where, "templates", "get", "blink"], env={"IOTCMD_TOKEN": "id-token"})
+
+    assert refused.exit_code == exits.UNREACHABLE
+    assert "give its ID token with --token" in refused.stderr
+    assert sent.exit_code == 0, sent.output
+    assert [request.headers["authorization"] for request in api.sent] == ["id-token"]
+
+
+def test_an_unknown_stack_says_so(aws: Any) -> None:
+    result = CliRunner().invoke(app, ["--stack", "Nope", "--region", "eu-west-1", "commands", "list"])
+
+    assert result.exit_code == exits.UNREACHABLE
+    assert "cannot read the stack Nope" in result.stderr
