@@ -52,7 +52,9 @@ def connection(
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(envvar="IOTCMD_API_KEY", help="Sent as x-api-key: the stack's API key, or LOCAL_API_KEY."),
+        typer.Option(
+            envvar=["IOTCMD_API_KEY", "LOCAL_API_KEY"], help="Sent as x-api-key: the stack's API key, or LOCAL_API_KEY."
+        ),
     ] = None,
     timeout: Annotated[float, typer.Option(envvar="IOTCMD_TIMEOUT", help="Seconds to wait for an answer.")] = 30,
 ) -> None:

@@ -425,3 +425,16 @@ def test_an_unknown_stack_says_so(aws: Any) -> None:
 
     assert result.exit_code == exits.UNREACHABLE
     assert "cannot read the stack Nope" in result.stderr
+
+
+def test_jobs_list_follows_the_jobs_apis_top_level_token(api: FakeApi) -> None:
+    api.on("GET", "/jobs", 200, {"jobs": [{"jobId": "a"}], "nextToken": "2"})
+    api.on("GET", "/jobs", 200, {"jobs": [{"jobId": "b"}]})
+
+    result = run(api, "jobs", "list", "--status", "IN_PROGRESS", "--output", "json")
+
+    assert json.loads(result.stdout) == {"jobs": [{"jobId": "a"}, {"jobId": "b"}]}
+    assert [sent.query for sent in api.sent] == [
+        {"status": ["IN_PROGRESS"]},
+        {"status": ["IN_PROGRESS"], "nextToken": ["2"]},
+    ]
