@@ -72,7 +72,7 @@ def _auth(mode: AuthMode, settings: Settings, url: str, session: Any) -> Auth | 
     region = settings.region or signing.region_of(url) or session.region_name
     if not region:
         raise NotConnected("no AWS region to sign requests for: give --region")
-    return signing.sigv4(credentials.get_frozen_credentials(), region)
+    return signing.sigv4(credentials, region)
 
 
 def _session(settings: Settings) -> Any:

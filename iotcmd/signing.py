@@ -25,11 +25,11 @@ def sigv4(credentials: Any, region: str) -> Auth:
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
 
-    signer = SigV4Auth(credentials, SERVICE, region)
-
     def sign(method: str, url: str, body: bytes | None, headers: Mapping[str, str]) -> dict[str, str]:
+        # Frozen per request: temporary credentials refresh during a long watch.
+        frozen = credentials.get_frozen_credentials() if hasattr(credentials, "get_frozen_credentials") else credentials
         request = AWSRequest(method=method, url=url, data=body or b"", headers=dict(headers))
-        signer.add_auth(request)
+        SigV4Auth(frozen, SERVICE, region).add_auth(request)
         return {name: str(value) for name, value in request.headers.items() if name not in headers}
 
     return sign
