@@ -124,10 +124,10 @@ class Display:
     def show(self, snapshot: Snapshot, pace: Pace) -> None:
         if self._view is not None:
             self._header.plain = summary_text(snapshot, pace)
-            for status in sorted(snapshot.counts.keys() | self._tasks.keys(), key=STATUSES.index):
-                if status not in self._tasks:
-                    self._tasks[status] = self._bars.add_task(status, total=snapshot.total)
-                self._bars.update(self._tasks[status], completed=snapshot.counts.get(status, 0), total=snapshot.total)
+            for status in sorted(snapshot.counts.keys() - self._tasks.keys(), key=_lifecycle_order):
+                self._tasks[status] = self._bars.add_task(status, total=snapshot.total)
+            for status, task in self._tasks.items():
+                self._bars.update(task, completed=snapshot.counts.get(status, 0), total=snapshot.total)
             self._view.refresh()
             return
         changed = json.dumps([snapshot.status, snapshot.counts, snapshot.total])
@@ -146,6 +146,11 @@ class Display:
             console.out(json.dumps({"event": event}), highlight=False)
         else:
             console.print(event_line(event), markup=False, highlight=False)
+
+
+def _lifecycle_order(status: str) -> int:
+    """A status's place in an execution's life; one this CLI does not know comes last."""
+    return STATUSES.index(status) if status in STATUSES else len(STATUSES)
 
 
 def follow(
