@@ -4,6 +4,8 @@ its exit statuses."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +19,8 @@ from typer.testing import CliRunner
 
 from iotcmd import exits
 from iotcmd.app import app
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -438,3 +442,15 @@ def test_jobs_list_follows_the_jobs_apis_top_level_token(api: FakeApi) -> None:
         {"status": ["IN_PROGRESS"]},
         {"status": ["IN_PROGRESS"], "nextToken": ["2"]},
     ]
+
+
+def test_the_command_line_loads_none_of_the_services_code() -> None:
+    # It is a client of the HTTP API: it must run on a machine that has only the iotcmd package.
+    code = (
+        "import sys; from typer.testing import CliRunner; from iotcmd.app import app; "
+        "CliRunner().invoke(app, ['commands', 'create', '--help']); "
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'commands_core', 'local', 'stacks', 'lambdas'}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=ROOT)
+
+    assert loaded.stdout.strip() == "[]"
