@@ -390,3 +390,17 @@ def test_more_requests_refused_with_a_422_naming_what_to_fix(
     job(jobId="any")
 
     assert error(api.request(method, path, body)) == (422, named)
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/jobs/never", "job 'never' not found"),
+        ("/job-templates/never", "job template 'never' not found"),
+        ("/jobs/never/things/j-1", "execution 'never/j-1' not found"),
+    ],
+)
+def test_deleting_what_does_not_exist_is_a_404_naming_it(api: HandlerClient, path: str, named: str) -> None:
+    reply = api.request("DELETE", path, {"force": True})
+
+    assert (reply.status, reply.json()) == (404, {"error": named})

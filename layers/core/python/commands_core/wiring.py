@@ -240,7 +240,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "/templates/{templateId}",
         "v1",
         (Access("templates", ("dynamodb:DeleteItem",)), Access("commands", ("dynamodb:Query",))),
-        description="Deletes a template no live command uses.",
+        description="Deletes a template no live command uses; one that does not exist (also one deleted already) is a 404.",
         replies=(Reply(204),),
     ),
     Route(
@@ -303,7 +303,10 @@ V1_ROUTES: tuple[Route, ...] = (
             Access("iot", ("iot:DeleteCommand",), ("command/*",)),
             *_CANCEL,
         ),
-        description="Deletes a draft command; cancels a published one and marks it deleted.",
+        description=(
+            "Deletes a draft command; cancels a published one and marks it deleted. One that does not exist (also a"
+            " draft deleted already) is a 404."
+        ),
         flags=("force",),
         replies=(Reply(202, "commands_core.models.responses:CommandView"), Reply(204)),
     ),
@@ -526,7 +529,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/jobs/{jobId}",
         (Access("iot", ("iot:DeleteJob",), _JOB),),
-        description="Deletes a job.",
+        description="Deletes a job; one that does not exist (also one deleted already) is a 404.",
         body=Body("commands_core.models.jobs_api:Force", required=False),
         replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
@@ -552,7 +555,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/jobs/{jobId}/things/{thingName}",
         (Access("iot", ("iot:DescribeJobExecution", "iot:DeleteJobExecution"), _JOB_EXECUTION),),
-        description="Deletes one thing's execution of a job.",
+        description="Deletes one thing's execution of a job; one that does not exist (also one deleted already) is a 404.",
         body=Body("commands_core.models.jobs_api:ExecutionDelete", required=False),
         replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
@@ -607,7 +610,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/job-templates/{jobTemplateId}",
         (Access("iot", ("iot:DeleteJobTemplate",), _JOB_TEMPLATE),),
-        description="Deletes a job template.",
+        description="Deletes a job template; one that does not exist (also one deleted already) is a 404.",
         replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
 )
