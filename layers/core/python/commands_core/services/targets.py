@@ -66,6 +66,33 @@ def parse(targets: Iterable[str], registry: Registry | None = None) -> Selection
     return Selection(tuple(things), tuple(groups), unknown=tuple(foreign))
 
 
+def unknown(targets: Iterable[str], registry: Registry) -> list[str]:
+    """The targets (thing names, thing or thing-group ARNs) AWS IoT has no thing or thing group for, as given."""
+    targets = list(dict.fromkeys(targets))
+    parsed = parse(targets, registry)
+    with ThreadPoolExecutor(max_workers=_LOOKUP_THREADS) as pool:
+        missing = {
+            f"thing/{name}"
+            for name, known in zip(parsed.things, pool.map(registry.thing_exists, parsed.things), strict=True)
+            if not known
+        }
+        missing |= {
+            f"thinggroup/{name}"
+            for name, known in zip(parsed.groups, pool.map(registry.group_exists, parsed.groups), strict=True)
+            if not known
+        }
+    foreign = set(parsed.unknown)
+
+    def key(target: str) -> str:
+        if match := GROUP_ARN.fullmatch(target):
+            return f"thinggroup/{match.group(1)}"
+        if match := THING_ARN.fullmatch(target):
+            return f"thing/{match.group(1)}"
+        return f"thing/{target}"
+
+    return [target for target in targets if target in foreign or key(target) in missing]
+
+
 # The API contract's comparison operators, as fleet-indexing query syntax.
 _OPERATORS = {"eq": ":", "neq": ":", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "starts_with": ":"}
 _BUILT_IN_FIELDS = {"thingName", "thingTypeName", "thingGroupNames", "thingId"}
