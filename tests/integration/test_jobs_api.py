@@ -442,12 +442,22 @@ def test_a_body_that_is_not_json_by_its_content_type_is_a_415_on_every_jobs_rout
     reply = api.request(method, path, body, headers={"Content-Type": content_type})
 
     assert reply.status == 415, (method, path, reply.body)
-    assert reply.json() == {"error": "Content-Type: this route accepts application/json"}
+    assert reply.json() == {"error": "Content-Type: this route accepts application/json or application/*+json"}
     assert iot.list_jobs()["jobs"] == []
 
 
 def test_every_jobs_route_with_a_body_is_checked_for_its_content_type() -> None:
     assert {path for _, path in _BODY_ROUTES} >= {"/jobs", "/jobs/x/associate", "/job-templates", "/jobs/x/things/t"}
+
+
+@pytest.mark.parametrize("content_type", ["application/vnd.aws-cdf-v1.0+json", "application/json; charset=utf-8"])
+def test_a_body_of_any_json_media_type_is_read(
+    api: HandlerClient, things: Callable[..., list[str]], content_type: str
+) -> None:
+    things("j-1")
+    body = {"jobId": "typed", "targets": ["j-1"], "document": "{}"}
+
+    assert api.post("/jobs", body, headers={"Content-Type": content_type}).status == 200
 
 
 def test_a_json_body_without_a_content_type_is_read_as_json(
@@ -492,6 +502,7 @@ def test_targets_aws_iot_does_not_have_join_no_continuous_job(
     reply = api.request("PUT", "/jobs/open/associate", {"targets": ["ghost", group_arn("nowhere")]})
 
     assert reply.status == 422
-    assert "ghost" in reply.json()["error"] and group_arn("nowhere") in reply.json()["error"]
+    assert "ghost" in reply.json()["error"]
+    assert group_arn("nowhere") in reply.json()["error"]
     executions = iot.list_job_executions_for_job(jobId="open")["executionSummaries"]
     assert {item["thingArn"] for item in executions} == {thing_arn("j-1"), thing_arn("j-2")}

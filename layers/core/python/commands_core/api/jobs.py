@@ -1,6 +1,7 @@
-"""The Jobs family: JSON in and out, `{"error": "<reason>"}` with the API contract's 404 and 422
-(a request this service or AWS IoT refuses), 415 for a body that is not JSON by its Content-Type (one without a
-Content-Type is read as JSON, as in the v1 family), 429 or 503 with Retry-After when AWS throttles or fails."""
+"""The Jobs family: JSON in and out, `{"error": "<reason>"}` with the API contract's 404 and 422 (a request
+this service or AWS IoT refuses), 415 for a body that is not JSON by its Content-Type (application/json or a
+`+json` type; one without a Content-Type is read as JSON, as in the v1 family), 429 or 503 with Retry-After when
+AWS throttles or fails."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ STATUSES: dict[type[ServiceError], HTTPStatus] = {
     Conflict: HTTPStatus.UNPROCESSABLE_ENTITY,
     UnsupportedMediaType: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
 }
-_JSON = ("application/json",)
+# JSON by any name: clients of this service's v1 family send its application/vnd.aws-cdf-v1.0+json here too.
+_JSON = ("application/json", "application/*+json")
 
 
 def resolver() -> APIGatewayRestResolver:
