@@ -462,6 +462,7 @@ class Simulator:
                     if status == "IN_PROGRESS":
                         execution.status = status
                         execution.last_updated_at = utcnow()
+                        execution.version_number += 1  # as a device's update: a script's expectedVersion holds
                         continue
                     details = {"simulated": "true"}
                     # As the device's UpdateJobExecution: AWS IoT may queue a retry, taken on the next tick.
