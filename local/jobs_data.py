@@ -217,17 +217,12 @@ def _not_found(message: str) -> ApiError:
 
 
 def _require_thing(backend: Any, thing_name: str) -> None:
-    if not any(thing.thing_name == thing_name for thing in _things(backend, thing_name)):
-        raise _not_found(f"Thing {thing_name} does not exist")
-
-
-def _things(backend: Any, thing_name: str) -> list[Any]:
-    # moto keys things by ARN; the ARN of a thing of this backend is known from its account and region.
     from moto.utilities.utils import get_partition
 
-    arn = f"arn:{get_partition(backend.region_name)}:iot:{backend.region_name}:{backend.account_id}:thing/{thing_name}"
-    thing = backend.things.get(arn)
-    return [thing] if thing is not None else []
+    # moto keys things by ARN, made of the backend's partition, region and account.
+    region, account = backend.region_name, backend.account_id
+    if f"arn:{get_partition(region)}:iot:{region}:{account}:thing/{thing_name}" not in backend.things:
+        raise _not_found(f"Thing {thing_name} does not exist")
 
 
 def _execution(backend: Any, job_id: str, thing_name: str, number: int | None) -> Any:
