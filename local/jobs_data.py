@@ -118,7 +118,7 @@ class JobsData(Emulator):
             request = read_input(operation, labels, urlsplit(url).query, body)
             status, payload = write_output(operation, self._operations[operation.name](request, events))
         except ApiError as error:
-            status = 404 if error.code == "UnknownOperationException" else _status(error.code)
+            status = _status(error.code)
             payload = json.dumps(error.body).encode()
             headers["x-amzn-ErrorType"] = error.code
         for topic, event in events:  # outside moto's lock: the rules send into SQS
@@ -207,9 +207,13 @@ class JobsData(Emulator):
 # --- state ------------------------------------------------------------------------------------------------------
 
 
+# Errors the model does not declare: AWS IoT's status for each.
+_UNDECLARED = {"VersionConflictException": 409, "UnknownOperationException": 404}
+
+
 def _status(code: str) -> int:
-    """The status of an error code: the model's, else AWS IoT's for the same condition (a version conflict: 409)."""
-    return 409 if code == "VersionConflictException" else error_status(SERVICE, code)
+    """The status of an error code: the model's, else AWS IoT's for it."""
+    return _UNDECLARED.get(code) or error_status(SERVICE, code)
 
 
 def _not_found(message: str) -> ApiError:
