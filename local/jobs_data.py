@@ -29,9 +29,10 @@ Emulated:
   request signed for this service is UnknownOperationException (404), never moto's HTML page.
 
 Not emulated: MQTT (the `$aws/things/<thing>/jobs/...` topics, notify and notify-next), so nothing tells a device
-of new work: it asks; step timeouts (stepTimeoutInMinutes is checked and ignored) and the job's in-progress
-timeout (approximateSecondsBeforeTimedOut is never given); the documented limit of 10 statusDetails pairs;
-namespaceId; presigned-URL placeholders in a document (returned as written); certificates, IAM and throttling.
+of new work: it asks; step timeouts (stepTimeoutInMinutes is checked against AWS IoT's range, then ignored) and
+the job's in-progress timeout (approximateSecondsBeforeTimedOut is never given); the documented limit of 10
+statusDetails pairs; namespaceId; presigned-URL placeholders in a document (returned as written); certificates,
+IAM and throttling.
 """
 
 from __future__ import annotations
@@ -154,6 +155,7 @@ class JobsData(Emulator):
 
     def _start_next_pending_job_execution(self, request: dict[str, Any], events: list[Published]) -> dict[str, Any]:
         thing_name = request["thingName"]
+        _check_step_timeout(request)
         with moto_iot.LOCK.exclusive():
             backend = self._backend()
             _require_thing(backend, thing_name)
@@ -168,6 +170,7 @@ class JobsData(Emulator):
     def _update_job_execution(self, request: dict[str, Any], events: list[Published]) -> dict[str, Any]:
         thing_name, job_id, status = request["thingName"], request["jobId"], request["status"]
         details = request.get("statusDetails")
+        _check_step_timeout(request)
         with moto_iot.LOCK.exclusive():
             backend = self._backend()
             _require_thing(backend, thing_name)
@@ -214,6 +217,13 @@ _UNDECLARED = {"VersionConflictException": 409, "UnknownOperationException": 404
 def _status(code: str) -> int:
     """The status of an error code: the model's, else AWS IoT's for it."""
     return _UNDECLARED.get(code) or error_status(SERVICE, code)
+
+
+def _check_step_timeout(request: dict[str, Any]) -> None:
+    """AWS IoT's documented range (the model has none): 1 to 10080 minutes, or -1 to cancel the step timer."""
+    minutes = request.get("stepTimeoutInMinutes")
+    if minutes is not None and minutes != -1 and not 1 <= minutes <= 10080:
+        raise ApiError("InvalidRequestException", "stepTimeoutInMinutes must be 1 to 10080, or -1")
 
 
 def _not_found(message: str) -> ApiError:

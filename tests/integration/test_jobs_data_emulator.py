@@ -263,9 +263,11 @@ def test_a_thing_with_nothing_pending_gets_empty_answers(device: Any, iot: Any) 
         ({"status": "CANCELED"}, (400, "InvalidRequestException")),
         ({"status": "QUEUED"}, (400, "InvalidRequestException")),
         ({"status": "DONE"}, (400, "ValidationException")),
+        ({"status": "IN_PROGRESS", "stepTimeoutInMinutes": 0}, (400, "InvalidRequestException")),
+        ({"status": "IN_PROGRESS", "stepTimeoutInMinutes": 10081}, (400, "InvalidRequestException")),
     ],
 )
-def test_a_status_a_device_may_not_set_is_refused(
+def test_a_status_a_device_may_not_set_or_a_step_timeout_out_of_range_is_refused(
     device: Any, job: Callable[..., str], arguments: dict[str, Any], expected: tuple[int, str]
 ) -> None:
     job()
