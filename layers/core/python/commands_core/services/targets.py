@@ -67,30 +67,21 @@ def parse(targets: Iterable[str], registry: Registry | None = None) -> Selection
 
 
 def unknown(targets: Iterable[str], registry: Registry) -> list[str]:
-    """The targets (thing names, thing or thing-group ARNs) AWS IoT has no thing or thing group for, as given."""
-    targets = list(dict.fromkeys(targets))
-    parsed = parse(targets, registry)
+    """The targets (thing names, thing or thing-group ARNs) AWS IoT has no thing or thing group for, as given,
+    each once."""
+    given = list(dict.fromkeys(targets))
     with ThreadPoolExecutor(max_workers=_LOOKUP_THREADS) as pool:
-        missing = {
-            f"thing/{name}"
-            for name, known in zip(parsed.things, pool.map(registry.thing_exists, parsed.things), strict=True)
-            if not known
-        }
-        missing |= {
-            f"thinggroup/{name}"
-            for name, known in zip(parsed.groups, pool.map(registry.group_exists, parsed.groups), strict=True)
-            if not known
-        }
-    foreign = set(parsed.unknown)
+        found = list(pool.map(lambda target: _exists(target, registry), given))
+    return [target for target, exists in zip(given, found, strict=True) if not exists]
 
-    def key(target: str) -> str:
-        if match := GROUP_ARN.fullmatch(target):
-            return f"thinggroup/{match.group(1)}"
-        if match := THING_ARN.fullmatch(target):
-            return f"thing/{match.group(1)}"
-        return f"thing/{target}"
 
-    return [target for target in targets if target in foreign or key(target) in missing]
+def _exists(target: str, registry: Registry) -> bool:
+    """Whether AWS IoT has the target; an ARN of another account, region or partition is not a local one."""
+    if match := GROUP_ARN.fullmatch(target):
+        return target == registry.group_arn(match.group(1)) and registry.group_exists(match.group(1))
+    if match := THING_ARN.fullmatch(target):
+        return target == registry.thing_arn(match.group(1)) and registry.thing_exists(match.group(1))
+    return registry.thing_exists(target)
 
 
 # The API contract's comparison operators, as fleet-indexing query syntax.
