@@ -65,7 +65,9 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
 
     broker: Broker | None = None
     iot_commands = aws.iot_commands(lambda topic, payload: broker.publish(topic, payload) if broker else [])
-    endpoint = aws.start_endpoint(aws_port, iot_commands)
+    # A device's update of its job execution over HTTPS publishes AWS IoT's event to the rules, as the fleet's does.
+    jobs_data = aws.jobs_data(lambda topic, payload: broker.publish(topic, payload) if broker else [])
+    endpoint = aws.start_endpoint(aws_port, iot_commands, jobs_data)
     running.callback(endpoint.shutdown)
     last.append(endpoint.close)  # calls still in flight when the runtime stops would fail on a closed database
     # The functions' and the fleet's calls to the emulators are answered in process, as in the tests: the same

@@ -228,8 +228,9 @@ def test_a_raw_u_fffd_is_refused_and_its_escape_is_taken(api: HandlerClient, fam
 BASE64 = {"Content-Type": "multipart/form-data; boundary=b"}  # a binary media type: API Gateway sends base64
 
 
-# v1's JSON routes take no multipart body (a 415 before it is read); the others read it as JSON.
-@pytest.mark.parametrize("family", [BY_NAME["jobs"], BY_NAME["status"]], ids=["jobs", "status"], indirect=True)
+# v1's and the Jobs API's JSON routes take no multipart body (a 415 before it is read); the status family reads it
+# as JSON.
+@pytest.mark.parametrize("family", [BY_NAME["status"]], ids=["status"], indirect=True)
 def test_bytes_that_are_not_utf8_in_a_base64_body_are_refused(api: HandlerClient, family: Family) -> None:
     # Given a body that reaches the function as bytes, holding some that are not UTF-8
     body = family.build(text='"caf\u00e9"').encode().replace("\u00e9".encode(), b"\xe9")
