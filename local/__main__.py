@@ -19,15 +19,20 @@ def main() -> NoReturn:
     # First thing, before the imports (moto's take a while): a signal at any point of start-up stops the runtime
     # as one later does.
     stopping = _stop_on_signals()
+    from local.settings import CannotStart
+
     last: list[Callable[[], object]] = []  # after the output is silenced: what it might say no longer matters
+    refused: str | None = None
     with contextlib.ExitStack() as running:
         try:
             _run(running, last)
         except KeyboardInterrupt:  # raised by the signal handler, out of whatever the runtime was doing
             pass
+        except CannotStart as error:  # a setting to change: said in a line, without a traceback
+            refused = str(error)
         finally:
             stopping.set()  # what has started is closing: a signal now would interrupt that, or hide an error
-    _exit(last)
+    _exit(last, refused)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -48,20 +53,24 @@ def _stop_on_signals() -> threading.Event:
 def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> None:
     """Starts everything, each part closed by `running` when it ends (or by `last`, at the very end), and serves
     the API until a signal."""
+    from local.settings import LocalSettings, check_functions_settings, check_ports, port_refused
+
+    # Settings and ports are checked before the heavy imports: a mistake is said within a second.
+    settings = LocalSettings.from_env()
+    check_ports(settings)
+    port, aws_port = settings.port, settings.aws_port
+
     from commands_core.wiring import CONSUMERS, ROUTES, functions
     from local import aws, fleet, moto_iot, openapi, queues, schedules, views
     from local.api import Api, serve
     from local.lambdas import Functions
     from local.rules import Broker
 
-    port = int(os.environ.get("PORT", "8080"))
-    aws_port = int(os.environ.get("AWS_PORT", "4566"))
-    fleet_size = int(os.environ.get("FLEET_SIZE", "10"))
-    request_timeout = float(os.environ.get("REQUEST_TIMEOUT_SECONDS", "10"))
     env = aws.environment(aws_port)
     os.environ.update(env)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    check_functions_settings()
 
     broker: Broker | None = None
     iot_commands = aws.iot_commands(lambda topic, payload: broker.publish(topic, payload) if broker else [])
@@ -74,21 +83,21 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     aws.answer_in_process(*endpoint.emulators)
     aws.create_resources(env)
     iot = aws.client("iot", env)
-    things = fleet.create(iot, fleet_size)
+    things = fleet.create(iot, settings.fleet_size)
     handlers = Functions(function.function for function in functions())
     handlers.preload()
     stop = threading.Event()
     running.callback(stop.set)  # before the endpoint goes: the consumers stop polling it first
     queues.start(CONSUMERS, env, handlers, stop)
-    schedules.start(handlers, stop, every_seconds=float(os.environ.get("SCHEDULE_SECONDS", "30")))
+    schedules.start(handlers, stop, every_seconds=settings.schedule_seconds)
     broker = Broker(env, iot_commands)
-    api_key = os.environ.get("LOCAL_API_KEY") or None
+    api_key = settings.local_api_key
     simulator = fleet.Simulator(
         iot,
         broker.publish,
         things,
-        delay=float(os.environ.get("SIM_DELAY_SECONDS", "0.5")),
-        slow=float(os.environ.get("SIM_SLOW_SECONDS", "10")),
+        delay=settings.sim_delay_seconds,
+        slow=settings.sim_slow_seconds,
         inbox=fleet.Inbox(f"http://127.0.0.1:{port}", api_key, env),
     )
     iot_commands.on_start(simulator.command_requested)
@@ -97,7 +106,10 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
     threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
     api = Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key, pages=openapi.pages())
-    server = serve(port, api, request_timeout)
+    try:
+        server = serve(port, api, settings.request_timeout_seconds)
+    except OSError as error:  # taken since the check at start
+        raise port_refused(error, port, "PORT") from None
     running.callback(server.server_close)
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
     print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
@@ -109,8 +121,9 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     server.serve_forever()
 
 
-def _exit(last: list[Callable[[], object]]) -> NoReturn:
-    """Says `stopped`, as the last line, runs `last` and ends the process at once."""
+def _exit(last: list[Callable[[], object]], refused: str | None = None) -> NoReturn:
+    """Says `stopped` (or why the runtime could not start, and exits 2), as the last line, runs `last` and ends the
+    process at once."""
     sys.stdout.flush()
     sys.stderr.flush()
     said = os.dup(sys.stderr.fileno())
@@ -118,14 +131,14 @@ def _exit(last: list[Callable[[], object]]) -> NoReturn:
     silent = os.open(os.devnull, os.O_WRONLY)
     os.dup2(silent, sys.stdout.fileno())
     os.dup2(silent, sys.stderr.fileno())
-    os.write(said, b"stopped\n")
+    os.write(said, f"{refused}\n".encode() if refused else b"stopped\n")
     for step in last:
         with contextlib.suppress(Exception):
             step()
     # Not a return: the interpreter's teardown frees the heap object by object (more than 30 s with a large one,
     # such as a big simulated fleet in moto), and there is nothing left to do: the servers are closed, the output
     # written.
-    os._exit(0)
+    os._exit(2 if refused else 0)
 
 
 def _expire(iot_commands: IotCommands, stop: threading.Event) -> None:
