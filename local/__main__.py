@@ -88,8 +88,7 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     handlers.preload()
     stop = threading.Event()
     running.callback(stop.set)  # before the endpoint goes: the consumers stop polling it first
-    queues.start(CONSUMERS, env, handlers, stop)
-    schedules.start(handlers, stop, every_seconds=settings.schedule_seconds)
+    consumers = {thread.name: thread for thread in queues.start(CONSUMERS, env, handlers, stop)}
     broker = Broker(env, iot_commands)
     api_key = settings.local_api_key
     simulator = fleet.Simulator(
@@ -103,22 +102,43 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     iot_commands.on_start(simulator.command_requested)
     moto_iot.on_new_executions(simulator.executions_created)
     moto_iot.on_registry_events(broker.publish)  # a thing added to a group: its event reaches the rules
-    threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
-    threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
-    api = Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key, pages=openapi.pages())
+    workers = {
+        "schedules": schedules.start(handlers, stop, every_seconds=settings.schedule_seconds),
+        "fleet": _started("fleet", simulator.run, stop),
+        "command-timeouts": _started("command-timeouts", _expire, iot_commands, stop),
+    }
+    health = views.Health(len(ROUTES), f"http://127.0.0.1:{aws_port}", consumers, workers, len(things))
+    api = Api(
+        ROUTES,
+        handlers,
+        views.routes(iot, broker.publish),
+        api_key=api_key,
+        pages=openapi.pages(),
+        views=views.overview(health, iot, things),
+    )
     try:
         server = serve(port, api, settings.request_timeout_seconds)
     except OSError as error:  # taken since the check at start
         raise port_refused(error, port, "PORT") from None
     running.callback(server.server_close)
-    print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
-    print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
-    print(
-        f"API on http://127.0.0.1:{port} ({len(ROUTES)} routes), its document at /openapi.json and /docs",
-        file=sys.stderr,
-    )
-    print("Ctrl-C stops", file=sys.stderr, flush=True)
+    _say_started(port, aws_port, len(ROUTES), len(things))
     server.serve_forever()
+
+
+def _started(name: str, target: Callable[..., object], *args: object) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True, name=name)
+    thread.start()
+    return thread
+
+
+def _say_started(port: int, aws_port: int, routes: int, things: int) -> None:
+    from local.fleet import GROUP
+
+    print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
+    print(f"Simulated fleet: {things} things in thing group '{GROUP}' (/_local/fleet)", file=sys.stderr)
+    print(f"API on http://127.0.0.1:{port} ({routes} routes); what to open: http://127.0.0.1:{port}/", file=sys.stderr)
+    print("  /docs (Swagger UI), /openapi.json, /_local/health, /_local/fleet", file=sys.stderr)
+    print("Ctrl-C stops", file=sys.stderr, flush=True)
 
 
 def _exit(last: list[Callable[[], object]], refused: str | None = None) -> NoReturn:
