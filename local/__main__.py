@@ -59,6 +59,9 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     settings = LocalSettings.from_env()
     check_ports(settings)
     port, aws_port = settings.port, settings.aws_port
+    # Before the imports: the functions' logger reads its level when it is made. What they do is a line each.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
 
     from commands_core.wiring import CONSUMERS, ROUTES, functions
     from local import aws, fleet, moto_iot, openapi, queues, schedules, views
@@ -68,8 +71,6 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
 
     env = aws.environment(aws_port)
     os.environ.update(env)
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     check_functions_settings()
 
     broker: Broker | None = None
