@@ -11,6 +11,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from local import CannotStart
+
 if TYPE_CHECKING:
     from local.iot_commands import IotCommands
 
@@ -19,8 +21,6 @@ def main() -> NoReturn:
     # First thing, before the imports (moto's take a while): a signal at any point of start-up stops the runtime
     # as one later does.
     stopping = _stop_on_signals()
-    from local.settings import CannotStart
-
     last: list[Callable[[], object]] = []  # after the output is silenced: what it might say no longer matters
     refused: str | None = None
     with contextlib.ExitStack() as running:

@@ -10,9 +10,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-
-class CannotStart(Exception):
-    """The runtime cannot start as set up (a bad value, a port in use): its message says what to change."""
+from local import CannotStart
 
 
 class LocalSettings(BaseModel):

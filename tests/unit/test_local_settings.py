@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from commands_core.settings import Settings
-from local.settings import CannotStart, LocalSettings
+from local import CannotStart
+from local.settings import LocalSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # os.environ.get("X"), os.environ["X"], os.environ.setdefault("X", ...), os.getenv("X"), Field(alias="X") (a
