@@ -51,8 +51,9 @@ e2e: $(INSTALLED) chromium
 
 # An e2e test loads /docs in headless Chromium. Where it is missing, it is installed from Debian's packages when
 # this runs as root (as CI does); elsewhere that test is skipped, saying why (it fails under CI=true).
+CHROMIUM := /usr/bin/chromium
 chromium:
-	@if [ ! -x /usr/bin/chromium ]; then \
+	@if [ ! -x $(CHROMIUM) ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing Chromium (Debian's chromium package, about a minute) for the browser test of /docs"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
