@@ -20,7 +20,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the Python packages of requirements-dev.txt into $(VENV): about 2 minutes on a fresh machine"
 	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
-		| { grep --line-buffered -E '^(Installing collected packages|Successfully installed)' || true; } | cut -c1-100
+		| { grep --line-buffered -oE '^(Installing collected packages|Successfully installed).{0,60}' || true; }
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json
