@@ -12,15 +12,15 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 
 install: $(INSTALLED)
 
-# pip says a line per package, or (--quiet) nothing for minutes: its output is cut to a line per stage, and a
-# failure of pip still fails the rule (pipefail).
+# pip says a line per package, or (--quiet) nothing for minutes: its output goes through STAGES, which keeps a
+# line per stage; pipefail, so that a failure of pip still fails the rule.
+STAGES := | { grep --line-buffered -oE '^(Installing collected packages|Successfully installed).{0,60}' || true; }
 $(INSTALLED): SHELL := /bin/bash
 $(INSTALLED): .SHELLFLAGS := -o pipefail -ec
 $(INSTALLED): requirements.txt requirements-dev.txt layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the Python packages of requirements-dev.txt into $(VENV): about 2 minutes on a fresh machine"
-	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt \
-		| { grep --line-buffered -oE '^(Installing collected packages|Successfully installed).{0,60}' || true; }
+	$(BIN)/python -m pip install --disable-pip-version-check --progress-bar off -r requirements-dev.txt $(STAGES)
 	touch $@
 
 $(NODE_INSTALLED): package.json package-lock.json
