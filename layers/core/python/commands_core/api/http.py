@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from commands_core import wiring
 from commands_core.clock import iso
 from commands_core.errors import InvalidInput, RetryLater, ServiceError, Throttled, Unavailable, UnsupportedMediaType
-from commands_core.observability import logger, metrics
+from commands_core.observability import logger, publish_metrics
 from commands_core.validation import json_body, parse
 
 M = TypeVar("M", bound=BaseModel)
@@ -202,7 +202,7 @@ def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaC
     (its path parameters, such as templateId), metrics flushed per invocation."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @metrics.log_metrics
+    @publish_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # templateId -> template_id: the names the rest of the service's log lines use.
         parameters = event.get("pathParameters") or {}
