@@ -96,7 +96,8 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     moto_iot.on_registry_events(broker.publish)  # a thing added to a group: its event reaches the rules
     threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
     threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
-    api = Api(ROUTES, handlers, views.routes(iot, broker.publish), api_key=api_key, pages=openapi.pages())
+    local_routes = views.routes(iot, broker.publish, endpoint.event_bridge)
+    api = Api(ROUTES, handlers, local_routes, api_key=api_key, pages=openapi.pages())
     server = serve(port, api, request_timeout)
     running.callback(server.server_close)
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)

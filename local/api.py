@@ -132,8 +132,8 @@ class Api:
 
 
 # Routes of the local runtime itself under /_local/ (not part of the service): path prefix -> handler of the
-# rest of the path, answering (status, JSON body).
-LocalRoutes = dict[str, Callable[[str, str, bytes], tuple[int, Any]]]
+# method, the rest of the path, the body and the query string, answering (status, JSON body).
+LocalRoutes = dict[str, Callable[[str, str, bytes, str], tuple[int, Any]]]
 # Documents the local runtime serves as they are (the OpenAPI document, Swagger UI): path -> (type, content).
 Pages = dict[str, tuple[str, bytes]]
 
@@ -230,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
             content_type, content = self.server.api.pages[url.path.rstrip("/")]
             status, function = self._send(HTTPStatus.OK, content_type, content), "-"
         elif local is not None:
-            code, answer = self.server.api.extras[local](self.command, url.path.removeprefix(local), body)
+            code, answer = self.server.api.extras[local](self.command, url.path.removeprefix(local), body, url.query)
             status, function = self._send_json(code, answer), "local"
         else:
             status, function = self._dispatch(url.path, url.query, body)

@@ -1,21 +1,33 @@
-"""Routes of the local runtime itself, under /_local/: a look at what the service did in the embedded AWS, and
-changes to it (a message published, a thing's behaviour, a group's members)."""
+"""Routes of the local runtime itself, under /_local/: a look at what the service did in the embedded AWS (its
+jobs, its AWS IoT commands, the lifecycle events it put on its bus), and changes to it (a message published, a
+thing's behaviour, a group's members)."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 
 from commands_core.errors import InvalidInput
 from commands_core.validation import json_body
 from local import fleet
 from local.api import LocalRoutes
 
+if TYPE_CHECKING:
+    from local.eventbridge import EventBridge
 
-def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> LocalRoutes:
-    def job(method: str, job_id: str, _: bytes) -> tuple[int, Any]:
+EVENTS_LIMIT = 100  # GET /_local/events: the page size unless `limit` says otherwise
+EVENTS_MAX_LIMIT = 1000
+_WHOLE = re.compile(r"0|[1-9][0-9]{0,17}")
+
+
+def routes(
+    iot: Any, publish: Callable[[str, dict[str, Any]], list[str]], event_bridge: EventBridge | None = None
+) -> LocalRoutes:
+    def job(method: str, job_id: str, _: bytes, query: str) -> tuple[int, Any]:
         """GET /_local/iot/jobs/<jobId>: the job as AWS IoT holds it, its document and executions."""
         if method != "GET":
             return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only GET"}
@@ -32,7 +44,7 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
             ],
         }
 
-    def command(method: str, command_id: str, _: bytes) -> tuple[int, Any]:
+    def command(method: str, command_id: str, _: bytes, query: str) -> tuple[int, Any]:
         """GET /_local/iot/commands/<commandId>: the AWS IoT command (delivery command) and its executions."""
         if method != "GET":
             return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only GET"}
@@ -51,7 +63,7 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
             ],
         }
 
-    def publish_message(method: str, _: str, body: bytes) -> tuple[int, Any]:
+    def publish_message(method: str, _: str, body: bytes, query: str) -> tuple[int, Any]:
         """POST /_local/iot/publish {"topic", "payload"}: the message reaches every matching rule, as in AWS IoT."""
         if method != "POST":
             return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only POST"}
@@ -67,7 +79,7 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
             return HTTPStatus.BAD_REQUEST, {"error": "topic must be a string and payload an object"}
         return HTTPStatus.OK, {"rules": publish(topic, payload)}
 
-    def behaviour(method: str, thing_name: str, body: bytes) -> tuple[int, Any]:
+    def behaviour(method: str, thing_name: str, body: bytes, query: str) -> tuple[int, Any]:
         """PUT /_local/fleet/<thing> {"simBehavior": "..."}: how a simulated thing answers from now on."""
         if method != "PUT":
             return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only PUT"}
@@ -85,7 +97,8 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
             return HTTPStatus.NOT_FOUND, {"error": f"thing '{thing_name}' not found"}
         return HTTPStatus.OK, {"thingName": thing_name, "simBehavior": chosen}
 
-    return {
+    extra: LocalRoutes = {"/_local/events": _events(event_bridge)} if event_bridge is not None else {}
+    return extra | {
         "/_local/iot/jobs/": job,
         "/_local/iot/thing-groups/": _membership(iot),
         "/_local/iot/commands/": command,
@@ -94,8 +107,8 @@ def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> Loc
     }
 
 
-def _membership(iot: Any) -> Callable[[str, str, bytes], tuple[int, Any]]:
-    def membership(method: str, path: str, _: bytes) -> tuple[int, Any]:
+def _membership(iot: Any) -> Callable[[str, str, bytes, str], tuple[int, Any]]:
+    def membership(method: str, path: str, _: bytes, query: str) -> tuple[int, Any]:
         """PUT /_local/iot/thing-groups/<group>/things/<thing>: the thing joins the group (made if new), as
         AddThingToThingGroup does, which publishes its registry event; DELETE: it leaves."""
         group, separator, thing_name = path.partition("/things/")
@@ -117,3 +130,41 @@ def _membership(iot: Any) -> Callable[[str, str, bytes], tuple[int, Any]]:
         return HTTPStatus.OK, {"thingGroupName": group, "thingName": thing_name, "member": True}
 
     return membership
+
+
+def _events(event_bridge: EventBridge) -> Callable[[str, str, bytes, str], tuple[int, Any]]:
+    def events(method: str, rest: str, _: bytes, query: str) -> tuple[int, Any]:
+        """GET /_local/events?since=<seq>&commandId=<id>&limit=<n>: the lifecycle events put on the bus after
+        `since` (0 unless given), in the order they were put, only the command's with `commandId`, at most `limit`
+        (100 unless given, 1000 at most); `next` is the `since` of the next call."""
+        if rest not in ("", "/"):
+            return HTTPStatus.NOT_FOUND, {"error": f"no route for /_local/events{rest}"}
+        if method != "GET":
+            return HTTPStatus.METHOD_NOT_ALLOWED, {"error": "only GET"}
+        try:
+            since, command_id, limit = _events_query(query)
+        except InvalidInput as error:
+            return HTTPStatus.BAD_REQUEST, {"error": f"{error.field}: {error.reason}"}
+        found = event_bridge.recorded(since=since, command_id=command_id, limit=limit)
+        return HTTPStatus.OK, {"events": [entry.view() for entry in found], "next": found[-1].seq if found else since}
+
+    return events
+
+
+def _events_query(query: str) -> tuple[int, str | None, int]:
+    """since, commandId and limit of GET /_local/events; InvalidInput naming a parameter out of shape."""
+    given = parse_qs(query, keep_blank_values=True)
+    if unknown := sorted(set(given) - {"since", "commandId", "limit"}):
+        raise InvalidInput(unknown[0], "is not a parameter (since, commandId, limit)")
+    if twice := sorted(name for name, values in given.items() if len(values) > 1):
+        raise InvalidInput(twice[0], "is given more than once")
+    values = {name: found[0] for name, found in given.items()}
+    since, limit = values.get("since", "0"), values.get("limit", str(EVENTS_LIMIT))
+    if not _WHOLE.fullmatch(since):
+        raise InvalidInput("since", "must be a whole number, 0 or more")
+    if not _WHOLE.fullmatch(limit) or not 1 <= int(limit) <= EVENTS_MAX_LIMIT:
+        raise InvalidInput("limit", f"must be a whole number from 1 to {EVENTS_MAX_LIMIT}")
+    command_id = values.get("commandId")
+    if command_id is not None and not command_id:
+        raise InvalidInput("commandId", "must not be empty")
+    return int(since), command_id, int(limit)

@@ -267,12 +267,12 @@ def test_the_local_runtime_publish_route_reads_its_body_the_same_way() -> None:
     publish = views.routes(None, to_rules)["/_local/iot/publish"]
 
     # Then a body naming a key twice, or holding a number no double holds, is refused naming it
-    twice = publish("POST", "", b'{"topic": "a/b", "topic": "c/d", "payload": {}}')
+    twice = publish("POST", "", b'{"topic": "a/b", "topic": "c/d", "payload": {}}', "")
     assert twice == (400, {"error": "body: has the key 'topic' twice in one object"})
-    status, answer = publish("POST", "", b'{"topic": "a/b", "payload": {"n": 1e400}}')
+    status, answer = publish("POST", "", b'{"topic": "a/b", "payload": {"n": 1e400}}', "")
     assert (status, answer["error"]) == (400, "payload.n: the number 1e400 is out of range: beyond what a double holds")
     assert published == []
 
     # And the message written once is published
-    assert publish("POST", "", b'{"topic": "a/b", "payload": {"n": 1}}') == (200, {"rules": []})
+    assert publish("POST", "", b'{"topic": "a/b", "payload": {"n": 1}}', "") == (200, {"rules": []})
     assert published == ["a/b"]

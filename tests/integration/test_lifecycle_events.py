@@ -23,6 +23,7 @@ from commands_core.models.lifecycle_events import (
     ExecutionEnded,
     LifecycleEvent,
 )
+from local import views
 from local.eventbridge import EventBridge, Recorded
 from tests.conftest import HandlerClient, refuse
 from tests.integration.conftest import job_execution_event
@@ -337,3 +338,62 @@ def _record(event: dict[str, Any]) -> dict[str, Any]:
     from tests.integration.conftest import sqs_event
 
     return dict(sqs_event([event])["Records"][0])
+
+
+# --- the local runtime's GET /_local/events -----------------------------------------------------------------
+
+
+def test_the_local_events_route_pages_by_cursor_filters_by_command_and_limits(
+    rollout: Callable[..., Fleet], event_bridge: EventBridge
+) -> None:
+    fleet = rollout("inbox", 3)
+    publish(fleet, "one")
+    publish(fleet, "two")
+    fleet.run()
+    for thing in fleet.names:
+        fleet.answer("one", thing, "SUCCEEDED")
+    dependencies.flush_events()
+    events = views.routes(None, lambda topic, payload: [], event_bridge)["/_local/events"]
+
+    status, everything = events("GET", "", b"", "")
+    assert status == 200
+    seqs = [event["seq"] for event in everything["events"]]
+    assert seqs == list(range(1, len(seqs) + 1))  # from 1, in the order put
+    assert everything["next"] == seqs[-1]
+    assert {event["source"] for event in everything["events"]} == {SOURCE}
+    first = everything["events"][0]
+    assert set(first) == {"seq", "time", "source", "detailType", "detail"}
+
+    _, of_one = events("GET", "", b"", "commandId=one&limit=2")
+    assert [event["detail"]["commandId"] for event in of_one["events"]] == ["one", "one"]
+    _, rest = events("GET", "", b"", f"commandId=one&since={of_one['next']}&limit=1000")
+    told = [event["detailType"] for event in of_one["events"] + rest["events"]]
+    assert told == ["Command Status Changed", *["Execution Ended"] * 3, "Command Status Changed"]
+    assert all(event["seq"] > of_one["next"] for event in rest["events"])
+
+    _, none_later = events("GET", "", b"", f"since={everything['next']}")
+    assert none_later == {"events": [], "next": everything["next"]}  # `next` stays where it was
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("since=-1", "since"),
+        ("since=x", "since"),
+        ("limit=0", "limit"),
+        ("limit=1001", "limit"),
+        ("limit=ten", "limit"),
+        ("commandId=", "commandId"),
+        ("since=1&since=2", "since"),
+        ("cursor=3", "cursor"),
+    ],
+)
+def test_the_local_events_route_refuses_a_bad_parameter_naming_it(
+    event_bridge: EventBridge, query: str, named: str
+) -> None:
+    events = views.routes(None, lambda topic, payload: [], event_bridge)["/_local/events"]
+
+    status, answer = events("GET", "", b"", query)
+
+    assert status == 400
+    assert answer["error"].startswith(f"{named}: ")
