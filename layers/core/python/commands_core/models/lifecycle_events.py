@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from commands_core.clock import iso
-from commands_core.models import ApiModel
+from commands_core.models import ApiModel, absent_not_null
 from commands_core.models.lifecycle import CommandStatus, StatusEvent
 from commands_core.models.templates import Delivery
 
@@ -48,6 +48,8 @@ class LifecycleEvent(ApiModel):
 
 
 class CommandStatusChanged(LifecycleEvent):
+    """A command's status changed: published, scheduled, started, paused, resumed, completed, cancelled, deleted."""
+
     DETAIL_TYPE: ClassVar[str] = "Command Status Changed"
 
     template_id: str
@@ -57,7 +59,9 @@ class CommandStatusChanged(LifecycleEvent):
     event: StatusEvent = Field(description="The lifecycle event that changed the status.")
     from_status: CommandStatus = Field(alias="from")
     to_status: CommandStatus = Field(alias="to")
-    status_reason: str | None = Field(default=None, description="Why the service changed it by itself.")
+    status_reason: str | None = Field(
+        default=None, description="Why the service changed it by itself.", json_schema_extra=absent_not_null
+    )
     counts: dict[str, int] = Field(description="The command's executions by status, as the change read them.")
 
     @staticmethod
@@ -68,12 +72,16 @@ class CommandStatusChanged(LifecycleEvent):
 
 
 class ExecutionEnded(LifecycleEvent):
+    """An execution ended: its last attempt reached a terminal status (a failure that is retried is no end)."""
+
     DETAIL_TYPE: ClassVar[str] = "Execution Ended"
 
     thing_name: str
     status: EndedStatus = Field(description="The terminal status the execution ended in.")
     attempt: int = Field(ge=1, description="The attempt that ended it (from 1; a retry policy starts others).")
-    status_reason: str | None = None
+    status_reason: str | None = Field(
+        default=None, description="What the device or AWS IoT said of the end.", json_schema_extra=absent_not_null
+    )
     delivery: Delivery
 
     @staticmethod
