@@ -141,7 +141,7 @@ def test_pause_resume_and_cancel_are_each_told_once_with_the_reason(
     assert_well_formed(put(event_bridge, "held"))
 
 
-def test_a_scheduled_start_and_a_draft_s_deletion_are_told(api: HandlerClient, event_bridge: EventBridge) -> None:
+def test_a_draft_s_deletion_is_told_once_with_no_delivery(api: HandlerClient, event_bridge: EventBridge) -> None:
     template = {"templateId": "plain", "operation": "op", "document": json.dumps({"op": 1}), "delivery": "inbox"}
     assert api.post("/templates", template).status == 201
     assert api.post("/commands", {"commandId": "gone", "templateId": "plain"}).status == 201
@@ -216,6 +216,33 @@ def test_a_device_hammering_the_inbox_from_many_threads_ends_once(
     assert list(ended) == [thing]
     status = parallel.get(f"/commands/cmd/executions/{thing}").json()["executions"][0]["status"]
     assert ended[thing] == (status, 1)
+
+
+def test_a_scheduled_start_and_the_end_time_cancelling_what_never_started_are_told(
+    rollout: Callable[..., Fleet], event_bridge: EventBridge
+) -> None:
+    fleet = rollout("command", 6)
+    start = datetime.fromtimestamp(int(fleet.clock()) + 30, UTC)
+    end = datetime.fromtimestamp(int(fleet.clock()) + 30 + 90, UTC)
+    window = {"startTime": f"{start:%Y-%m-%dT%H:%M:%SZ}", "endTime": f"{end:%Y-%m-%dT%H:%M:%SZ}"}
+    publish(fleet, "timed", rolloutMaximumPerMinute=2, schedulingConfig=window)
+    fleet.run_for(100)  # the start time, and two starts a minute until the end time is near
+    fleet.ingest_command_events()
+    for thing in fleet.started("timed"):
+        fleet.answer("timed", thing, "SUCCEEDED")
+    fleet.run_for(30)  # the end time: what has not started is cancelled, and the command completes
+    fleet.run()
+
+    assert changes(event_bridge, "timed") == [
+        ("schedule", "draft", "scheduled"),
+        ("start", "scheduled", "in_progress"),
+        ("complete", "in_progress", "completed"),
+    ]
+    ended = ends(event_bridge, "timed")
+    assert len(ended) == 6
+    cancelled = [entry for entry in put(event_bridge, "timed") if entry.detail.get("status") == "CANCELED"]
+    assert cancelled
+    assert all(entry.detail["statusReason"].startswith("schedulingConfig.endTime") for entry in cancelled)
 
 
 # --- PutEvents failing --------------------------------------------------------------------------------------

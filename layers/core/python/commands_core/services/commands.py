@@ -148,7 +148,6 @@ def publish(ports: Ports, command: Command) -> Command:
             "status": _published_status(command),
             "version": command.version + 1,
             "status_changes": command.status_changes + 1,
-            "updated_at": at,
         }
     )
     # One conditional write: of two concurrent publishes, one wins and the other gets a 409.
