@@ -289,8 +289,11 @@ class Failing:
 
 @pytest.fixture
 def failing(event_bridge: EventBridge, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Failing]]:
-    """Installs a Failing in front of the emulator; the bus's backoff is recorded, not slept."""
+    """Installs a Failing in front of the emulator; neither the bus's backoff nor botocore's is slept."""
+    from botocore.retries.standard import ExponentialBackoff
+
     monkeypatch.setattr(event_bus, "BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
     session = clients.session().events
     installed: list[str] = []
 
