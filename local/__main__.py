@@ -117,7 +117,7 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
         views.routes(iot, broker.publish),
         api_key=api_key,
         pages=openapi.pages(),
-        views=views.overview(health, iot, things),
+        views=views.overview(health, iot, things, endpoint.event_bridge),
     )
     try:
         server = serve(port, api, settings.request_timeout_seconds)

@@ -144,6 +144,15 @@ Pages = dict[str, tuple[str, bytes]]
 Views = dict[str, Callable[[dict[str, str], str], tuple[int, Any]]]
 
 
+def _view(view: Callable[[dict[str, str], str], tuple[int, Any]], query: str, accept: str) -> tuple[int, Any]:
+    """The view's answer to the query; a parameter given twice with different values is a 400 naming it, as on
+    the service's routes."""
+    given = parse_qs(query, keep_blank_values=True)
+    if twice := sorted(name for name, values in given.items() if len(set(values)) > 1):
+        return HTTPStatus.BAD_REQUEST, {"error": f"{twice[0]}: is given more than once, with different values"}
+    return view({name: values[0] for name, values in given.items()}, accept)
+
+
 class Html(str):
     """A view's answer that is an HTML page (for a browser), not JSON."""
 
@@ -236,8 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
         local = next((prefix for prefix in self.server.api.extras if url.path.startswith(prefix)), None)
         view = self.server.api.views.get(url.path.rstrip("/") or "/")
         if view is not None and self.command in ("GET", "HEAD"):
-            query = {name: values[-1] for name, values in parse_qs(url.query, keep_blank_values=True).items()}
-            code, answer = view(query, self.headers.get("accept", ""))
+            code, answer = _view(view, url.query, self.headers.get("accept", ""))
             page = isinstance(answer, Html)
             status = (
                 self._send(code, "text/html; charset=utf-8", answer.encode()) if page else self._send_json(code, answer)

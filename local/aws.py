@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -16,6 +17,7 @@ from commands_core.wiring import EVENT_CONFIGURATIONS
 
 if TYPE_CHECKING:
     from local.dynamodb import Dynamodb
+    from local.eventbridge import EventBridge
     from local.iot_commands import IotCommands
     from local.jobs_data import JobsData
     from local.sqs import Sqs
@@ -47,15 +49,18 @@ def environment(aws_port: int | None) -> dict[str, str]:
         env[queue.env] = f"{endpoint or 'https://sqs.' + REGION + '.amazonaws.com'}/{ACCOUNT}/{PREFIX}-{queue.name}"
     for role in resources.ROLES:
         env[role.env] = f"arn:aws:iam::{ACCOUNT}:role/{PREFIX}-{role.name}"
+    for bus in resources.BUSES:
+        env[bus.env] = f"{PREFIX}-{bus.name}"
     return env
 
 
 class Endpoint:
     """The embedded AWS endpoint: a server on a thread of its own, and the emulators behind it."""
 
-    def __init__(self, server: Any, emulators: tuple[Emulator, ...]) -> None:
+    def __init__(self, server: Any, emulators: tuple[Emulator, ...], event_bridge: EventBridge) -> None:
         self._server = server
         self.emulators = emulators
+        self.event_bridge = event_bridge  # what the service's lifecycle events were put on
 
     def shutdown(self) -> None:
         self._server.shutdown()
@@ -69,7 +74,7 @@ class Endpoint:
 
 def start_endpoint(port: int, iot_commands: IotCommands, jobs: JobsData | None = None) -> Endpoint:
     """moto in server mode, with the emulators of IoT Commands, the Jobs data plane (`jobs`, else one publishing
-    nothing), SQS and DynamoDB in front of it."""
+    nothing), SQS, DynamoDB and EventBridge in front of it."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -77,13 +82,14 @@ def start_endpoint(port: int, iot_commands: IotCommands, jobs: JobsData | None =
 
     moto_iot.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    emulators = (iot_commands, jobs or jobs_data(lambda topic, payload: None), sqs(), dynamodb())
+    buses = eventbridge()
+    emulators = (iot_commands, jobs or jobs_data(lambda topic, payload: None), sqs(), dynamodb(), buses)
     app: Any = DomainDispatcherApplication(create_backend_app)
     for emulator in reversed(emulators):
         app = emulator.wsgi(app)
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True, name="aws-endpoint").start()
-    return Endpoint(server, emulators)
+    return Endpoint(server, emulators, buses)
 
 
 def iot_commands(
@@ -126,6 +132,13 @@ def dynamodb() -> Dynamodb:
     from local.dynamodb import Dynamodb
 
     return Dynamodb(account=ACCOUNT, region=REGION)
+
+
+def eventbridge() -> EventBridge:
+    """The EventBridge emulator (local/eventbridge.py) of the local account and region."""
+    from local.eventbridge import EventBridge
+
+    return EventBridge(account=ACCOUNT, region=REGION)
 
 
 def answer_in_process(*emulators: Emulator) -> Callable[[], None]:
@@ -208,6 +221,10 @@ def create_resources(env: dict[str, str]) -> None:
                 "RedrivePolicy": json.dumps(redrive),
             },
         )
+    events = client("events", env)
+    for bus in resources.BUSES:
+        with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+            events.create_event_bus(Name=env[bus.env])
     # As the stack's custom resource does: AWS IoT publishes these events only once they are enabled.
     configurations = {name: {"Enabled": True} for name in EVENT_CONFIGURATIONS}
     client("iot", env).update_event_configurations(eventConfigurations=configurations)

@@ -1,11 +1,12 @@
 """Routes of the local runtime itself: its links at /, and under /_local/ its health, its simulated fleet, a look
-at what the service did in the embedded AWS, and changes to it (a message published, a thing's behaviour, a
-group's members)."""
+at what the service did in the embedded AWS (its jobs, its AWS IoT commands, the lifecycle events it put on its
+bus), and changes to it (a message published, a thing's behaviour, a group's members)."""
 
 from __future__ import annotations
 
 import html
 import json
+import re
 import threading
 import time
 import urllib.error
@@ -13,13 +14,20 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commands_core.errors import InvalidInput
 from commands_core.pagination import decode_token, encode_token
 from commands_core.validation import json_body
 from local import fleet
 from local.api import Html, LocalRoutes, Views
+
+if TYPE_CHECKING:
+    from local.eventbridge import EventBridge
+
+EVENTS_LIMIT = 100  # GET /_local/events: the page size unless `limit` says otherwise
+EVENTS_MAX_LIMIT = 1000
+_WHOLE = re.compile(r"0|[1-9][0-9]{0,17}")
 
 
 def routes(iot: Any, publish: Callable[[str, dict[str, Any]], list[str]]) -> LocalRoutes:
@@ -133,7 +141,7 @@ LINKS = (
     ("/openapi.json", "the OpenAPI 3.1 document of the API"),
     ("/_local/health", "what is running: the API, the embedded AWS endpoint, the queue consumers, the fleet"),
     ("/_local/fleet", "the simulated things, each with its simBehavior and thing groups"),
-    ("/_local/events", "what happened in the runtime, as it happens"),
+    ("/_local/events", "the lifecycle events the service put on its bus, in order (since, commandId, limit)"),
 )
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -150,9 +158,14 @@ FLEET_PAGE_LIMIT = 100
 FLEET_MAX_LIMIT = 250  # each thing is two calls to the embedded AWS IoT
 
 
-def overview(health: Health, iot: Any, things: Sequence[str]) -> Views:
-    """GET /, /_local/health and /_local/fleet."""
-    return {"/": index, "/_local/health": health.answer, "/_local/fleet": _fleet(iot, things)}
+def overview(health: Health, iot: Any, things: Sequence[str], event_bridge: EventBridge) -> Views:
+    """GET /, /_local/health, /_local/fleet and /_local/events."""
+    return {
+        "/": index,
+        "/_local/health": health.answer,
+        "/_local/fleet": _fleet(iot, things),
+        "/_local/events": events(event_bridge),
+    }
 
 
 def index(query: dict[str, str], accept: str) -> tuple[int, Any]:
@@ -265,3 +278,33 @@ def _thing(iot: Any, name: str) -> dict[str, Any]:
         "simBehavior": attributes.get("simBehavior", "succeed"),
         "thingGroups": sorted(group["groupName"] for group in groups),
     }
+
+
+def events(event_bridge: EventBridge) -> Callable[[dict[str, str], str], tuple[int, Any]]:
+    def listed(query: dict[str, str], accept: str) -> tuple[int, Any]:
+        """GET /_local/events?since=<seq>&commandId=<id>&limit=<n>: the lifecycle events put on the bus after
+        `since` (0 unless given), in the order they were put, only the command's with `commandId`, at most `limit`
+        (100 unless given, 1000 at most); `next` is the `since` of the next call."""
+        try:
+            since, command_id, limit = _events_query(query)
+        except InvalidInput as error:
+            return HTTPStatus.BAD_REQUEST, {"error": error.message}
+        found = event_bridge.recorded(since=since, command_id=command_id, limit=limit)
+        return HTTPStatus.OK, {"events": [entry.view() for entry in found], "next": found[-1].seq if found else since}
+
+    return listed
+
+
+def _events_query(query: dict[str, str]) -> tuple[int, str | None, int]:
+    """since, commandId and limit of GET /_local/events; InvalidInput naming a parameter out of shape."""
+    if unknown := sorted(set(query) - {"since", "commandId", "limit"}):
+        raise InvalidInput(unknown[0], "is not a parameter (since, commandId, limit)")
+    since, limit = query.get("since", "0"), query.get("limit", str(EVENTS_LIMIT))
+    if not _WHOLE.fullmatch(since):
+        raise InvalidInput("since", "must be a whole number, 0 or more")
+    if not _WHOLE.fullmatch(limit) or not 1 <= int(limit) <= EVENTS_MAX_LIMIT:
+        raise InvalidInput("limit", f"must be a whole number from 1 to {EVENTS_MAX_LIMIT}")
+    command_id = query.get("commandId")
+    if command_id is not None and not command_id:
+        raise InvalidInput("commandId", "must not be empty")
+    return int(since), command_id, int(limit)

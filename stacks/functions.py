@@ -33,6 +33,7 @@ class FunctionFactory:
             **{bucket.env: storage.buckets[bucket.name].bucket_name for bucket in resources.BUCKETS},
             **{queue.env: storage.queues[queue.name].queue_url for queue in resources.QUEUES},
             **{role.env: storage.roles[role.name].role_arn for role in resources.ROLES},
+            **{bus.env: storage.buses[bus.name].event_bus_name for bus in resources.BUSES},
             "POWERTOOLS_SERVICE_NAME": SERVICE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }
@@ -112,9 +113,11 @@ class FunctionFactory:
                 iam.PolicyStatement(actions=actions, resources=[bucket.arn_for_objects(k) for k in keys])
             )
             return [f"{arn_of(bucket)}/{key}" for key in keys if "*" in key]
-        if access.resource in storage.roles:
-            role_arn = storage.roles[access.resource].role_arn
-            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[role_arn]))
+        # The presign role (PassRole) and the service's bus (PutEvents): that one resource alone.
+        single = {name: presign.role_arn for name, presign in storage.roles.items()}
+        single |= {name: bus.event_bus_arn for name, bus in storage.buses.items()}
+        if access.resource in single:
+            role.add_to_policy(iam.PolicyStatement(actions=actions, resources=[single[access.resource]]))
             return []
         if access.resource == "iot":
             arns = [

@@ -10,6 +10,13 @@ from stacks.api import Api
 from stacks.events import Schedules, StatusEvents
 from stacks.functions import FunctionFactory
 from stacks.layer import CoreLayer
+from stacks.lifecycle_events import (
+    EMAIL_KEY,
+    WEBHOOK_HEADER_KEY,
+    WEBHOOK_SECRET_KEY,
+    WEBHOOK_URL_KEY,
+    LifecycleEvents,
+)
 from stacks.monitoring import Monitoring
 from stacks.queues import Consumers
 from stacks.storage import Storage
@@ -33,7 +40,18 @@ class ServiceStack(Stack):
         )
         Consumers(self, "Consumers", functions=functions, storage=storage)
         StatusEvents(self, "StatusEvents", storage=storage)
+        lifecycle = LifecycleEvents(
+            self,
+            "LifecycleEvents",
+            bus=storage.buses["events"],
+            webhook_url=context(WEBHOOK_URL_KEY),
+            webhook_secret_arn=context(WEBHOOK_SECRET_KEY),
+            webhook_header=context(WEBHOOK_HEADER_KEY),
+            email=context(EMAIL_KEY),
+        )
         schedules = Schedules(self, "Schedules", functions=functions)
         Monitoring(self, "Monitoring", api=api.rest_api, storage=storage, reconciler=schedules.functions["reconcile"])
         CfnOutput(self, "ApiUrl", value=api.rest_api.url)
         CfnOutput(self, "FilesBucketName", value=storage.buckets["files"].bucket_name)
+        CfnOutput(self, "EventBusName", value=storage.buses["events"].event_bus_name)
+        CfnOutput(self, "EventLogGroupName", value=lifecycle.log_group.log_group_name)

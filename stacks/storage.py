@@ -1,10 +1,11 @@
-"""The tables and the bucket of commands_core.resources, as CloudFormation resources."""
+"""The tables, buckets, queues, roles and event bus of commands_core.resources, as CloudFormation resources."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -26,6 +27,8 @@ class Storage(Construct):
         self.dead_letter_queues: dict[str, sqs.Queue] = {}
         self.queues = {queue.name: self._queue(queue) for queue in resources.QUEUES}
         self.roles = {resources.PRESIGN.name: self._presign_role()}
+        # The lifecycle events' bus; its rules and targets are stacks/lifecycle_events.py's.
+        self.buses = {bus.name: events.EventBus(self, f"{bus.name.capitalize()}Bus") for bus in resources.BUSES}
 
     def _table(self, table: resources.Table, production: bool) -> dynamodb.TableV2:
         return dynamodb.TableV2(

@@ -17,6 +17,7 @@ from commands_core.wiring import CONSUMERS, ROUTES, functions
 from local import aws as local_aws
 from local import moto_iot, queues
 from local.api import Api, proxy_event
+from local.eventbridge import EventBridge
 from local.iot_commands import IotCommands
 from local.lambdas import Functions
 from local.simulated_time import SimulatedTime
@@ -118,9 +119,18 @@ def iot_commands() -> EmulatedCommands:
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch, iot_commands: EmulatedCommands) -> Iterator[dict[str, str]]:
+def event_bridge() -> EventBridge:
+    """The EventBridge emulator the service puts its lifecycle events on in tests."""
+    return local_aws.eventbridge()
+
+
+@pytest.fixture
+def aws(
+    monkeypatch: pytest.MonkeyPatch, iot_commands: EmulatedCommands, event_bridge: EventBridge
+) -> Iterator[dict[str, str]]:
     """moto's in-process mock with the service's tables and bucket, and the settings that name them; the IoT
-    Commands emulator answers the service's clients (what moto lacks)."""
+    Commands emulator answers the service's clients (what moto lacks), and the SQS, DynamoDB and EventBridge
+    emulators theirs."""
     from moto import mock_aws
 
     env = local_aws.environment(aws_port=None) | {"POWERTOOLS_METRICS_DISABLED": "true"}
@@ -133,7 +143,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, iot_commands: EmulatedCommands) -> Iter
     events = clients.session().events
     events.register_first("before-send", iot_commands.emulator.botocore_hook, unique_id=_EMULATOR)
     try:
-        with mock_aws(), local_aws.in_process(local_aws.sqs(), local_aws.dynamodb()):
+        with mock_aws(), local_aws.in_process(local_aws.sqs(), local_aws.dynamodb(), event_bridge):
             dependencies.reset()
             local_aws.create_resources(env)
             yield env

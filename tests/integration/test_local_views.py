@@ -7,11 +7,12 @@ import threading
 from typing import Any
 
 from local import fleet, views
+from local.eventbridge import EventBridge
 
 
 def _view(iot: Any, things: list[str]) -> Any:
     health = views.Health(1, "http://127.0.0.1:1", {}, {}, len(things))
-    return views.overview(health, iot, things)["/_local/fleet"]
+    return views.overview(health, iot, things, EventBridge(account="123456789012", region="us-east-1"))["/_local/fleet"]
 
 
 def test_the_fleet_lists_every_thing_with_its_behaviour_and_groups_page_by_page(iot: Any) -> None:

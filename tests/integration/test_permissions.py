@@ -51,6 +51,8 @@ def _grants(call: str, params: dict[str, Any], names: dict[str, str]) -> set[Gra
         return {(bucket, "s3:GetObject"), (bucket, "s3:ListBucket")} if operation == "HeadObject" else {(bucket, call)}
     if service == "sqs":
         return {(names[params["QueueUrl"]], call)}
+    if service == "events":
+        return {(names[entry["EventBusName"]], call) for entry in params["Entries"]}
     grants = {("iot", call)}
     if operation in ("CreateJob", "UpdateJob", "CreateJobTemplate") and "presignedUrlConfig" in params:
         grants.add((names[params["presignedUrlConfig"]["roleArn"]], "iam:PassRole"))

@@ -37,6 +37,7 @@ def command_repository() -> CommandRepository:
 @cache
 def ports() -> Ports:
     """The adapters of the command services."""
+    from commands_core.adapters.event_bus import EventBus
     from commands_core.adapters.files import FileStore
     from commands_core.adapters.iot import IotJobs, IotRegistry
     from commands_core.adapters.iot_commands import IotCommands
@@ -53,7 +54,15 @@ def ports() -> Ports:
         iot_commands=IotCommands(aws.client("iot")),
         queue=DispatchQueue(aws.client("sqs"), config.dispatch_queue_url),
         presign_role_arn=config.presign_role_arn,
+        events=EventBus(lambda: aws.client("events"), config.event_bus_name),
     )
+
+
+def flush_events() -> None:
+    """Puts the lifecycle events the invocation collected (the entry points' last step); none when it built no
+    adapters."""
+    if ports.cache_info().currsize:
+        ports().events.flush()
 
 
 @cache

@@ -52,6 +52,14 @@ class Queue:
 
 
 @dataclass(frozen=True)
+class Bus:
+    """An EventBridge event bus the service puts events on; the env variable carries its name."""
+
+    name: str
+    env: str
+
+
+@dataclass(frozen=True)
 class Role:
     """An IAM role the stack creates for AWS IoT to assume; the env variable carries its ARN."""
 
@@ -98,6 +106,9 @@ STATUS = Queue(name="status", env="STATUS_QUEUE_URL", visibility_timeout_seconds
 # Things added to thing groups (AWS IoT's registry events, through a topic rule), for the targets' joiners.
 MEMBERSHIP = Queue(name="membership", env="MEMBERSHIP_QUEUE_URL", visibility_timeout_seconds=120, max_receive_count=8)
 
+# The lifecycle events of commands and executions (models/lifecycle_events.py), for whoever subscribes.
+EVENTS = Bus(name="events", env="EVENT_BUS_NAME")
+
 # Assumed by AWS IoT to presign the S3 URLs of a job document's files when a device fetches it.
 PRESIGN = Role(name="presign", env="PRESIGN_ROLE_ARN")
 
@@ -105,4 +116,5 @@ TABLES: tuple[Table, ...] = (TEMPLATES, COMMANDS, IDEMPOTENCY)
 BUCKETS: tuple[Bucket, ...] = (FILES,)
 QUEUES: tuple[Queue, ...] = (DISPATCH, STATUS, MEMBERSHIP)
 ROLES: tuple[Role, ...] = (PRESIGN,)
-ALL: tuple[Table | Bucket | Queue | Role, ...] = (*TABLES, *BUCKETS, *QUEUES, *ROLES)
+BUSES: tuple[Bus, ...] = (EVENTS,)
+ALL: tuple[Table | Bucket | Queue | Role | Bus, ...] = (*TABLES, *BUCKETS, *QUEUES, *ROLES, *BUSES)

@@ -21,6 +21,7 @@ class Settings(BaseModel):
     status_queue_url: str = Field(alias="STATUS_QUEUE_URL", min_length=1)
     membership_queue_url: str = Field(alias="MEMBERSHIP_QUEUE_URL", min_length=1)
     presign_role_arn: str = Field(alias="PRESIGN_ROLE_ARN", min_length=1)
+    event_bus_name: str = Field(alias="EVENT_BUS_NAME", min_length=1)
     # Tunables, with a default: the stack sets none of them. How long an inbox execution handed out (SENT) is
     # its device's to acknowledge before the next fetch hands it out again (its answer may have been lost).
     inbox_lease_seconds: int = Field(default=60, alias="INBOX_LEASE_SECONDS", ge=1)

@@ -13,7 +13,9 @@ from typing import Literal
 Family = Literal["v1", "jobs", "status"]
 Auth = Literal["iam", "api_key", "none"]
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
-ResourceName = Literal["templates", "commands", "idempotency", "files", "dispatch", "membership", "presign", "iot"]
+ResourceName = Literal[
+    "templates", "commands", "idempotency", "files", "dispatch", "membership", "presign", "events", "iot"
+]
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ _IDEMPOTENT = Access("idempotency", ("dynamodb:PutItem", "dynamodb:UpdateItem", 
 _READ_COMMAND = Access("commands", ("dynamodb:GetItem",))
 _WRITE_COMMAND = Access("commands", ("dynamodb:PutItem", "dynamodb:UpdateItem"))
 _ENQUEUE = Access("dispatch", ("sqs:SendMessage",))
+# A function that changes a command's status or ends an execution tells it on the bus (lifecycle events).
+_TELL = Access("events", ("events:PutEvents",))
 # HeadObject of a file: GetObject, and ListBucket so that a missing file is a 404 rather than a 403.
 _LOOK_FOR_FILES = (
     Access("files", ("s3:GetObject",), ("commands/*",)),
@@ -170,12 +174,14 @@ _PUBLISH = (
     *_LOOK_FOR_FILES,  # files put with a presigned URL
     *_LOOK_UP_TARGETS,
     _ENQUEUE,
+    _TELL,
 )
 _PREVIEW = "commands_core.models.responses:Preview"
 # Before a cancel answers, AWS IoT stops starting anything of the command (its AWS IoT command deprecated, its job
 # cancelled); the dispatch queue's cancel step does the rest.
 _CANCEL = (
     _ENQUEUE,
+    _TELL,
     Access("iot", ("iot:UpdateCommand",), ("command/*",)),
     Access("iot", ("iot:CancelJob",), ("job/*",)),
 )
@@ -343,6 +349,7 @@ V1_ROUTES: tuple[Route, ...] = (
             # The source's files, at the version it published, copied to the rerun's own keys.
             Access("files", ("s3:GetObjectVersion", "s3:PutObject"), ("commands/*/files/*",)),
             _ENQUEUE,
+            _TELL,  # published at once (status in_progress)
             _IDEMPOTENT,
         ),
         description="Creates a command that runs this one again on the things whose executions are in the statuses "
@@ -719,6 +726,7 @@ CONSUMERS: tuple[Consumer, ...] = (
             Access("iot", ("iot:DescribeEndpoint",), ("*",)),  # the iot:Jobs data endpoint
             _READ_COMMAND_EXECUTIONS,  # cancelling: which executions started
             _ENQUEUE,
+            _TELL,  # a scheduled start, a wave's gate that pauses, the end time, executions cancelled
         ),
         description="Expands a published command's targets and delivers it: a job, an AWS IoT command, an inbox.",
     ),

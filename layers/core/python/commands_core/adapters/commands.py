@@ -68,14 +68,29 @@ class CommandRepository:
 
     def move(
         self, command: Command, event: StatusEvent, at: datetime, *, reason: str | None = None, **changes: Any
-    ) -> bool:
+    ) -> int | None:
         """Moves the command's status by `event` from the status it was read in (with `reason`, why the service
-        did it, and more `changes` by field name); False when the command changed since or is gone."""
+        did it, and more `changes` by field name). Returns how many status changes the command has had, this
+        one included (it numbers the change); None when the command changed since or is gone."""
         to = status_after(event, command.status)
         if to is None:
             raise ValueError(f"'{event}' does not apply to a {command.status} command")
         changes |= {"status": to, "updated_at": at} | ({"status_reason": reason} if reason else {})
-        return self._update(command.command_id, changes, "commandStatus = :read", {":read": command.status})
+        arguments = self._update_arguments(
+            command.command_id, changes, "commandStatus = :read", {":read": command.status}
+        )
+        # Counted in the same write, so that of two writers the number is the one whose write won.
+        arguments["UpdateExpression"] += " ADD #changes :one"
+        arguments["ExpressionAttributeNames"]["#changes"] = _attribute("status_changes")
+        arguments["ExpressionAttributeValues"][":one"] = {"N": "1"}
+        arguments["ReturnValues"] = "UPDATED_NEW"
+        try:
+            answer = self._client.update_item(**arguments)
+        except Exception as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        return int(answer["Attributes"][_attribute("status_changes")]["N"])
 
     def advance(self, command_id: str, event: StepEvent, **changes: Any) -> bool:
         """Moves a published command's dispatch step by `event`, with `changes` (by field name; None removes), if
@@ -157,6 +172,16 @@ class CommandRepository:
     ) -> bool:
         """SETs (or REMOVEs, for None) the command's fields by name, under an optional condition; False if it
         fails or the command is gone."""
+        arguments = self._update_arguments(command_id, changes, condition, values)
+        return self._conditional(lambda: self._client.update_item(**arguments))
+
+    def _update_arguments(
+        self,
+        command_id: str,
+        changes: dict[str, Any],
+        condition: str | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         names = {f"#a{index}": _attribute(name) for index, name in enumerate(changes)}
         given = {f":v{index}": value for index, value in enumerate(changes.values())}
         sets = [f"{alias} = :v{index}" for index, alias in enumerate(names) if given[f":v{index}"] is not None]
@@ -175,10 +200,11 @@ class CommandRepository:
             "ConditionExpression": " AND ".join(
                 filter(None, ("attribute_exists(commandId)", condition and f"({condition})"))
             ),
+            "ExpressionAttributeValues": attribute_values,
         }
-        if attribute_values:
-            arguments["ExpressionAttributeValues"] = attribute_values
-        return self._conditional(lambda: self._client.update_item(**arguments))
+        if not attribute_values:
+            del arguments["ExpressionAttributeValues"]
+        return arguments
 
     def record_file(self, command_id: str, file_id: str, ref: FileRef | None, at: datetime) -> bool:
         """Records (or, with None, forgets) an uploaded file, while the command is a draft."""

@@ -14,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
-from commands_core import wiring
+from commands_core import dependencies, wiring
 from commands_core.clock import iso
 from commands_core.errors import InvalidInput, RetryLater, ServiceError, Throttled, Unavailable, UnsupportedMediaType
 from commands_core.observability import logger, publish_metrics
@@ -199,7 +199,7 @@ def parameters(app: APIGatewayRestResolver) -> dict[str, str]:
 
 def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaContext], dict[str, Any]]:
     """The Lambda handler: structured logs with the request's correlation id and the resource it is about
-    (its path parameters, such as templateId), metrics flushed per invocation."""
+    (its path parameters, such as templateId), metrics and lifecycle events flushed per invocation."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @publish_metrics
@@ -209,6 +209,9 @@ def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaC
         logger.append_keys(
             **{re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower(): value for name, value in parameters.items()}
         )
-        return app.resolve(event, context)
+        try:
+            return app.resolve(event, context)
+        finally:
+            dependencies.flush_events()
 
     return lambda_handler

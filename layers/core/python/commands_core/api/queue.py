@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from commands_core import dependencies
 from commands_core.observability import logger, publish_metrics
 
 
@@ -28,9 +29,12 @@ def consumer(
     @logger.inject_lambda_context(clear_state=True)
     @publish_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        response = process_partial_response(
-            event=event, record_handler=record_handler, processor=processor, context=context
-        )
+        try:
+            response = process_partial_response(
+                event=event, record_handler=record_handler, processor=processor, context=context
+            )
+        finally:
+            dependencies.flush_events()  # also those of a message that failed after its change was written
         return dict(response)
 
     return lambda_handler

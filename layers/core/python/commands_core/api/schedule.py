@@ -1,4 +1,4 @@
-"""What every scheduled function shares: structured logs and metrics around one run."""
+"""What every scheduled function shares: structured logs, metrics and lifecycle events around one run."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from commands_core import dependencies
 from commands_core.observability import logger, publish_metrics
 
 
@@ -16,6 +17,9 @@ def scheduled(run: Callable[[], dict[str, int]]) -> Callable[[dict[str, Any], La
     @logger.inject_lambda_context(clear_state=True)
     @publish_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-        return run()
+        try:
+            return run()
+        finally:
+            dependencies.flush_events()
 
     return lambda_handler

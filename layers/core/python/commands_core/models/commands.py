@@ -279,6 +279,7 @@ class Command(CommandFields):
     updated_at: datetime
     published_at: datetime | None = None
     version: int = Field(default=1, exclude=True)
+    status_changes: int = Field(default=0, exclude=True)  # how many times its status changed (numbers the events)
     # Set on publish: what devices receive, and how far the dispatch queue has taken it.
     document: str | None = Field(default=None, exclude=True)
     dispatch_step: Step | None = Field(default=None, exclude=True)

@@ -30,11 +30,13 @@ from commands_core.models.lifecycle import PUBLISHED, CommandStatus, StatusEvent
 from commands_core.models.templates import Template
 from commands_core.observability import logger, metrics
 from commands_core.pagination import Page
-from commands_core.services import delivery, joiners, rendering, retries, targets, transitions
+from commands_core.services import delivery, joiners, lifecycle_events, rendering, retries, targets, transitions
 from commands_core.validation import check_id as check_name
 from commands_core.validation import holds, parse
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from commands_core.services.ports import Ports
 
 _STATUS_CHANGES = {"in_progress", "paused", "cancelled"}
@@ -55,10 +57,13 @@ def create(ports: Ports, new: NewCommand, default_id: str | None = None) -> Comm
         if new.status == "draft":
             ports.commands.create(command)
             return command
-        published = command.model_copy(update=_publication(ports, command) | {"status": _published_status(command)})
+        published = command.model_copy(
+            update=_publication(ports, command) | {"status": _published_status(command), "status_changes": 1}
+        )
         ports.commands.create(published)
     except AlreadyExists:
         return _created_before(ports, command_id, fields, new.status)
+    _published(ports, published, at=published.created_at)
     _dispatch(ports, published)
     return published
 
@@ -136,14 +141,46 @@ def publish(ports: Ports, command: Command) -> Command:
         return command
     if command.status != "draft":
         raise InvalidInput("status", f"a {command.status} command cannot be published")
+    at = now()
     published = command.model_copy(
-        update=_publication(ports, command) | {"status": _published_status(command), "version": command.version + 1}
+        update=_publication(ports, command)
+        | {
+            "status": _published_status(command),
+            "version": command.version + 1,
+            "status_changes": command.status_changes + 1,
+        }
     )
     # One conditional write: of two concurrent publishes, one wins and the other gets a 409.
     if not ports.commands.replace(published, expected_version=command.version, expected_status="draft"):
         raise Conflict(f"command '{command.command_id}' changed while it was being published; retry")
+    _published(ports, published, at=at)
     _dispatch(ports, published)
     return published
+
+
+def _published(ports: Ports, command: Command, *, at: datetime) -> None:
+    """Tells that the draft was published (in progress, or scheduled), by the write that did it."""
+    event: StatusEvent = "schedule" if command.status == "scheduled" else "publish"
+    lifecycle_events.command_changed(
+        ports.events, command, event, from_status="draft", at=at, change=command.status_changes
+    )
+
+
+def move(
+    ports: Ports, command: Command, event: StatusEvent, at: datetime, *, reason: str | None = None, **changes: Any
+) -> Command | None:
+    """Moves the command's status by `event` from the status it was read in, in one conditional write (with
+    `reason` and more `changes`, by field name), and tells it on the bus; the command as moved, or None when it
+    changed meanwhile (whoever changed it told of that change)."""
+    change = ports.commands.move(command, event, at, reason=reason, **changes)
+    if change is None:
+        return None
+    update = changes | {"status": status_after(event, command.status), "updated_at": at, "status_changes": change}
+    moved = command.model_copy(update=update | ({"status_reason": reason} if reason else {}))
+    lifecycle_events.command_changed(
+        ports.events, moved, event, from_status=command.status, at=at, change=change, reason=reason
+    )
+    return moved
 
 
 def _published_status(command: Command) -> CommandStatus:
@@ -155,13 +192,13 @@ def _published_status(command: Command) -> CommandStatus:
 def start_now(ports: Ports, command: Command) -> Command:
     """A scheduled command starts now, before its start time (the operator's decision; maintenance windows and
     the end time still hold): the waiting start step is sent at once."""
-    at = now()
-    if not ports.commands.move(command, "start", at):
+    started = move(ports, command, "start", now())
+    if started is None:
         raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
     if command.dispatch_step == "start":  # (before, the expand sends it)
         ports.queue.send(Start(command_id=command.command_id, cursor=command.dispatch_cursor or ""))
     logger.info("rollout started before its start time", extra={"command_id": command.command_id})
-    return command.model_copy(update={"status": "in_progress", "updated_at": at})
+    return started
 
 
 def stop_starting(ports: Ports, command: Command, *, force: bool) -> None:
@@ -180,7 +217,7 @@ def cancel(ports: Ports, command: Command, *, force: bool, to: str = "cancelled"
     if command.status != to and status_after(event, command.status) is None:
         raise InvalidInput("status", f"a {command.status} command cannot be {to}")
     at = now()
-    if command.status != to and not ports.commands.move(command, event, at, reason=reason):
+    if command.status != to and move(ports, command, event, at, reason=reason) is None:
         raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
     if command.published_at is not None:
         ports.queue.send(Cancel(command_id=command.command_id, force=force))
@@ -200,6 +237,10 @@ def delete(ports: Ports, command_id: str, *, force: bool = False) -> bool:
             if ports.commands.get(command_id) is None:  # a concurrent DELETE took it first
                 raise NotFound("command", command_id)
             raise Conflict(f"command '{command_id}' was published meanwhile; retry")
+        deleted = command.model_copy(update={"status": "deleted", "status_changes": command.status_changes + 1})
+        lifecycle_events.command_changed(
+            ports.events, deleted, "delete", from_status="draft", at=now(), change=deleted.status_changes
+        )
         template = ports.templates.get(command.template_id)
         # Every file it may have, also those put with an upload URL (deleting an absent key is harmless).
         for file_id in set(command.files) | set(template.required_files if template else ()):
@@ -425,7 +466,7 @@ def _complete_if_done(ports: Ports, command: Command) -> bool:
         return False
     delivery.of(command.delivery).release(ports, command)
     joiners.unwatch(ports, command)
-    if ports.commands.move(command, "complete", now()):
+    if move(ports, command, "complete", now()) is not None:
         metrics.add_metric(name="CommandCompleted", unit="Count", value=1)
         return True
     return False
@@ -450,11 +491,11 @@ def pause(ports: Ports, command: Command, reason: str | None = None, *, at_gate:
         return command
     if status_after("pause", command.status) is None:
         raise InvalidInput("status", f"a {command.status} command cannot be paused")
-    at = now()
-    if not ports.commands.move(command, "pause", at, reason=reason, paused_at_gate=at_gate):
+    paused = move(ports, command, "pause", now(), reason=reason, paused_at_gate=at_gate)
+    if paused is None:
         raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
     logger.info("rollout paused", extra={"command_id": command.command_id, "reason": reason})
-    return command.model_copy(update={"status": "paused", "updated_at": at, "status_reason": reason})
+    return paused.model_copy(update={"status_reason": reason})
 
 
 def resume(ports: Ports, command: Command) -> Command:
@@ -464,9 +505,9 @@ def resume(ports: Ports, command: Command) -> Command:
     changes: dict[str, Any] = {"paused_at_gate": False, "status_reason": None}
     if command.paused_at_gate:
         changes |= {"wave": command.wave + 1, "wave_started_at": None, "wave_met_at": None}
-    if not ports.commands.move(command, "resume", at, **changes):
+    resumed = move(ports, command, "resume", at, **changes)
+    if resumed is None:
         raise Conflict(f"command '{command.command_id}' changed meanwhile; retry")
-    resumed = command.model_copy(update={"status": "in_progress", "updated_at": at} | changes)
     if retries.waiting(command):  # retried executions the pause held back
         ports.queue.send(Retry(command_id=command.command_id))
     if command.dispatch_step == "start":

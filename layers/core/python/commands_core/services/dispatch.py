@@ -204,7 +204,7 @@ def _start_on_time(ports: Ports, command: Command, cursor: str, attempt: int, at
     if start is not None and at < start:
         _come_back(ports, command, cursor, attempt, math.ceil((start - at).total_seconds()))
         return None
-    if not ports.commands.move(command, "start", at):
+    if commands.move(ports, command, "start", at) is None:
         return None  # cancelled, or started by the operator, meanwhile: a copy of the step, if any, goes on
     logger.info("rollout started at its start time")
     return ports.commands.get(command.command_id)

@@ -45,7 +45,7 @@ def cancel(ports: Ports, command_id: str, thing_name: str, *, force: bool) -> No
     status = delivery.of(command.delivery).cancel_one(ports, command, execution, force=force)
     if status in STATUSES:
         reason = "cancelled through the API" if status == "CANCELED" else None
-        transitions.report(ports.commands, command_id, thing_name, STATUSES[status], source="api", reason=reason)
+        transitions.report(ports, command_id, thing_name, STATUSES[status], source="api", reason=reason)
     if status != "CANCELED":
         field = "force" if status == "IN_PROGRESS" else "thingName"
         raise InvalidInput(field, f"AWS IoT could not cancel it: it is {status or 'unknown to AWS IoT'}")

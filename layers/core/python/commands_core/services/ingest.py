@@ -128,7 +128,7 @@ def _command_execution(ports: Ports, event: CommandExecutionEvent) -> Drop | Non
 
 
 def _apply(ports: Ports, report: Report, *, create_missing: bool) -> None:
-    applied = transitions.apply(ports.commands, report, create_missing=create_missing, restart=ports.queue.send)
+    applied = transitions.apply(ports, report, create_missing=create_missing, restart=ports.queue.send)
     if applied and report.status != "IN_PROGRESS":
         command = ports.commands.get(report.command_id)
         if command:

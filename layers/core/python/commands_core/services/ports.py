@@ -4,7 +4,7 @@ whole in tests."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from commands_core.adapters.commands import CommandRepository
@@ -12,8 +12,18 @@ if TYPE_CHECKING:
     from commands_core.adapters.iot import IotJobs
     from commands_core.adapters.iot_commands import IotCommands
     from commands_core.adapters.queue import DispatchQueue
+    from commands_core.models.lifecycle_events import LifecycleEvent
     from commands_core.services.targets import Registry
     from commands_core.services.templates import TemplateStore
+
+
+class EventPublisher(Protocol):
+    """Where lifecycle events go (adapters/event_bus.py): `put` collects one, `flush` sends what was collected.
+    Neither raises: an event that cannot be sent is logged and counted, and the change it tells of stands."""
+
+    def put(self, event: LifecycleEvent) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -26,3 +36,4 @@ class Ports:
     iot_commands: IotCommands
     queue: DispatchQueue
     presign_role_arn: str
+    events: EventPublisher

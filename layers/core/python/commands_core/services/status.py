@@ -137,7 +137,7 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
         if not transitions.allowed(execution.status, new, cloud_timeout=execution.timed_out_by == "cloud"):
             raise InvalidInput("state", f"cannot move from '{current}' to '{update.state}'; the state is '{current}'")
         reported = transitions.report(
-            ports.commands,
+            ports,
             execution.command_id,
             execution.thing_name,
             new,

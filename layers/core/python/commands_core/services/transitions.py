@@ -16,13 +16,13 @@ from commands_core.models.dispatch import Retry
 from commands_core.models.executions import PENDING, TERMINAL, Execution, ExecutionStatus, Report, Source
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import log_keys, logger, metrics
-from commands_core.services import delivery, retries
+from commands_core.services import delivery, lifecycle_events, retries
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from commands_core.adapters.commands import CommandRepository
     from commands_core.models.commands import Command
+    from commands_core.services.ports import Ports
 
 _RANK = {"SCHEDULED": 0, "QUEUED": 1, "SENT": 2, "ACKNOWLEDGED": 3, "IN_PROGRESS": 4}
 _DEVICE_FINAL = frozenset({"SUCCEEDED", "FAILED", "REJECTED"})
@@ -47,7 +47,7 @@ def allowed(current: str, new: str, *, cloud_timeout: bool = False) -> bool:
 
 
 def report(
-    store: CommandRepository,
+    ports: Ports,
     command_id: str,
     thing_name: str,
     status: ExecutionStatus,
@@ -77,7 +77,7 @@ def report(
         lease_until=lease_until,
         attempt=attempt,
     )
-    return apply(store, happened, create_missing=False, read=read, restart=restart)
+    return apply(ports, happened, create_missing=False, read=read, restart=restart)
 
 
 class ExecutionChurn(Exception):
@@ -85,7 +85,7 @@ class ExecutionChurn(Exception):
 
 
 def apply(
-    store: CommandRepository,
+    ports: Ports,
     report: Report,
     *,
     create_missing: bool = False,
@@ -97,21 +97,23 @@ def apply(
     An execution the command does not have yet is created only with `create_missing` (if the command exists):
     for one AWS IoT itself holds (a thing that joined the group of a CONTINUOUS job), never for a thing an event
     merely names. A failure the command's retry policy retries moves the execution to its next attempt instead
-    (see `_next_attempt`); `restart` sends the message that starts it, where the delivery must.
+    (see `_next_attempt`); `restart` sends the message that starts it, where the delivery must. A report that
+    ends the execution is told on the bus (services/lifecycle_events.py), by this write alone.
     """
     # Every log line about this execution names it, whichever function applies the report.
     with log_keys(command_id=report.command_id, thing_name=report.thing_name):
-        return _apply(store, report, create_missing=create_missing, read=read, restart=restart)
+        return _apply(ports, report, create_missing=create_missing, read=read, restart=restart)
 
 
 def _apply(
-    store: CommandRepository,
+    ports: Ports,
     report: Report,
     *,
     create_missing: bool,
     read: Execution | None,
     restart: Restart | None,
 ) -> bool:
+    store = ports.commands
     for attempt in range(_ATTEMPTS):
         execution = read if attempt == 0 and read else store.get_execution(report.command_id, report.thing_name)
         if execution is None:
@@ -127,22 +129,41 @@ def _apply(
             return False  # a duplicate, or an older IN_PROGRESS than the one applied
         elif not allowed(execution.status, report.status, cloud_timeout=execution.timed_out_by == "cloud"):
             return False
-        again = _next_attempt(store, execution, report) if execution else None
+        # Read for the retry rule and for the event of an end (its delivery), once per try.
+        command = store.get(report.command_id) if report.status in TERMINAL else None
+        again = _next_attempt(command, execution, report) if execution else None
         if store.record(execution, report, again=again):
-            moved = {"from": execution.status if execution else None, "to": report.status, "source": report.source}
-            if again is not None and execution is not None:
-                metrics.add_metric(name="ExecutionRetried", unit="Count", value=1)
-                next_one = report.attempt_on(execution) + 1
-                logger.info("execution retried", extra=moved | {"attempt": next_one, "as": again})
-                if again == "SCHEDULED" and restart is not None:  # its delivery starts it again (dispatch queue)
-                    restart(Retry(command_id=report.command_id, thing_name=report.thing_name, attempt=next_one))
-            elif report.status in TERMINAL:
-                metrics.add_metric(name=f"Execution{report.status.title().replace('_', '')}", unit="Count", value=1)
-                logger.info("execution ended", extra=moved)
-            else:
-                logger.debug("execution moved", extra=moved)
+            _applied(ports, execution, report, again=again, command=command, restart=restart)
             return True
     raise ExecutionChurn(f"execution {report.command_id}/{report.thing_name} kept changing")
+
+
+def _applied(
+    ports: Ports,
+    execution: Execution | None,
+    report: Report,
+    *,
+    again: ExecutionStatus | None,
+    command: Command | None,
+    restart: Restart | None,
+) -> None:
+    """What follows the report's write, which this writer alone made: logs and metrics, the next attempt's start
+    (`again`), or the end told on the bus."""
+    moved = {"from": execution.status if execution else None, "to": report.status, "source": report.source}
+    if again is not None and execution is not None:
+        metrics.add_metric(name="ExecutionRetried", unit="Count", value=1)
+        next_one = report.attempt_on(execution) + 1
+        logger.info("execution retried", extra=moved | {"attempt": next_one, "as": again})
+        if again == "SCHEDULED" and restart is not None:  # its delivery starts it again (dispatch queue)
+            restart(Retry(command_id=report.command_id, thing_name=report.thing_name, attempt=next_one))
+    elif report.status in TERMINAL:
+        metrics.add_metric(name=f"Execution{report.status.title().replace('_', '')}", unit="Count", value=1)
+        logger.info("execution ended", extra=moved)
+        if command is not None:
+            attempt = report.attempt_on(execution) if execution else 1
+            lifecycle_events.execution_ended(ports.events, command, report, attempt)
+    else:
+        logger.debug("execution moved", extra=moved)
 
 
 def stale(execution: Execution, report: Report) -> bool:
@@ -160,13 +181,12 @@ def stale(execution: Execution, report: Report) -> bool:
     return report.at < since or (report.at == since and report.status in retries.RETRYABLE)
 
 
-def _next_attempt(store: CommandRepository, execution: Execution, report: Report) -> ExecutionStatus | None:
+def _next_attempt(command: Command | None, execution: Execution, report: Report) -> ExecutionStatus | None:
     """The status the execution's next attempt starts in, when the report is a failure of its current attempt
     that the command's retry policy retries; None when the failure ends the execution. A command no longer
     published (cancelled, deleted) retries nothing, nor one whose schedule has ended (nothing more starts)."""
     if report.status not in retries.RETRYABLE or execution.status in TERMINAL:
         return None
-    command = store.get(report.command_id)
     if command is None or command.status not in PUBLISHED or scheduling.ended(command.scheduling_config, now()):
         return None
     policy = command.job_executions_retry_config

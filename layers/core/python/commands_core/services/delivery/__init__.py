@@ -150,7 +150,7 @@ def time_out_pending(
         if started is None or at < started + timedelta(seconds=timeout) + grace:
             continue
         changed += transitions.report(
-            ports.commands,
+            ports,
             command.command_id,
             execution.thing_name,
             "TIMED_OUT",
@@ -184,7 +184,7 @@ def cancel_pending(
     for execution in ports.commands.pending_executions(command.command_id):
         if execution.status in statuses or (also is not None and also(execution)):
             cancelled += transitions.report(
-                ports.commands,
+                ports,
                 command.command_id,
                 execution.thing_name,
                 "CANCELED",

@@ -192,7 +192,7 @@ class CommandDelivery:
                 cloud_timeout=status == "TIMED_OUT",
             )
             # AWS IoT lists every attempt's execution: those of earlier attempts are stale (transitions.stale).
-            changed += transitions.apply(ports.commands, report, create_missing=False, restart=ports.queue.send)
+            changed += transitions.apply(ports, report, create_missing=False, restart=ports.queue.send)
         return changed
 
     def time_out(self, ports: Ports, command: Command) -> int:
@@ -245,7 +245,7 @@ def _not_started(ports: Ports, command: Command, execution: Execution, result: S
         return False
     status: ExecutionStatus = "REMOVED" if result.outcome == "gone" else "FAILED"
     transitions.report(
-        ports.commands,
+        ports,
         command.command_id,
         execution.thing_name,
         status,

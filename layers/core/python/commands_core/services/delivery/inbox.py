@@ -76,7 +76,7 @@ class InboxDelivery:
         for execution in batch:
             if execution.status == "SCHEDULED":
                 released += transitions.report(
-                    ports.commands,
+                    ports,
                     command.command_id,
                     execution.thing_name,
                     "QUEUED",
@@ -118,7 +118,7 @@ class InboxDelivery:
         if execution.status == "QUEUED":
             # The move goes through the one transition function, the lease in the same write.
             sent = transitions.report(
-                ports.commands,
+                ports,
                 execution.command_id,
                 execution.thing_name,
                 "SENT",

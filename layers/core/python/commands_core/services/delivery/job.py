@@ -178,13 +178,13 @@ class JobDelivery:
                     attempt=number,
                 )
                 # Listed by AWS IoT itself: an execution the table lacks is real (a thing that joined a group).
-                changed += transitions.apply(ports.commands, report, create_missing=True)
+                changed += transitions.apply(ports, report, create_missing=True)
         if ended:  # (a thing not added to the group yet is not the job's)
             unlisted = [name for name, status in table.items() if status in _ADDED and name not in listed]
             for thing_name in unlisted:
                 reason = "AWS IoT's completed job has no execution for this thing"
                 changed += transitions.report(
-                    ports.commands, command.command_id, thing_name, "REMOVED", source="reconciler", reason=reason
+                    ports, command.command_id, thing_name, "REMOVED", source="reconciler", reason=reason
                 )
         return changed
 
@@ -213,9 +213,7 @@ def _added(ports: Ports, command: Command, execution: Execution, problem: str | 
     cancelled alone while it was being added is cancelled in AWS IoT too: AWS IoT has queued it all the same."""
     status: ExecutionStatus = "QUEUED" if problem is None else "REMOVED"
     name = execution.thing_name
-    if transitions.report(
-        ports.commands, command.command_id, name, status, source="api", reason=problem, read=execution
-    ):
+    if transitions.report(ports, command.command_id, name, status, source="api", reason=problem, read=execution):
         return
     now_there = ports.commands.get_execution(command.command_id, name)
     if problem is None and command.job_id and now_there is not None and now_there.status == "CANCELED":
