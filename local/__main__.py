@@ -11,6 +11,8 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
+from local import CannotStart
+
 if TYPE_CHECKING:
     from local.iot_commands import IotCommands
 
@@ -20,14 +22,17 @@ def main() -> NoReturn:
     # as one later does.
     stopping = _stop_on_signals()
     last: list[Callable[[], object]] = []  # after the output is silenced: what it might say no longer matters
+    refused: str | None = None
     with contextlib.ExitStack() as running:
         try:
             _run(running, last)
         except KeyboardInterrupt:  # raised by the signal handler, out of whatever the runtime was doing
             pass
+        except CannotStart as error:  # a setting to change: said in a line, without a traceback
+            refused = str(error)
         finally:
             stopping.set()  # what has started is closing: a signal now would interrupt that, or hide an error
-    _exit(last)
+    _exit(last, refused)
 
 
 def _stop_on_signals() -> threading.Event:
@@ -48,24 +53,31 @@ def _stop_on_signals() -> threading.Event:
 def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> None:
     """Starts everything, each part closed by `running` when it ends (or by `last`, at the very end), and serves
     the API until a signal."""
+    from local.settings import LocalSettings, check_functions_settings, check_ports, port_refused
+
+    # Settings and ports are checked before the heavy imports: a mistake is said within a second.
+    settings = LocalSettings.from_env()
+    check_ports(settings)
+    port, aws_port = settings.port, settings.aws_port
+    # Before the imports: the functions' logger reads its level when it is made. What they do is a line each.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
+
     from commands_core.wiring import CONSUMERS, ROUTES, functions
     from local import aws, fleet, moto_iot, openapi, queues, schedules, views
     from local.api import Api, serve
     from local.lambdas import Functions
     from local.rules import Broker
 
-    port = int(os.environ.get("PORT", "8080"))
-    aws_port = int(os.environ.get("AWS_PORT", "4566"))
-    fleet_size = int(os.environ.get("FLEET_SIZE", "10"))
-    request_timeout = float(os.environ.get("REQUEST_TIMEOUT_SECONDS", "10"))
     env = aws.environment(aws_port)
     os.environ.update(env)
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    check_functions_settings()
 
     broker: Broker | None = None
     iot_commands = aws.iot_commands(lambda topic, payload: broker.publish(topic, payload) if broker else [])
-    endpoint = aws.start_endpoint(aws_port, iot_commands)
+    # A device's update of its job execution over HTTPS publishes AWS IoT's event to the rules, as the fleet's does.
+    jobs_data = aws.jobs_data(lambda topic, payload: broker.publish(topic, payload) if broker else [])
+    endpoint = aws.start_endpoint(aws_port, iot_commands, jobs_data)
     running.callback(endpoint.shutdown)
     last.append(endpoint.close)  # calls still in flight when the runtime stops would fail on a closed database
     # The functions' and the fleet's calls to the emulators are answered in process, as in the tests: the same
@@ -74,44 +86,67 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     aws.answer_in_process(*endpoint.emulators)
     aws.create_resources(env)
     iot = aws.client("iot", env)
-    things = fleet.create(iot, fleet_size)
+    things = fleet.create(iot, settings.fleet_size)
     handlers = Functions(function.function for function in functions())
     handlers.preload()
     stop = threading.Event()
     running.callback(stop.set)  # before the endpoint goes: the consumers stop polling it first
-    queues.start(CONSUMERS, env, handlers, stop)
-    schedules.start(handlers, stop, every_seconds=float(os.environ.get("SCHEDULE_SECONDS", "30")))
+    consumers = {thread.name: thread for thread in queues.start(CONSUMERS, env, handlers, stop)}
     broker = Broker(env, iot_commands)
-    api_key = os.environ.get("LOCAL_API_KEY") or None
+    api_key = settings.local_api_key
     simulator = fleet.Simulator(
         iot,
         broker.publish,
         things,
-        delay=float(os.environ.get("SIM_DELAY_SECONDS", "0.5")),
-        slow=float(os.environ.get("SIM_SLOW_SECONDS", "10")),
+        delay=settings.sim_delay_seconds,
+        slow=settings.sim_slow_seconds,
         inbox=fleet.Inbox(f"http://127.0.0.1:{port}", api_key, env),
     )
     iot_commands.on_start(simulator.command_requested)
     moto_iot.on_new_executions(simulator.executions_created)
     moto_iot.on_registry_events(broker.publish)  # a thing added to a group: its event reaches the rules
-    threading.Thread(target=simulator.run, args=(stop,), daemon=True, name="fleet").start()
-    threading.Thread(target=_expire, args=(iot_commands, stop), daemon=True, name="command-timeouts").start()
-    local_routes = views.routes(iot, broker.publish, endpoint.event_bridge)
-    api = Api(ROUTES, handlers, local_routes, api_key=api_key, pages=openapi.pages())
-    server = serve(port, api, request_timeout)
-    running.callback(server.server_close)
-    print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
-    print(f"Simulated fleet: {len(things)} things in thing group '{fleet.GROUP}'", file=sys.stderr)
-    print(
-        f"API on http://127.0.0.1:{port} ({len(ROUTES)} routes), its document at /openapi.json and /docs",
-        file=sys.stderr,
+    workers = {
+        "schedules": schedules.start(handlers, stop, every_seconds=settings.schedule_seconds),
+        "fleet": _started("fleet", simulator.run, stop),
+        "command-timeouts": _started("command-timeouts", _expire, iot_commands, stop),
+    }
+    health = views.Health(len(ROUTES), f"http://127.0.0.1:{aws_port}", consumers, workers, len(things))
+    api = Api(
+        ROUTES,
+        handlers,
+        views.routes(iot, broker.publish),
+        api_key=api_key,
+        pages=openapi.pages(),
+        views=views.overview(health, iot, things) | views.events(endpoint.event_bridge),
     )
-    print("Ctrl-C stops", file=sys.stderr, flush=True)
+    try:
+        server = serve(port, api, settings.request_timeout_seconds)
+    except OSError as error:  # taken since the check at start
+        raise port_refused(error, port, "PORT") from None
+    running.callback(server.server_close)
+    _say_started(port, aws_port, len(ROUTES), len(things))
     server.serve_forever()
 
 
-def _exit(last: list[Callable[[], object]]) -> NoReturn:
-    """Says `stopped`, as the last line, runs `last` and ends the process at once."""
+def _started(name: str, target: Callable[..., object], *args: object) -> threading.Thread:
+    thread = threading.Thread(target=target, args=args, daemon=True, name=name)
+    thread.start()
+    return thread
+
+
+def _say_started(port: int, aws_port: int, routes: int, things: int) -> None:
+    from local.fleet import GROUP
+
+    print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
+    print(f"Simulated fleet: {things} things in thing group '{GROUP}' (/_local/fleet)", file=sys.stderr)
+    print(f"API on http://127.0.0.1:{port} ({routes} routes); what to open: http://127.0.0.1:{port}/", file=sys.stderr)
+    print("  /docs (Swagger UI), /openapi.json, /_local/health, /_local/fleet", file=sys.stderr)
+    print("Ctrl-C stops", file=sys.stderr, flush=True)
+
+
+def _exit(last: list[Callable[[], object]], refused: str | None = None) -> NoReturn:
+    """Says `stopped` (or why the runtime could not start, and exits 2), as the last line, runs `last` and ends the
+    process at once."""
     sys.stdout.flush()
     sys.stderr.flush()
     said = os.dup(sys.stderr.fileno())
@@ -119,14 +154,14 @@ def _exit(last: list[Callable[[], object]]) -> NoReturn:
     silent = os.open(os.devnull, os.O_WRONLY)
     os.dup2(silent, sys.stdout.fileno())
     os.dup2(silent, sys.stderr.fileno())
-    os.write(said, b"stopped\n")
+    os.write(said, f"{refused}\n".encode() if refused else b"stopped\n")
     for step in last:
         with contextlib.suppress(Exception):
             step()
     # Not a return: the interpreter's teardown frees the heap object by object (more than 30 s with a large one,
     # such as a big simulated fleet in moto), and there is nothing left to do: the servers are closed, the output
     # written.
-    os._exit(0)
+    os._exit(2 if refused else 0)
 
 
 def _expire(iot_commands: IotCommands, stop: threading.Event) -> None:

@@ -112,14 +112,17 @@ class Api:
         routes: Iterable[Route],
         functions: Functions,
         extras: LocalRoutes | None = None,
+        *,
         api_key: str | None = None,
         pages: Pages | None = None,
+        views: Views | None = None,
     ) -> None:
         self.routes = tuple(routes)
         self.router = Router(self.routes)
         self.functions = functions
         self.extras = extras or {}
         self.pages = pages or {}
+        self.views = views or {}
         self.api_key = api_key  # when set, routes of auth api_key want it in x-api-key, as API Gateway would
 
     def invoke(self, match: Match, event: dict[str, Any]) -> dict[str, Any]:
@@ -132,10 +135,17 @@ class Api:
 
 
 # Routes of the local runtime itself under /_local/ (not part of the service): path prefix -> handler of the
-# method, the rest of the path, the body and the query string, answering (status, JSON body).
-LocalRoutes = dict[str, Callable[[str, str, bytes, str], tuple[int, Any]]]
+# rest of the path, answering (status, JSON body).
+LocalRoutes = dict[str, Callable[[str, str, bytes], tuple[int, Any]]]
 # Documents the local runtime serves as they are (the OpenAPI document, Swagger UI): path -> (type, content).
 Pages = dict[str, tuple[str, bytes]]
+# What the local runtime shows of itself on GET (its links, health, fleet): path -> handler of the query's
+# parameters and the Accept header, answering (status, body): a JSON value, or an Html page.
+Views = dict[str, Callable[[dict[str, str], str], tuple[int, Any]]]
+
+
+class Html(str):
+    """A view's answer that is an HTML page (for a browser), not JSON."""
 
 
 class _Late(Exception):
@@ -224,13 +234,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.BAD_REQUEST, {"error": "Content-Length: must be a whole number of bytes"})
             return
         local = next((prefix for prefix in self.server.api.extras if url.path.startswith(prefix)), None)
-        if url.path == "/_local/health":
-            status, function = self._send_json(HTTPStatus.OK, {"status": "ok"}), "-"
+        view = self.server.api.views.get(url.path.rstrip("/") or "/")
+        if view is not None and self.command in ("GET", "HEAD"):
+            query = {name: values[-1] for name, values in parse_qs(url.query, keep_blank_values=True).items()}
+            code, answer = view(query, self.headers.get("accept", ""))
+            page = isinstance(answer, Html)
+            status = (
+                self._send(code, "text/html; charset=utf-8", answer.encode()) if page else self._send_json(code, answer)
+            )
+            function = "local"
         elif url.path.rstrip("/") in self.server.api.pages and self.command in ("GET", "HEAD"):
             content_type, content = self.server.api.pages[url.path.rstrip("/")]
             status, function = self._send(HTTPStatus.OK, content_type, content), "-"
         elif local is not None:
-            code, answer = self.server.api.extras[local](self.command, url.path.removeprefix(local), body, url.query)
+            code, answer = self.server.api.extras[local](self.command, url.path.removeprefix(local), body)
             status, function = self._send_json(code, answer), "local"
         else:
             status, function = self._dispatch(url.path, url.query, body)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from local.dynamodb import Dynamodb
     from local.eventbridge import EventBridge
     from local.iot_commands import IotCommands
+    from local.jobs_data import JobsData
     from local.sqs import Sqs
     from local.wire import Emulator
 
@@ -71,8 +72,9 @@ class Endpoint:
             emulator.close()
 
 
-def start_endpoint(port: int, iot_commands: IotCommands) -> Endpoint:
-    """moto in server mode, with the emulators of IoT Commands, SQS, DynamoDB and EventBridge in front of it."""
+def start_endpoint(port: int, iot_commands: IotCommands, jobs: JobsData | None = None) -> Endpoint:
+    """moto in server mode, with the emulators of IoT Commands, the Jobs data plane (`jobs`, else one publishing
+    nothing), SQS, DynamoDB and EventBridge in front of it."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
@@ -81,7 +83,7 @@ def start_endpoint(port: int, iot_commands: IotCommands) -> Endpoint:
     moto_iot.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     buses = eventbridge()
-    emulators = (iot_commands, sqs(), dynamodb(), buses)
+    emulators = (iot_commands, jobs or jobs_data(lambda topic, payload: None), sqs(), dynamodb(), buses)
     app: Any = DomainDispatcherApplication(create_backend_app)
     for emulator in reversed(emulators):
         app = emulator.wsgi(app)
@@ -106,6 +108,16 @@ def iot_commands(
         thing_exists=lambda name: prefix + name in iot_backends[ACCOUNT][REGION].things,  # keyed by ARN
         publish=publish,
     )
+
+
+def jobs_data(publish: Callable[[str, dict[str, Any]], object]) -> JobsData:
+    """The emulator of AWS IoT Jobs' device side (local/jobs_data.py), over moto's AWS IoT of the local account and
+    region; it publishes the events of executions it ends through `publish`."""
+    from moto.iot.models import iot_backends
+
+    from local.jobs_data import JobsData
+
+    return JobsData(backend=lambda: iot_backends[ACCOUNT][REGION], publish=publish)
 
 
 def sqs() -> Sqs:

@@ -9,7 +9,6 @@ import json
 import math
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -463,21 +462,12 @@ class Simulator:
                     if status == "IN_PROGRESS":
                         execution.status = status
                         execution.last_updated_at = utcnow()
+                        execution.version_number += 1  # as a device's update: a script's expectedVersion holds
                         continue
                     details = {"simulated": "true"}
                     # As the device's UpdateJobExecution: AWS IoT may queue a retry, taken on the next tick.
                     moto_iot.update_execution(self._backend(), job_id, thing_name, status, details)
-                    event = {
-                        "eventType": "JOB_EXECUTION",
-                        "eventId": str(uuid.uuid4()),
-                        "timestamp": int(time.time()),
-                        "operation": status.lower(),
-                        "jobId": job_id,
-                        "thingArn": execution.thing_arn,
-                        "status": status,
-                        "statusDetails": details,
-                    }
-                    self._ended.append((job_id, event))
+                    self._ended.append((job_id, moto_iot.execution_event(job_id, execution.thing_arn, status, details)))
         while self._ended:  # outside the lock: publishing goes through the endpoint
             job_id, ended = self._ended.popleft()
             try:
@@ -492,23 +482,6 @@ class Simulator:
     def _complete_job_if_done(self, job_id: str) -> None:
         """A SNAPSHOT job all of whose executions have ended is COMPLETED (one look at the job's executions)."""
         with moto_iot.LOCK.exclusive():
-            backend = self._backend()
-            job = backend.jobs.get(job_id)
-            if job is None or job.target_selection != "SNAPSHOT" or job.status in ("COMPLETED", "CANCELED"):
-                return
-            executions = moto_iot.executions_of(backend, job_id).values()
-            if any(execution.status in ("QUEUED", "IN_PROGRESS") for execution in executions):
-                return
-            job.status = "COMPLETED"
-        self._publish(
-            f"$aws/events/job/{job_id}/completed",
-            {
-                "eventType": "JOB",
-                "eventId": str(uuid.uuid4()),
-                "timestamp": int(time.time()),
-                "operation": "completed",
-                "jobId": job_id,
-                "status": "COMPLETED",
-                "targetSelection": "SNAPSHOT",
-            },
-        )
+            completed = moto_iot.complete_if_done(self._backend(), job_id)
+        if completed is not None:
+            self._publish(f"$aws/events/job/{job_id}/completed", completed)

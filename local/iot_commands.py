@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from functools import cache, partial
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
 
 from local.wire import (
     ApiError,
@@ -42,8 +42,9 @@ from local.wire import (
     error_status,
     invalid,
     model,
-    serialize,
+    read_input,
     signed_service,
+    write_output,
 )
 
 RESPONSE_TOPIC = "$aws/commands/things/+/executions/+/response/json"
@@ -91,51 +92,6 @@ def _routes() -> list[tuple[str, str, re.Pattern[str], Any]]:
             path = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", operation.http["requestUri"])
             routes.append((service, operation.http["method"], re.compile(path), operation))
     return routes
-
-
-# --- validation against the model ---------------------------------------------------------------------------
-
-
-def _query_value(shape: Any, text: str) -> Any:
-    """A querystring value as its member's type; one that does not convert stays text, for the checker to name."""
-    if shape.type_name in ("integer", "long") and re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if shape.type_name == "boolean" and text in ("true", "false"):
-        return text == "true"
-    return text
-
-
-def _read_input(operation: Any, labels: Mapping[str, str], query: str, body: bytes) -> dict[str, Any]:
-    """The operation's input from the URI labels, the querystring and the JSON body, checked against the model."""
-    try:
-        document = json.loads(body) if body else {}
-    except ValueError:
-        raise invalid("The request body is not valid JSON") from None
-    if not isinstance(document, dict):
-        raise invalid("The request body must be a JSON object")
-    parameters = parse_qs(query, keep_blank_values=True)
-    raw: dict[str, Any] = {}
-    for name, member in operation.input_shape.members.items():
-        location, wire = member.serialization.get("location"), member.serialization.get("name", name)
-        if location == "uri" and wire in labels:
-            raw[name] = unquote(labels[wire])
-        elif location == "querystring" and wire in parameters:
-            raw[name] = _query_value(member, parameters[wire][-1])
-        elif location is None and wire in document:
-            raw[name] = document[wire]
-    checker = Checker()
-    checked: dict[str, Any] = checker.check(operation.input_shape, raw, "")
-    if checker.problems:
-        raise invalid(checker.message())
-    return checked
-
-
-def _write_output(operation: Any, output: Mapping[str, Any]) -> tuple[int, bytes]:
-    shape = operation.output_shape
-    status = next(
-        (output[name] for name, m in shape.members.items() if m.serialization.get("location") == "statusCode"), 200
-    )
-    return int(status), b"" if status == HTTPStatus.NO_CONTENT else json.dumps(serialize(shape, output)).encode()
 
 
 # --- state ----------------------------------------------------------------------------------------------------
@@ -265,8 +221,8 @@ class IotCommands(Emulator):
         effects: list[Effect] = []
         headers = {"Content-Type": "application/json", "x-amzn-RequestId": str(uuid.uuid4())}
         try:
-            request = _read_input(operation, labels, urlsplit(url).query, body)
-            status, payload = _write_output(operation, self._operations[operation.name](request, effects))
+            request = read_input(operation, labels, urlsplit(url).query, body)
+            status, payload = write_output(operation, self._operations[operation.name](request, effects))
         except ApiError as error:
             status, payload = (
                 error_status(operation.service_model.service_name, error.code),

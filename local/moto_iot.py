@@ -50,6 +50,7 @@ import calendar
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -242,6 +243,7 @@ def update_execution(
     execution = backend.job_executions[(job_id, thing_name)]
     execution.status = status
     execution.last_updated_at = utcnow()
+    execution.version_number += 1
     if details is not None:
         execution.status_details_map = details
     if status in ("FAILED", "TIMED_OUT"):
@@ -253,9 +255,45 @@ def update_execution(
             execution.execution_number += 1
             execution.status_details_map = {}
             execution.queued_at = execution.last_updated_at
+            execution.version_number = 1
             _created((job_id, thing_name))  # a new execution for its device
             return True
     return False
+
+
+def execution_event(job_id: str, thing_arn: str, status: str, details: dict[str, str]) -> dict[str, Any]:
+    """The event AWS IoT publishes on `$aws/events/jobExecution/<jobId>/<status, lower case>` when an execution
+    ends in `status`."""
+    return {
+        "eventType": "JOB_EXECUTION",
+        "eventId": str(uuid.uuid4()),
+        "timestamp": int(time.time()),
+        "operation": status.lower(),
+        "jobId": job_id,
+        "thingArn": thing_arn,
+        "status": status,
+        "statusDetails": details,
+    }
+
+
+def complete_if_done(backend: Any, job_id: str) -> dict[str, Any] | None:
+    """A SNAPSHOT job all of whose executions have ended is COMPLETED (hold `LOCK` exclusively): the event AWS IoT
+    then publishes on `$aws/events/job/<jobId>/completed`, else None."""
+    job = backend.jobs.get(job_id)
+    if job is None or job.target_selection != "SNAPSHOT" or job.status in ("COMPLETED", "CANCELED"):
+        return None
+    if any(execution.status in ("QUEUED", "IN_PROGRESS") for execution in executions_of(backend, job_id).values()):
+        return None
+    job.status = "COMPLETED"
+    return {
+        "eventType": "JOB",
+        "eventId": str(uuid.uuid4()),
+        "timestamp": int(time.time()),
+        "operation": "completed",
+        "jobId": job_id,
+        "status": "COMPLETED",
+        "targetSelection": "SNAPSHOT",
+    }
 
 
 def _retries_left(config: dict[str, Any] | None, failures: list[str], failure: str) -> bool:
@@ -321,6 +359,7 @@ def _patch_indexes() -> None:
         # moto reads the clock three times for these: one datetime for the three, of thousands of executions.
         self.started_at = self.last_updated_at = self.queued_at
         self.execution_number = 1  # AWS IoT's first; a retry's is the next
+        self.version_number = 1  # one up with each update a device makes (moto says 123 for ever)
 
     IoTBackend.__init__ = init_indexed  # type: ignore[method-assign]
     IoTBackend.list_job_executions_for_job = list_job_executions_for_job  # type: ignore[method-assign]

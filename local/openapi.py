@@ -257,10 +257,11 @@ window.ui = SwaggerUIBundle({url: "/openapi.json", dom_id: "#swagger-ui",
 
 def pages() -> dict[str, tuple[str, bytes]]:
     """What the local runtime serves besides the API: the document at /openapi.json (generated at start, so it
-    is the running code's) and Swagger UI at /docs, from the pinned swagger-ui-bundle (it works offline)."""
-    from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+    is the running code's) and Swagger UI at /docs, from the files of the pinned swagger-ui-py (Swagger UI 5,
+    which reads OpenAPI 3.1; served from here, it works offline)."""
+    from swagger_ui.utils import SWAGGER_UI_PY_ROOT  # type: ignore[import-untyped]
 
-    assets = Path(swagger_ui_path)
+    assets = Path(SWAGGER_UI_PY_ROOT) / "static"
     served = {
         "/openapi.json": ("application/json", render().encode()),
         "/docs": ("text/html; charset=utf-8", _PAGE.encode()),

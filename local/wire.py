@@ -16,7 +16,7 @@ from functools import cache
 from http import HTTPStatus
 from io import BytesIO
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 
@@ -24,7 +24,7 @@ CREDENTIAL_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/[^/]+/([^/]+)/aws4_req
 class ApiError(Exception):
     """An AWS error answer: its code (the model's shape name) and body."""
 
-    def __init__(self, code: str, message: str, **extra: str) -> None:
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.code, self.body = code, {"message": message, **extra}
 
@@ -206,6 +206,49 @@ def serialize(shape: Any, value: Any) -> Any:
     if kind == "timestamp":
         return round(value, 3)  # epoch seconds, as the rest-json protocol's default timestamp format
     return value
+
+
+def query_value(shape: Any, text: str) -> Any:
+    """A querystring value as its member's type; one that does not convert stays text, for the checker to name."""
+    if shape.type_name in ("integer", "long") and re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if shape.type_name == "boolean" and text in ("true", "false"):
+        return text == "true"
+    return text
+
+
+def read_input(operation: Any, labels: Mapping[str, str], query: str, body: bytes) -> dict[str, Any]:
+    """The operation's input from the URI labels, the querystring and the JSON body, checked against the model."""
+    try:
+        document = json.loads(body) if body else {}
+    except ValueError:
+        raise invalid("The request body is not valid JSON") from None
+    if not isinstance(document, dict):
+        raise invalid("The request body must be a JSON object")
+    parameters = parse_qs(query, keep_blank_values=True)
+    raw: dict[str, Any] = {}
+    for name, member in operation.input_shape.members.items():
+        location, wire = member.serialization.get("location"), member.serialization.get("name", name)
+        if location == "uri" and wire in labels:
+            raw[name] = unquote(labels[wire])
+        elif location == "querystring" and wire in parameters:
+            raw[name] = query_value(member, parameters[wire][-1])
+        elif location is None and wire in document:
+            raw[name] = document[wire]
+    checker = Checker()
+    checked: dict[str, Any] = checker.check(operation.input_shape, raw, "")
+    if checker.problems:
+        raise invalid(checker.message())
+    return checked
+
+
+def write_output(operation: Any, output: Mapping[str, Any]) -> tuple[int, bytes]:
+    """The operation's answer: its status (a member bound to the status code, else 200) and JSON body."""
+    shape = operation.output_shape
+    status = next(
+        (output[name] for name, m in shape.members.items() if m.serialization.get("location") == "statusCode"), 200
+    )
+    return int(status), b"" if status == HTTPStatus.NO_CONTENT else json.dumps(serialize(shape, output)).encode()
 
 
 def error_status(service: str, code: str) -> int:

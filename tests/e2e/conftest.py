@@ -50,8 +50,8 @@ class Runtime:
 
 
 def launch(env: dict[str, str]) -> Runtime:
-    """A runtime starting (`make run`), not waited for."""
-    port, aws_port = free_port(), free_port()
+    """A runtime starting (`make run`), not waited for; on free ports unless `env` names them."""
+    port, aws_port = int(env.get("PORT") or free_port()), int(env.get("AWS_PORT") or free_port())
     process = subprocess.Popen(
         [sys.executable, "-m", "local"],
         cwd=ROOT,

@@ -4,8 +4,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -41,6 +45,50 @@ def test_swagger_ui_at_docs_loads_its_assets_from_the_runtime(local_runtime: Run
         asset_status, _, content = _get(local_runtime, asset)
         assert asset_status == 200
         assert len(content) > 1000
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium package; `make test` installs it where it can
+_HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+
+
+def test_swagger_ui_at_docs_lists_every_operation_of_the_document_offline_in_a_browser(
+    local_runtime: Runtime, tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists():
+        reason = f"Chromium is not installed ({CHROMIUM}, Debian's chromium package; make test installs it as root)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    # Given a browser that can reach nothing but this machine (a CDN would not resolve)
+    command = [
+        str(CHROMIUM),
+        *_HEADLESS,
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        "--virtual-time-budget=20000",  # the page's scripts run to the end: the document fetched and rendered
+        "--dump-dom",
+        local_runtime.url + "/docs",
+    ]
+
+    # When it opens /docs
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False).stdout
+
+    # Then Swagger UI read the OpenAPI 3.1 document and shows a block for each of its operations
+    assert "Unable to render this definition" not in dom
+    shown = set(re.findall(r'class="opblock opblock-(\w+)[^"]*" id="[^"]*".*?data-path="([^"]+)"', dom, re.S))
+    documented = {(method, path) for path, item in openapi.document()["paths"].items() for method in item}
+    assert ("post", "/templates") in shown
+    assert ("post", "/commands") in shown
+    assert shown == documented
 
 
 @pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND"])

@@ -8,11 +8,13 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
-from commands_core.wiring import ROUTES
+from commands_core.wiring import CONSUMERS, ROUTES
+from local.fleet import BEHAVIOURS
 from tests.e2e.conftest import ROOT, Runtime, ended, launch, start
 
 
@@ -375,3 +377,42 @@ def test_a_fail_once_thing_fails_its_first_attempt_and_succeeds_its_retry(local_
             "FAILED",
             "SUCCEEDED",
         ], delivery
+
+
+def test_the_root_links_to_what_a_newcomer_opens_as_json_and_as_a_page_for_a_browser(local_runtime: Runtime) -> None:
+    wanted = ["/docs", "/openapi.json", "/_local/health", "/_local/fleet", "/_local/events"]
+
+    status, headers, body = local_runtime.request("GET", "/")
+    assert (status, headers["content-type"]) == (200, "application/json")
+    assert [link["href"] for link in body["links"]] == wanted
+
+    request = urllib.request.Request(local_runtime.url + "/", headers={"Accept": "text/html,*/*;q=0.8"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["content-type"].startswith("text/html")
+        page = response.read().decode()
+    assert all(f'href="{path}"' in page for path in wanted)
+
+
+def test_health_says_what_is_running(local_runtime: Runtime) -> None:
+    status, _, body = local_runtime.request("GET", "/_local/health")
+
+    assert (status, body["status"], body["down"]) == (200, "ok", [])
+    assert body["awsEndpoint"] == {"url": f"http://127.0.0.1:{local_runtime.aws_port}", "reachable": True}
+    assert set(body["queueConsumers"]) == {consumer.function for consumer in CONSUMERS}
+    assert set(body["queueConsumers"].values()) == {"running"}
+    assert body["fleet"]["things"] == 10
+
+
+def test_the_fleet_is_listed_in_pages_over_http(local_runtime: Runtime) -> None:
+    status, _, first = local_runtime.request("GET", "/_local/fleet?limit=6")
+    assert (status, len(first["things"]), first["total"]) == (200, 6, 10)
+    status, _, rest = local_runtime.request("GET", f"/_local/fleet?limit=6&nextToken={first['nextToken']}")
+    assert (status, rest["nextToken"]) == (200, None)
+
+    listed = first["things"] + rest["things"]
+    assert [thing["thingName"] for thing in listed] == [f"sim-{number:03d}" for number in range(1, 11)]
+    assert all(thing["simBehavior"] in BEHAVIOURS and "simulated" in thing["thingGroups"] for thing in listed)
+    assert local_runtime.request("GET", "/_local/fleet?limit=many")[:3:2] == (
+        400,
+        {"error": "limit: must be a whole number from 1 to 250"},
+    )

@@ -346,7 +346,14 @@ def test_deleting_a_draft_removes_it_and_its_files(draft: str, api: HandlerClien
     assert api.get(f"/commands/{draft}").status == 404
     listed = client("s3", aws).list_objects_v2(Bucket=aws["FILES_BUCKET"], Prefix=f"commands/{draft}/")
     assert listed.get("KeyCount", 0) == 0
-    assert api.delete(f"/commands/{draft}").status == 204
+    again = api.delete(f"/commands/{draft}")  # retried after it succeeded: gone, as GET says
+    assert (again.status, again.json()) == (404, {"error": f"command '{draft}' not found"})
+
+
+def test_delete_of_a_command_that_never_existed_is_a_404(api: HandlerClient) -> None:
+    reply = api.delete("/commands/never")
+
+    assert (reply.status, reply.json()) == (404, {"error": "command 'never' not found"})
 
 
 def test_deleting_a_published_command_cancels_it_and_marks_it_deleted(draft: str, api: HandlerClient, iot: Any) -> None:
@@ -361,6 +368,8 @@ def test_deleting_a_published_command_cancels_it_and_marks_it_deleted(draft: str
     assert command["status"] == "deleted"
     assert command["counts"]["CANCELED"] == 2
     assert iot.describe_job(jobId=draft)["job"]["status"] == "CANCELED"
+    # GET still answers it (status deleted, its executions and counts): a DELETE again answers as the first did.
+    assert api.delete(f"/commands/{draft}").status == 204
 
 
 def test_a_template_a_live_command_uses_cannot_be_deleted(draft: str, api: HandlerClient) -> None:

@@ -76,3 +76,17 @@ def test_status_events_at_once_lose_no_count(parallel: HandlerClient, things: Ca
     command = parallel.get("/commands/cmd").json()
     assert command["counts"] == dict(Counter(story[-1] for story in stories.values()))
     assert command["status"] == "completed"
+
+
+def test_deletes_at_once_delete_once_and_the_others_are_told_it_is_gone(
+    parallel: HandlerClient, things: Callable[..., list[str]]
+) -> None:
+    draft(parallel, things, "job", 1)
+
+    command_replies = at_once(lambda _: parallel.delete("/commands/cmd"))
+    template_replies = at_once(lambda _: parallel.delete("/templates/plain"))
+
+    for replies in (command_replies, template_replies):
+        assert sorted(reply.status for reply in replies) == [204] + [404] * (INSTANCES - 1)
+    assert parallel.get("/commands/cmd").status == 404
+    assert parallel.get("/templates/plain").status == 404

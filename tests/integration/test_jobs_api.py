@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from commands_core.adapters import aws as clients
+from commands_core.wiring import ROUTES
+from local.api import proxy_event
 from tests.conftest import HandlerClient, aws_error
 from tests.integration.conftest import group_arn, thing_arn
 
@@ -35,7 +37,7 @@ def error(reply: Any) -> tuple[int, str]:
     return reply.status, reply.json()["error"].split(":")[0]
 
 
-@pytest.mark.parametrize("field", ["targets", "targetSelection", "document"])
+@pytest.mark.parametrize("field", ["targets", "document"])
 def test_creating_a_job_without_a_required_field_is_a_422_naming_it(api: HandlerClient, field: str) -> None:
     body = {"targets": ["j-1"], "targetSelection": "SNAPSHOT", "document": "{}"}
     del body[field]
@@ -257,8 +259,9 @@ def test_a_things_executions_are_listed_at_both_revisions_paths(
 
 
 def test_job_templates_are_created_listed_read_and_deleted(
-    api: HandlerClient, job: Callable[..., dict[str, Any]]
+    api: HandlerClient, things: Callable[..., list[str]]
 ) -> None:
+    things("j-1")
     body = {"document": '{"op": "reboot"}', "description": "Reboot", "timeoutConfig": {"inProgressTimeoutInMinutes": 9}}
 
     named = api.post("/job-templates", body | {"jobTemplateId": "reboot"})
@@ -390,3 +393,116 @@ def test_more_requests_refused_with_a_422_naming_what_to_fix(
     job(jobId="any")
 
     assert error(api.request(method, path, body)) == (422, named)
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [
+        ("/jobs/never", "job 'never' not found"),
+        ("/job-templates/never", "job template 'never' not found"),
+        ("/jobs/never/things/j-1", "execution 'never/j-1' not found"),
+    ],
+)
+def test_deleting_what_does_not_exist_is_a_404_naming_it(api: HandlerClient, path: str, named: str) -> None:
+    reply = api.request("DELETE", path, {"force": True})
+
+    assert (reply.status, reply.json()) == (404, {"error": named})
+
+
+def test_a_job_without_target_selection_is_a_snapshot_job_as_in_aws_iot(
+    api: HandlerClient, things: Callable[..., list[str]], iot: Any
+) -> None:
+    things("j-1")
+
+    reply = api.post("/jobs", {"jobId": "plain", "targets": ["j-1"], "document": "{}"})
+
+    assert reply.status == 200, reply.body
+    assert iot.describe_job(jobId="plain")["job"]["targetSelection"] == "SNAPSHOT"
+    assert api.get("/jobs/plain").json()["job"]["targetSelection"] == "SNAPSHOT"
+
+
+_BODY_ROUTES = [
+    (route.method, route.path.replace("{jobId}", "x").replace("{thingName}", "t").replace("{jobTemplateId}", "x"))
+    for route in ROUTES
+    if route.family == "jobs" and route.body is not None
+]
+
+
+@pytest.mark.parametrize(("method", "path"), _BODY_ROUTES)
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/x-www-form-urlencoded", "targets=j-1&document=%7B%7D"),
+        ("text/plain", '{"targets": ["j-1"], "document": "{}"}'),
+    ],
+)
+def test_a_body_that_is_not_json_by_its_content_type_is_a_415_on_every_jobs_route(
+    api: HandlerClient, iot: Any, method: str, path: str, content_type: str, body: str
+) -> None:
+    reply = api.request(method, path, body, headers={"Content-Type": content_type})
+
+    assert reply.status == 415, (method, path, reply.body)
+    assert reply.json() == {"error": "Content-Type: this route accepts application/json or application/*+json"}
+    assert iot.list_jobs()["jobs"] == []
+
+
+def test_every_jobs_route_with_a_body_is_checked_for_its_content_type() -> None:
+    assert {path for _, path in _BODY_ROUTES} >= {"/jobs", "/jobs/x/associate", "/job-templates", "/jobs/x/things/t"}
+
+
+@pytest.mark.parametrize("content_type", ["application/vnd.aws-cdf-v1.0+json", "application/json; charset=utf-8"])
+def test_a_body_of_any_json_media_type_is_read(
+    api: HandlerClient, things: Callable[..., list[str]], content_type: str
+) -> None:
+    things("j-1")
+    body = {"jobId": "typed", "targets": ["j-1"], "document": "{}"}
+
+    assert api.post("/jobs", body, headers={"Content-Type": content_type}).status == 200
+
+
+def test_a_json_body_without_a_content_type_is_read_as_json(
+    api: HandlerClient, things: Callable[..., list[str]]
+) -> None:
+    things("j-1")
+    body = json.dumps(
+        {"jobId": "untyped", "targets": ["j-1"], "targetSelection": "SNAPSHOT", "document": "{}"}
+    ).encode()
+    match = api.api.router.match("POST", "/jobs")
+    assert not isinstance(match, list)
+
+    response = api.api.invoke(
+        match, proxy_event(match, method="POST", raw_path="/jobs", query="", headers={}, body=body)
+    )
+
+    assert response["statusCode"] == 200, response
+    assert json.loads(response["body"])["jobId"] == "untyped"
+
+
+def test_a_job_naming_targets_aws_iot_does_not_have_is_a_422_naming_each_and_makes_nothing(
+    api: HandlerClient, things: Callable[..., list[str]], iot: Any
+) -> None:
+    things("j-1")
+    elsewhere = "arn:aws:iot:eu-west-1:123456789012:thing/j-1"  # another region's j-1: not this one
+    ghosts = ["ghost", thing_arn("phantom"), group_arn("nowhere"), elsewhere]
+
+    reply = api.post("/jobs", {"jobId": "haunted", "targets": ["j-1", *ghosts], "document": "{}"})
+
+    status, message = reply.status, reply.json()["error"]
+    assert (status, message.split(":")[0]) == (422, "targets")
+    assert message.split("for: ", 1)[1].split(", ") == ghosts
+    assert iot.list_jobs()["jobs"] == []
+    assert {thing["thingName"] for thing in iot.list_things()["things"]} == {"j-1"}
+
+
+def test_targets_aws_iot_does_not_have_join_no_continuous_job(
+    api: HandlerClient, job: Callable[..., dict[str, Any]], iot: Any
+) -> None:
+    job(jobId="open", targetSelection="CONTINUOUS")
+
+    reply = api.request("PUT", "/jobs/open/associate", {"targets": ["ghost", group_arn("nowhere")]})
+
+    assert reply.status == 422
+    assert "ghost" in reply.json()["error"]
+    assert group_arn("nowhere") in reply.json()["error"]
+    executions = iot.list_job_executions_for_job(jobId="open")["executionSummaries"]
+    assert {item["thingArn"] for item in executions} == {thing_arn("j-1"), thing_arn("j-2")}

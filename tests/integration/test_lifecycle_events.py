@@ -383,9 +383,12 @@ def test_the_local_events_route_pages_by_cursor_filters_by_command_and_limits(
     for thing in fleet.names:
         fleet.answer("one", thing, "SUCCEEDED")
     dependencies.flush_events()
-    events = views.routes(None, lambda topic, payload: [], event_bridge)["/_local/events"]
+    view = views.events(event_bridge)["/_local/events"]
 
-    status, everything = events("GET", "", b"", "")
+    def events(**query: str) -> tuple[int, Any]:
+        return view(query, "application/json")
+
+    status, everything = events()
     assert status == 200
     seqs = [event["seq"] for event in everything["events"]]
     assert seqs == list(range(1, len(seqs) + 1))  # from 1, in the order put
@@ -394,36 +397,35 @@ def test_the_local_events_route_pages_by_cursor_filters_by_command_and_limits(
     first = everything["events"][0]
     assert set(first) == {"seq", "time", "source", "detailType", "detail"}
 
-    _, of_one = events("GET", "", b"", "commandId=one&limit=2")
+    _, of_one = events(commandId="one", limit="2")
     assert [event["detail"]["commandId"] for event in of_one["events"]] == ["one", "one"]
-    _, rest = events("GET", "", b"", f"commandId=one&since={of_one['next']}&limit=1000")
+    _, rest = events(commandId="one", since=str(of_one["next"]), limit="1000")
     told = [event["detailType"] for event in of_one["events"] + rest["events"]]
     assert told == ["Command Status Changed", *["Execution Ended"] * 3, "Command Status Changed"]
     assert all(event["seq"] > of_one["next"] for event in rest["events"])
 
-    _, none_later = events("GET", "", b"", f"since={everything['next']}")
+    _, none_later = events(since=str(everything["next"]))
     assert none_later == {"events": [], "next": everything["next"]}  # `next` stays where it was
 
 
 @pytest.mark.parametrize(
     ("query", "named"),
     [
-        ("since=-1", "since"),
-        ("since=x", "since"),
-        ("limit=0", "limit"),
-        ("limit=1001", "limit"),
-        ("limit=ten", "limit"),
-        ("commandId=", "commandId"),
-        ("since=1&since=2", "since"),
-        ("cursor=3", "cursor"),
+        ({"since": "-1"}, "since"),
+        ({"since": "x"}, "since"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "1001"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"commandId": ""}, "commandId"),
+        ({"cursor": "3"}, "cursor"),
     ],
 )
 def test_the_local_events_route_refuses_a_bad_parameter_naming_it(
-    event_bridge: EventBridge, query: str, named: str
+    event_bridge: EventBridge, query: dict[str, str], named: str
 ) -> None:
-    events = views.routes(None, lambda topic, payload: [], event_bridge)["/_local/events"]
+    events = views.events(event_bridge)["/_local/events"]
 
-    status, answer = events("GET", "", b"", query)
+    status, answer = events(query, "application/json")
 
     assert status == 400
     assert answer["error"].startswith(f"{named}: ")

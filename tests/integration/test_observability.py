@@ -4,9 +4,13 @@ and the service's metrics in CloudWatch's embedded metric format."""
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
+from moto.iot.models import iot_backends
+
+from local.aws import ACCOUNT, REGION
 from tests.conftest import HandlerClient
 from tests.integration.conftest import Output, job_execution_event, sqs_event
 
@@ -60,3 +64,30 @@ def test_a_request_logs_its_request_id_and_the_resource_of_its_path(
     assert (ended["function_name"], ended["command_id"], ended["thing_name"]) == ("executions_cancel", "cmd", "dev-1")
     assert (ended["to"], ended["source"]) == ("CANCELED", "api")
     assert ended["correlation_id"]  # API Gateway's request id
+
+
+def test_an_invocation_that_counts_nothing_publishes_no_metric_and_warns_nothing(
+    api: HandlerClient, output: Output
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert api.get("/templates/absent").status == 404
+
+    assert [str(warning.message) for warning in caught] == []
+    assert metrics_in(output.records()) == {}
+
+
+def test_a_reconciler_round_logs_only_when_it_changed_something(
+    api: HandlerClient, published: Callable[..., str], output: Output
+) -> None:
+    published("cmd", ["dev-1", "dev-2"])
+    output.records()
+
+    api.functions.invoke("reconcile", {})  # AWS IoT and the table agree: nothing to do
+    assert [record for record in output.records() if "message" in record] == []
+
+    iot_backends[ACCOUNT][REGION].job_executions[("cmd", "dev-1")].status = "SUCCEEDED"  # its event lost
+    api.functions.invoke("reconcile", {})
+
+    (line,) = [record for record in output.records() if record.get("message") == "reconciled"]
+    assert (line["level"], line["commands"], line["executions_changed"]) == ("INFO", 1, 1)

@@ -174,12 +174,19 @@ def test_patch_of_an_unknown_template_is_a_404(api: HandlerClient) -> None:
     assert api.patch("/templates/absent", {"description": "x"}).status == 404
 
 
-def test_delete_answers_204_and_again_204(api: HandlerClient) -> None:
+def test_delete_answers_204_and_a_retry_after_it_404(api: HandlerClient) -> None:
     api.post("/templates", template())
 
     assert api.delete("/templates/reboot").status == 204
     assert api.get("/templates/reboot").status == 404
-    assert api.delete("/templates/reboot").status == 204
+    again = api.delete("/templates/reboot")
+    assert (again.status, again.json()) == (404, {"error": "template 'reboot' not found"})
+
+
+def test_delete_of_a_template_that_never_existed_is_a_404(api: HandlerClient) -> None:
+    reply = api.delete("/templates/never")
+
+    assert (reply.status, reply.json()) == (404, {"error": "template 'never' not found"})
 
 
 @pytest.mark.parametrize("accept", [V1, "application/json", "*/*", "application/*", f"text/html, {V1};q=0.9"])

@@ -31,8 +31,8 @@ class MemoryStore:
             raise Conflict("changed")
         self.items[template.template_id] = template
 
-    def delete(self, template_id: str) -> None:
-        self.items.pop(template_id, None)
+    def delete(self, template_id: str) -> bool:
+        return self.items.pop(template_id, None) is not None
 
     def page(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]:
         raise NotImplementedError
@@ -152,14 +152,15 @@ def test_update_of_a_missing_template_is_not_found() -> None:
         templates.update(MemoryStore(), "absent", changes({"description": "x"}))
 
 
-def test_delete_is_idempotent() -> None:
+def test_a_delete_retried_after_it_succeeded_is_not_found() -> None:
     store = MemoryStore()
     templates.create(store, fields())
 
     templates.delete(store, "reboot", lambda _: [])
-    templates.delete(store, "reboot", lambda _: [])
 
     assert store.items == {}
+    with pytest.raises(NotFound):
+        templates.delete(store, "reboot", lambda _: [])
 
 
 def test_an_invalid_path_id_is_a_400_before_any_lookup() -> None:

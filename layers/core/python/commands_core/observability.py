@@ -5,9 +5,10 @@ Service name, namespace and log level come from the POWERTOOLS_* variables that 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
@@ -18,6 +19,26 @@ NAMESPACE = "IoTCommands"
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+
+_Event = TypeVar("_Event")
+_Context = TypeVar("_Context")
+_Result = TypeVar("_Result")
+
+
+def publish_metrics(handler: Callable[[_Event, _Context], _Result]) -> Callable[[_Event, _Context], _Result]:
+    """Publishes the metrics an invocation recorded when it ends, as Powertools' `metrics.log_metrics` does, and
+    nothing when it recorded none: most invocations (a read, a 404) have nothing to count, and log_metrics would
+    warn "No application metrics to publish" on each of them."""
+
+    @functools.wraps(handler)
+    def published(event: _Event, context: _Context) -> _Result:
+        try:
+            return handler(event, context)
+        finally:
+            if metrics.metric_set:
+                metrics.flush_metrics()
+
+    return published
 
 
 def count_by(name: str, **dimensions: str) -> None:

@@ -164,6 +164,11 @@ _LOOK_UP_TARGETS = (
     Access("iot", ("iot:DescribeThingGroup", "iot:ListThingsInThingGroup"), ("thinggroup/*",)),
     Access("iot", ("iot:SearchIndex",), ("index/AWS_Things",)),
 )
+# A job's targets checked to exist before AWS IoT is asked to make anything for them.
+_CHECK_JOB_TARGETS = (
+    Access("iot", ("iot:DescribeThing",), ("thing/*",)),
+    Access("iot", ("iot:DescribeThingGroup",), ("thinggroup/*",)),
+)
 _PUBLISH = (
     _READ_TEMPLATE,
     *_LOOK_FOR_FILES,  # files put with a presigned URL
@@ -246,7 +251,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "/templates/{templateId}",
         "v1",
         (Access("templates", ("dynamodb:DeleteItem",)), Access("commands", ("dynamodb:Query",))),
-        description="Deletes a template no live command uses.",
+        description="Deletes a template no live command uses; one that does not exist (or no longer) is a 404.",
         replies=(Reply(204),),
     ),
     Route(
@@ -309,7 +314,10 @@ V1_ROUTES: tuple[Route, ...] = (
             Access("iot", ("iot:DeleteCommand",), ("command/*",)),
             *_CANCEL,
         ),
-        description="Deletes a draft command; cancels a published one and marks it deleted.",
+        description=(
+            "Deletes a draft command; cancels a published one and marks it deleted. One that does not exist (also a"
+            " draft deleted already) is a 404."
+        ),
         flags=("force",),
         replies=(Reply(202, "commands_core.models.responses:CommandView"), Reply(204)),
     ),
@@ -466,12 +474,16 @@ JOB_ROUTES: tuple[Route, ...] = (
         (
             Access("iot", ("iot:CreateJob",), (*_JOB_AND_TARGETS, *_JOB_TEMPLATE)),
             Access("iot", ("iot:DescribeJobTemplate",), _JOB_TEMPLATE),  # a job from a template: it exists
+            *_CHECK_JOB_TARGETS,
             Access("presign", ("iam:PassRole",)),  # presignedUrlConfig: the service's presign role only
             # A retry with the same jobId is answered from the job it created.
             Access("iot", ("iot:DescribeJob", "iot:GetJobDocument"), ("job/*",)),
             _IDEMPOTENT,
         ),
-        description="Creates an AWS IoT job.",
+        description=(
+            "Creates an AWS IoT job (targetSelection SNAPSHOT when absent); a target AWS IoT has no thing or thing"
+            " group for is a 422 naming every such target, and nothing is created."
+        ),
         headers=(IDEMPOTENCY_KEY,),
         body=Body("commands_core.models.jobs_api:NewJob"),
         replies=(Reply(200, "commands_core.models.responses:JobCreated"),),
@@ -514,8 +526,8 @@ JOB_ROUTES: tuple[Route, ...] = (
         "jobs_associate",
         "PUT",
         "/jobs/{jobId}/associate",
-        (Access("iot", ("iot:DescribeJob", "iot:AssociateTargetsWithJob"), _JOB_AND_TARGETS),),
-        description="Adds targets to a continuous job.",
+        (Access("iot", ("iot:DescribeJob", "iot:AssociateTargetsWithJob"), _JOB_AND_TARGETS), *_CHECK_JOB_TARGETS),
+        description="Adds targets to a continuous job; unknown targets are a 422 naming each, and none is added.",
         body=Body("commands_core.models.jobs_api:Association"),
         replies=(Reply(200, "commands_core.models.responses:Associated"),),
     ),
@@ -533,7 +545,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/jobs/{jobId}",
         (Access("iot", ("iot:DeleteJob",), _JOB),),
-        description="Deletes a job.",
+        description="Deletes a job; one that does not exist (also one deleted already) is a 404.",
         body=Body("commands_core.models.jobs_api:Force", required=False),
         replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
@@ -559,7 +571,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/jobs/{jobId}/things/{thingName}",
         (Access("iot", ("iot:DescribeJobExecution", "iot:DeleteJobExecution"), _JOB_EXECUTION),),
-        description="Deletes one thing's execution of a job.",
+        description="Deletes one thing's execution of a job; one that does not exist (or no longer) is a 404.",
         body=Body("commands_core.models.jobs_api:ExecutionDelete", required=False),
         replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
@@ -614,7 +626,7 @@ JOB_ROUTES: tuple[Route, ...] = (
         "DELETE",
         "/job-templates/{jobTemplateId}",
         (Access("iot", ("iot:DeleteJobTemplate",), _JOB_TEMPLATE),),
-        description="Deletes a job template.",
+        description="Deletes a job template; one that does not exist (also one deleted already) is a 404.",
         replies=(Reply(200, "commands_core.models.responses:Deleted"),),
     ),
 )

@@ -56,8 +56,19 @@ class TemplateRepository:
                 raise NotFound("template", template.template_id) from None
             raise Conflict(f"template '{template.template_id}' was changed at the same time; retry") from None
 
-    def delete(self, template_id: str) -> None:
-        self._client.delete_item(TableName=self._table, Key={"templateId": {"S": template_id}})
+    def delete(self, template_id: str) -> bool:
+        """Deletes the template in one conditional write; False when there was none."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"templateId": {"S": template_id}},
+                ConditionExpression="attribute_exists(templateId)",
+            )
+        except Exception as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def page(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]:
         query: dict[str, Any] = {

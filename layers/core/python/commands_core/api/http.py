@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from commands_core import dependencies, wiring
 from commands_core.clock import iso
-from commands_core.errors import InvalidInput, RetryLater, ServiceError, Throttled, Unavailable
-from commands_core.observability import logger, metrics
+from commands_core.errors import InvalidInput, RetryLater, ServiceError, Throttled, Unavailable, UnsupportedMediaType
+from commands_core.observability import logger, publish_metrics
 from commands_core.validation import json_body, parse
 
 M = TypeVar("M", bound=BaseModel)
@@ -90,6 +90,28 @@ def map_errors(
 def unmatched_parameter(parameters: dict[str, str]) -> str:
     """The path parameter the resolver could not match (the first one if each would match)."""
     return next((name for name, value in parameters.items() if not _SEGMENT.fullmatch(value)), next(iter(parameters)))
+
+
+def check_content_type(app: APIGatewayRestResolver, accepts: tuple[str, ...]) -> None:
+    """UnsupportedMediaType (415) for a body whose Content-Type is none of `accepts` (`application/*+json`: any
+    JSON media type with that suffix, RFC 6839). A body without a
+    Content-Type is read as the route's type: clients that leave the header out mean JSON, and a body that is not
+    is refused where it is parsed."""
+    event = app.current_event
+    content_type = media_types(event.headers.get("content-type", ""))
+    if event.body and content_type and not any(_accepted(media, accepts) for media in content_type):
+        raise UnsupportedMediaType(f"Content-Type: this route accepts {' or '.join(accepts)}")
+
+
+def _accepted(media: str, accepts: tuple[str, ...]) -> bool:
+    """Whether `accepts` takes the media type: by name, or as JSON with a suffix (`application/*+json`)."""
+    suffixed = "application/*+json" in accepts and re.fullmatch(r"application/[^/*]+\+json", media) is not None
+    return media in accepts or suffixed
+
+
+def media_types(header: str) -> set[str]:
+    """The media types of a Content-Type header, without parameters (charset)."""
+    return {part.split(";")[0].strip().lower() for part in header.split(",") if part.strip()}
 
 
 def json_default(value: Any) -> Any:
@@ -180,7 +202,7 @@ def entrypoint(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], LambdaC
     (its path parameters, such as templateId), metrics and lifecycle events flushed per invocation."""
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-    @metrics.log_metrics
+    @publish_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         # templateId -> template_id: the names the rest of the service's log lines use.
         parameters = event.get("pathParameters") or {}

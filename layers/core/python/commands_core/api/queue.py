@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from commands_core import dependencies
-from commands_core.observability import logger, metrics
+from commands_core.observability import logger, publish_metrics
 
 
 def consumer(
@@ -27,7 +27,7 @@ def consumer(
         handle(decode(record.body))
 
     @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics
+    @publish_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         try:
             response = process_partial_response(

@@ -8,14 +8,14 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from commands_core import dependencies
-from commands_core.observability import logger, metrics
+from commands_core.observability import logger, publish_metrics
 
 
 def scheduled(run: Callable[[], dict[str, int]]) -> Callable[[dict[str, Any], LambdaContext], dict[str, int]]:
     """The Lambda handler of a scheduled function: the EventBridge event carries nothing it needs."""
 
     @logger.inject_lambda_context(clear_state=True)
-    @metrics.log_metrics
+    @publish_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         try:
             return run()

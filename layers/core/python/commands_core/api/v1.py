@@ -34,9 +34,7 @@ def resolver(accepts: tuple[str, ...] = (MEDIA_TYPE, _JSON)) -> APIGatewayRestRe
         event = app.current_event
         if negotiate(event.headers.get("accept", "")) is None:
             raise UnsupportedMediaType(f"Accept: this API produces {MEDIA_TYPE} or {_JSON}")
-        content_type = _types(event.headers.get("content-type", ""))
-        if event.body and content_type and not content_type & set(accepts):
-            raise UnsupportedMediaType(f"Content-Type: this route accepts {' or '.join(accepts)}")
+        http.check_content_type(app, accepts)
         return next_middleware(app)
 
     app.use(middlewares=[check_media_types])
@@ -119,8 +117,3 @@ def negotiate(accept: str) -> str | None:
     if max(v1, plain) <= 0:
         return None
     return _JSON if plain > v1 else MEDIA_TYPE
-
-
-def _types(header: str) -> set[str]:
-    """The media types of a Content-Type header, without parameters (charset)."""
-    return {part.split(";")[0].strip().lower() for part in header.split(",") if part.strip()}

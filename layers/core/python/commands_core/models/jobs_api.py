@@ -47,7 +47,7 @@ class JobConfigs(_Strict):
 
 class NewJob(JobConfigs):
     targets: list[Target] = Field(min_length=1, max_length=100)  # thing names, thing or thing-group ARNs
-    target_selection: Literal["SNAPSHOT", "CONTINUOUS"]
+    target_selection: Literal["SNAPSHOT", "CONTINUOUS"] = "SNAPSHOT"  # AWS IoT CreateJob's default
     document: Document | None = None  # or the job template's
     description: Comment | None = None
     job_id: JobId | None = None

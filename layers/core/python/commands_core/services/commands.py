@@ -227,14 +227,15 @@ def cancel(ports: Ports, command: Command, *, force: bool, to: str = "cancelled"
 def delete(ports: Ports, command_id: str, *, force: bool = False) -> bool:
     """A draft is deleted with its files; a published command is cancelled and marked deleted, and its AWS IoT
     command (delivery command) deprecated and deleted. True while AWS IoT holds that deletion pending (it
-    deletes a command deprecated less than 12 hours ago only then). Deleting an absent command succeeds, so
-    that a retried DELETE gets the same answer."""
-    check_id(command_id)
-    command = ports.commands.get(command_id)
-    if command is None:
-        return False
+    deletes a command deprecated less than 12 hours ago only then). An absent command is NotFound (404), also a
+    draft whose DELETE is retried after it succeeded; a deleted published command is still there (GET shows it,
+    with its executions and counts), so deleting it again answers as the first time did and resends the cancel
+    step."""
+    command = get(ports, command_id)
     if command.status == "draft":
         if not ports.commands.delete_draft(command_id):
+            if ports.commands.get(command_id) is None:  # a concurrent DELETE took it first
+                raise NotFound("command", command_id)
             raise Conflict(f"command '{command_id}' was published meanwhile; retry")
         deleted = command.model_copy(update={"status": "deleted", "status_changes": command.status_changes + 1})
         lifecycle_events.command_changed(

@@ -28,6 +28,7 @@ from commands_core.models.jobs_api import (
     NewJob,
     NewJobTemplate,
 )
+from commands_core.services import targets
 from commands_core.validation import check_id, check_thing_name, parse
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def create_job(ports: JobsPorts, body: Mapping[str, Any], default_id: str | None
         arguments["description"] = job.description
     if job.scheduling_config is not None:
         arguments["schedulingConfig"] = job.scheduling_config.model_dump(by_alias=True, exclude_none=True)
+    _check_targets(ports, job.targets)  # the request's own mistakes first, without a call to AWS IoT
     if job.job_template_id:
         arguments["jobTemplateArn"] = ports.registry.arn(f"jobtemplate/{job.job_template_id}")
         ports.api.describe_job_template(job.job_template_id)
@@ -123,6 +125,7 @@ def associate(ports: JobsPorts, job_id: str, body: Mapping[str, Any]) -> dict[st
         raise InvalidInput(
             "jobId", f"job '{job_id}' is {job.get('targetSelection')}: only a CONTINUOUS job takes targets"
         )
+    _check_targets(ports, association.targets)
     targets = [_target_arn(ports, target) for target in association.targets]
     _with_targets(lambda: ports.api.associate_targets(job_id, targets, association.comment))
     return {"associated": True}
@@ -232,6 +235,13 @@ def _with_targets(call: Callable[[], T]) -> T:
         return call()
     except NotFound:
         raise InvalidInput("targets", "names a thing or thing group AWS IoT does not know") from None
+
+
+def _check_targets(ports: JobsPorts, given: list[str]) -> None:
+    """Every target names a thing or thing group AWS IoT has, else nothing is made: AWS IoT itself would queue an
+    execution for a thing that does not exist."""
+    if missing := targets.unknown(given, ports.registry):
+        raise InvalidInput("targets", f"AWS IoT has no thing or thing group for: {', '.join(missing)}")
 
 
 def _check_job_id(job_id: str) -> None:

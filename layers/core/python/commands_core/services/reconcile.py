@@ -60,7 +60,10 @@ def run(ports: Ports, budget_seconds: float = BUDGET_SECONDS) -> dict[str, int]:
             logger.exception("could not reconcile", extra={"command_id": command.command_id})
     for name, value in figures.items():
         metrics.add_metric(name=f"Reconciled{name.title().replace('_', '')}", unit="Count", value=value)
-    logger.info("reconciled", extra=figures)
+    # A round that changed nothing says so only at DEBUG: rounds come every few minutes (seconds, locally), and
+    # an idle service's log stays quiet. Its figures are in the metrics either way.
+    did_work = any(value for name, value in figures.items() if name != "commands")
+    (logger.info if did_work else logger.debug)("reconciled", extra=figures)
     return figures
 
 

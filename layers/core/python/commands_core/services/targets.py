@@ -66,6 +66,24 @@ def parse(targets: Iterable[str], registry: Registry | None = None) -> Selection
     return Selection(tuple(things), tuple(groups), unknown=tuple(foreign))
 
 
+def unknown(targets: Iterable[str], registry: Registry) -> list[str]:
+    """The targets (thing names, thing or thing-group ARNs) AWS IoT has no thing or thing group for, as given,
+    each once."""
+    given = list(dict.fromkeys(targets))
+    with ThreadPoolExecutor(max_workers=_LOOKUP_THREADS) as pool:
+        found = list(pool.map(lambda target: _exists(target, registry), given))
+    return [target for target, exists in zip(given, found, strict=True) if not exists]
+
+
+def _exists(target: str, registry: Registry) -> bool:
+    """Whether AWS IoT has the target; an ARN of another account, region or partition is not a local one."""
+    if match := GROUP_ARN.fullmatch(target):
+        return target == registry.group_arn(match.group(1)) and registry.group_exists(match.group(1))
+    if match := THING_ARN.fullmatch(target):
+        return target == registry.thing_arn(match.group(1)) and registry.thing_exists(match.group(1))
+    return registry.thing_exists(target)
+
+
 # The API contract's comparison operators, as fleet-indexing query syntax.
 _OPERATORS = {"eq": ":", "neq": ":", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "starts_with": ":"}
 _BUILT_IN_FIELDS = {"thingName", "thingTypeName", "thingGroupNames", "thingId"}

@@ -19,7 +19,7 @@ class TemplateStore(Protocol):
     def create(self, template: Template) -> None: ...
     def get(self, template_id: str) -> Template | None: ...
     def replace(self, template: Template, expected_version: int) -> None: ...
-    def delete(self, template_id: str) -> None: ...
+    def delete(self, template_id: str) -> bool: ...
     def page(self, max_results: int, next_token: str | None) -> Page[TemplateSummary]: ...
 
 
@@ -66,13 +66,15 @@ def update(store: TemplateStore, template_id: str, changes: TemplateChanges) -> 
 
 
 def delete(store: TemplateStore, template_id: str, live_commands: Callable[[str], list[str]]) -> None:
-    """Deleting an absent template succeeds, so that a retried DELETE gets the same answer; a template that a
-    draft or published (scheduled, in progress or paused) command uses is kept (409)."""
+    """Deleting an absent template is NotFound (404), also a DELETE retried after it succeeded, as AWS IoT answers
+    for what is gone; a template that a draft or published (scheduled, in progress or paused) command uses is
+    kept (409)."""
     check_id(template_id)
     if live := live_commands(template_id):
         shown = ", ".join(live[:10]) + (f" and {len(live) - 10} more" if len(live) > 10 else "")
         raise Conflict(f"template '{template_id}' is used by live commands: {shown}")
-    store.delete(template_id)
+    if not store.delete(template_id):
+        raise NotFound("template", template_id)
 
 
 def check_id(template_id: str) -> None:

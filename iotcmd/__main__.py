@@ -1,0 +1,3 @@
+from iotcmd.app import main
+
+main()
