@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,6 +90,40 @@ def test_a_rollout_from_a_yaml_template_to_a_rerun_of_what_failed(runtime: Runti
     assert again.returncode == exits.OK, again.stdout + again.stderr
     listed = iotcmd(runtime, "executions", "list", "cli-2b", "--output", "json")
     assert json.loads(listed.stdout)["executions"] == [{"thingName": "sim-003", "status": "SUCCEEDED"}]
+
+    # And each rollout's lifecycle events are listed in order, each once: watch --events printed them as they came
+    assert "Command Status Changed: cli-1 publish: draft -> in_progress" in watched.stdout
+    things = [f"sim-{number:03}" for number in range(1, FLEET_SIZE + 1)]
+    assert told(runtime, "cli-1") == [("publish", "in_progress"), *[(thing, "SUCCEEDED") for thing in things],
+                                      ("complete", "completed")]  # fmt: skip
+    assert told(runtime, "cli-2") == [("publish", "in_progress"),
+                                      *[(thing, "FAILED" if thing == "sim-003" else "SUCCEEDED") for thing in things],
+                                      ("complete", "completed")]  # fmt: skip
+    assert told(runtime, "cli-2b") == [("publish", "in_progress"), ("sim-003", "SUCCEEDED"), ("complete", "completed")]
+
+
+def told(runtime: Runtime, command_id: str) -> list[tuple[str, str]]:
+    """The command's lifecycle events at /_local/events, once its `complete` is there (the events of an invocation
+    are put as it ends): each status change as (event, status), each end as (thing, status), things in name order
+    between the first and last change."""
+    deadline = time.monotonic() + 10
+    while True:
+        status, _, listed = runtime.request("GET", f"/_local/events?commandId={command_id}&limit=1000")
+        assert status == 200
+        events = listed["events"]
+        if (events and events[-1]["detail"].get("event") == "complete") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    seqs = [event["seq"] for event in events]
+    assert seqs == sorted(set(seqs))  # in the order put
+    ids = [event["detail"]["eventId"] for event in events]
+    assert len(ids) == len(set(ids))  # none twice
+    changes = [(e["detail"]["event"], e["detail"]["to"]) for e in events if e["detailType"] == "Command Status Changed"]
+    ends = sorted(
+        (e["detail"]["thingName"], e["detail"]["status"]) for e in events if e["detailType"] == "Execution Ended"
+    )
+    assert changes[1:-1] == [], changes  # nothing between publishing and completing
+    return [changes[0], *ends, changes[-1]]
 
 
 def test_output_json_is_the_body_the_api_returns(runtime: Runtime) -> None:

@@ -361,6 +361,18 @@ def test_watch_events_prints_each_event_once_and_goes_on_where_there_are_none(ap
     assert asked == [["0"], ["1"], ["1"]]
 
 
+def test_a_line_longer_than_the_terminal_is_printed_whole_for_a_script_to_read(api: FakeApi) -> None:
+    reason = "the device answered " + "at length " * 20
+    ended = {"commandId": "ota-42", "thingName": "sim-001", "status": "FAILED", "attempt": 1, "statusReason": reason}
+    event = {"seq": 1, "time": "t", "source": "iot-commands-service", "detailType": "Execution Ended", "detail": ended}
+    api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "completed", "counts": {"FAILED": 2}})
+    api.on("GET", "/_local/events", 200, {"events": [event], "next": 1})
+
+    result = run(api, "watch", "ota-42", "--events", "--interval", "0")
+
+    assert f"Execution Ended: ota-42 sim-001 FAILED (attempt 1) ({reason})\n" in result.stdout
+
+
 def test_watch_without_the_events_route_follows_the_command_alone(api: FakeApi) -> None:
     api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "in_progress"})
     api.on("GET", "/commands/ota-42", 200, COMMAND | {"status": "completed"})
