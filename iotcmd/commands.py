@@ -13,7 +13,7 @@ from iotcmd.client import Answer
 from iotcmd.context import IdempotencyKeyOption, OutputOption, client_of, guarded, idempotency_key, parameters
 from iotcmd.files import load_body
 from iotcmd.lists import read_all
-from iotcmd.output import Output, console, print_done, print_json, print_object, print_rows
+from iotcmd.output import Output, console, print_done, print_json, show_object, show_rows
 
 app = typer.Typer(help="Commands: a template's document sent to things, rolled out and followed.", no_args_is_help=True)
 
@@ -111,10 +111,7 @@ def list_(
 ) -> None:
     """List commands, every page."""
     body = read_all(client_of(ctx), "/commands", items="results", query={"status": status}, limit=limit)
-    if output is Output.json:
-        print_json(body)
-    else:
-        print_rows(body["results"], ["commandId", "templateId", "status", "counts", "percentComplete"])
+    show_rows(body, output, "results", ["commandId", "templateId", "status", "counts", "percentComplete"])
 
 
 @app.command()
@@ -122,10 +119,7 @@ def list_(
 def get(ctx: typer.Context, command_id: str, output: OutputOption = Output.table) -> None:
     """Show a command: its status, counts per execution status and rollout."""
     body = client_of(ctx).call("GET", _path(command_id)).body
-    if output is Output.json:
-        print_json(body)
-    else:
-        print_object(body)
+    show_object(body, output)
 
 
 def _change(

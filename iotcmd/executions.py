@@ -9,7 +9,7 @@ import typer
 
 from iotcmd.context import OutputOption, client_of, guarded
 from iotcmd.lists import read_all
-from iotcmd.output import Output, print_json, print_object, print_rows
+from iotcmd.output import Output, print_json, print_object, print_rows, show_rows
 
 app = typer.Typer(help="Executions: a command on one thing.", no_args_is_help=True)
 
@@ -26,10 +26,7 @@ def list_(
     """List a command's executions, every page."""
     path = f"/commands/{quote(command_id, safe='')}/executions"
     body = read_all(client_of(ctx), path, items="executions", query={"status": status}, limit=limit)
-    if output is Output.json:
-        print_json(body)
-    else:
-        print_rows(body["executions"], ["thingName", "status"])
+    show_rows(body, output, "executions", ["thingName", "status"])
 
 
 @app.command()

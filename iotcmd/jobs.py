@@ -11,7 +11,7 @@ import typer
 from iotcmd.context import IdempotencyKeyOption, OutputOption, client_of, guarded, idempotency_key
 from iotcmd.files import load_body
 from iotcmd.lists import read_all
-from iotcmd.output import Output, print_json, print_object, print_rows
+from iotcmd.output import Output, show_object, show_rows
 
 app = typer.Typer(help="Jobs: plain AWS IoT jobs, for what a command does not cover.", no_args_is_help=True)
 
@@ -28,10 +28,7 @@ def create(
     answer = client_of(ctx).call(
         "POST", "/jobs", body=load_body(file), headers={"Idempotency-Key": idempotency_key(key)}
     )
-    if output is Output.json:
-        print_json(answer.body)
-    else:
-        print_object(answer.body)
+    show_object(answer.body, output)
 
 
 @app.command("list")
@@ -44,10 +41,7 @@ def list_(
 ) -> None:
     """List jobs, every page."""
     body = read_all(client_of(ctx), "/jobs", items="jobs", query={"status": status}, limit=limit, token_in="")
-    if output is Output.json:
-        print_json(body)
-    else:
-        print_rows(body["jobs"], ["jobId", "status", "targetSelection", "createdAt"])
+    show_rows(body, output, "jobs", ["jobId", "status", "targetSelection", "createdAt"])
 
 
 @app.command()
@@ -55,7 +49,4 @@ def list_(
 def get(ctx: typer.Context, job_id: str, output: OutputOption = Output.table) -> None:
     """Show a job."""
     body = client_of(ctx).call("GET", f"/jobs/{quote(job_id, safe='')}").body
-    if output is Output.json:
-        print_json(body)
-    else:
-        print_object(body.get("job", body))
+    show_object(body, output, body.get("job", body))

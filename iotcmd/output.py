@@ -56,6 +56,22 @@ def text_of(value: Any) -> str:
     return json.dumps(value)
 
 
+def show_object(body: Any, output: Output, shown: Mapping[str, Any] | None = None) -> None:
+    """One resource as the API returned it (JSON), or `shown` (the body unless given) as a row per field."""
+    if output is Output.json:
+        print_json(body)
+    else:
+        print_object(body if shown is None else shown)
+
+
+def show_rows(body: Mapping[str, Any], output: Output, items: str, columns: Sequence[str]) -> None:
+    """A list as the API returned it (JSON), or its `items` as a table of the named columns."""
+    if output is Output.json:
+        print_json(body)
+    else:
+        print_rows(body[items], columns)
+
+
 def print_done(known: Mapping[str, Any], message: str, output: Output) -> None:
     """A write the API answered without a body: what is known of it (JSON), or a sentence."""
     if output is Output.json:

@@ -11,7 +11,7 @@ import typer
 from iotcmd.context import IdempotencyKeyOption, OutputOption, client_of, guarded, idempotency_key
 from iotcmd.files import load_body
 from iotcmd.lists import read_all
-from iotcmd.output import Output, console, print_done, print_json, print_object, print_rows
+from iotcmd.output import Output, console, print_done, print_json, show_object, show_rows
 
 app = typer.Typer(help="Templates: the documents commands are built from.", no_args_is_help=True)
 
@@ -42,10 +42,7 @@ def list_(
 ) -> None:
     """List templates, every page."""
     body = read_all(client_of(ctx), "/templates", items="results", limit=limit)
-    if output is Output.json:
-        print_json(body)
-    else:
-        print_rows(body["results"], ["templateId", "description"])
+    show_rows(body, output, "results", ["templateId", "description"])
 
 
 @app.command()
@@ -53,10 +50,7 @@ def list_(
 def get(ctx: typer.Context, template_id: str, output: OutputOption = Output.table) -> None:
     """Show a template."""
     body = client_of(ctx).call("GET", f"/templates/{quote(template_id, safe='')}").body
-    if output is Output.json:
-        print_json(body)
-    else:
-        print_object(body)
+    show_object(body, output)
 
 
 @app.command()
