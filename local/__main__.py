@@ -136,11 +136,12 @@ def _started(name: str, target: Callable[..., object], *args: object) -> threadi
 
 def _say_started(port: int, aws_port: int, routes: int, things: int) -> None:
     from local.fleet import GROUP
+    from local.views import LINKS
 
     print(f"AWS endpoint (moto) on http://127.0.0.1:{aws_port}", file=sys.stderr)
     print(f"Simulated fleet: {things} things in thing group '{GROUP}' (/_local/fleet)", file=sys.stderr)
     print(f"API on http://127.0.0.1:{port} ({routes} routes); what to open: http://127.0.0.1:{port}/", file=sys.stderr)
-    print("  /docs (Swagger UI), /openapi.json, /_local/health, /_local/fleet", file=sys.stderr)
+    print("  " + ", ".join(path for path, _ in LINKS), file=sys.stderr)  # what / links to
     print("Ctrl-C stops", file=sys.stderr, flush=True)
 
 

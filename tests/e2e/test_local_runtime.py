@@ -391,6 +391,8 @@ def test_the_root_links_to_what_a_newcomer_opens_as_json_and_as_a_page_for_a_bro
         assert response.headers["content-type"].startswith("text/html")
         page = response.read().decode()
     assert all(f'href="{path}"' in page for path in wanted)
+    said = "".join(local_runtime.output)  # and what make run prints when it has started names them too
+    assert all(path in said.split("Ctrl-C stops")[0].split("what to open")[1] for path in wanted)
 
 
 def test_health_says_what_is_running(local_runtime: Runtime) -> None:
