@@ -17,6 +17,7 @@ from commands_core.models import STORED
 from commands_core.models.commands import Command, FileRef, Started
 from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
 from commands_core.models.lifecycle import PUBLISHED, STEP_EVENTS, STOPPABLE, StatusEvent, StepEvent, status_after
+from commands_core.models.templates import Delivery
 from commands_core.pagination import Page, decode_token, encode_token
 
 _COMMAND = "command"
@@ -27,6 +28,7 @@ _BATCH = 25  # BatchWriteItem's limit
 _GROUP = "group#"
 _WATCHER = "command#"
 _JOIN_ATTEMPTS = 8
+_DELIVERIES_KEPT = 10_000  # a bound on what a long-lived function remembers
 
 Joined = Literal["joined", "has_one", "full", "ended"]
 
@@ -35,6 +37,7 @@ class CommandRepository:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
+        self._deliveries: dict[str, Delivery] = {}  # of published commands: it never changes after publishing
 
     # Commands
 
@@ -49,6 +52,20 @@ class CommandRepository:
             if error_code(error) == "ConditionalCheckFailedException":
                 raise AlreadyExists(f"command '{command.command_id}' already exists") from None
             raise
+
+    def delivery_of(self, command_id: str) -> Delivery | None:
+        """The command's delivery, read once per command while this repository lives (a warm function): a hot
+        path, every execution that ends, wants it and nothing else of the command. None for an absent or draft
+        command, which is not remembered."""
+        known = self._deliveries.get(command_id)
+        if known is None:
+            command = self.get(command_id)
+            known = command.delivery if command else None
+            if known is not None:
+                if len(self._deliveries) >= _DELIVERIES_KEPT:
+                    self._deliveries.clear()
+                self._deliveries[command_id] = known
+        return known
 
     def get(self, command_id: str) -> Command | None:
         response = self._client.get_item(TableName=self._table, Key=_key(command_id), ConsistentRead=True)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from commands_core.models.commands import Command
     from commands_core.models.executions import Report
     from commands_core.models.lifecycle import CommandStatus, StatusEvent
+    from commands_core.models.templates import Delivery
     from commands_core.services.ports import EventPublisher
 
 
@@ -50,9 +51,10 @@ def command_changed(
     )
 
 
-def execution_ended(events: EventPublisher, command: Command, report: Report, attempt: int) -> None:
-    """The report ended the execution's `attempt`, and with it the execution."""
-    if command.delivery is None:  # (a command with executions is published: it has one)
+def execution_ended(events: EventPublisher, delivery: Delivery | None, report: Report, attempt: int) -> None:
+    """The report ended the execution's `attempt`, and with it the execution, of a command delivered by
+    `delivery`."""
+    if delivery is None:  # (a command with executions is published: it has one)
         return
     events.put(
         ExecutionEnded(
@@ -62,7 +64,7 @@ def execution_ended(events: EventPublisher, command: Command, report: Report, at
             status=report.status,  # type: ignore[arg-type]  # the caller tells only terminal statuses
             attempt=attempt,
             status_reason=report.reason,
-            delivery=command.delivery,
+            delivery=delivery,
             time=report.at,
         )
     )

@@ -21,6 +21,7 @@ from commands_core.services import delivery, lifecycle_events, retries
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from commands_core.adapters.commands import CommandRepository
     from commands_core.models.commands import Command
     from commands_core.services.ports import Ports
 
@@ -129,11 +130,9 @@ def _apply(
             return False  # a duplicate, or an older IN_PROGRESS than the one applied
         elif not allowed(execution.status, report.status, cloud_timeout=execution.timed_out_by == "cloud"):
             return False
-        # Read for the retry rule and for the event of an end (its delivery), once per try.
-        command = store.get(report.command_id) if report.status in TERMINAL else None
-        again = _next_attempt(command, execution, report) if execution else None
+        again = _next_attempt(store, execution, report) if execution else None
         if store.record(execution, report, again=again):
-            _applied(ports, execution, report, again=again, command=command, restart=restart)
+            _applied(ports, execution, report, again=again, restart=restart)
             return True
     raise ExecutionChurn(f"execution {report.command_id}/{report.thing_name} kept changing")
 
@@ -144,7 +143,6 @@ def _applied(
     report: Report,
     *,
     again: ExecutionStatus | None,
-    command: Command | None,
     restart: Restart | None,
 ) -> None:
     """What follows the report's write, which this writer alone made: logs and metrics, the next attempt's start
@@ -159,9 +157,8 @@ def _applied(
     elif report.status in TERMINAL:
         metrics.add_metric(name=f"Execution{report.status.title().replace('_', '')}", unit="Count", value=1)
         logger.info("execution ended", extra=moved)
-        if command is not None:
-            attempt = report.attempt_on(execution) if execution else 1
-            lifecycle_events.execution_ended(ports.events, command, report, attempt)
+        attempt = report.attempt_on(execution) if execution else 1
+        lifecycle_events.execution_ended(ports.events, ports.commands.delivery_of(report.command_id), report, attempt)
     else:
         logger.debug("execution moved", extra=moved)
 
@@ -181,12 +178,13 @@ def stale(execution: Execution, report: Report) -> bool:
     return report.at < since or (report.at == since and report.status in retries.RETRYABLE)
 
 
-def _next_attempt(command: Command | None, execution: Execution, report: Report) -> ExecutionStatus | None:
+def _next_attempt(store: CommandRepository, execution: Execution, report: Report) -> ExecutionStatus | None:
     """The status the execution's next attempt starts in, when the report is a failure of its current attempt
     that the command's retry policy retries; None when the failure ends the execution. A command no longer
     published (cancelled, deleted) retries nothing, nor one whose schedule has ended (nothing more starts)."""
     if report.status not in retries.RETRYABLE or execution.status in TERMINAL:
         return None
+    command = store.get(report.command_id)
     if command is None or command.status not in PUBLISHED or scheduling.ended(command.scheduling_config, now()):
         return None
     policy = command.job_executions_retry_config
