@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import jsii
 from aws_cdk import ArnFormat, Duration, SecretValue, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -21,13 +20,13 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from commands_core.models.lifecycle_events import SOURCE, CommandStatusChanged
 from stacks.checks import acknowledge
 from stacks.functions import LOG_RETENTION
+from stacks.storage import dead_letter_queue
 
 WEBHOOK_URL_KEY = "eventsWebhookUrl"
 WEBHOOK_SECRET_KEY = "eventsWebhookSecretArn"
@@ -115,27 +114,12 @@ class LifecycleEvents(Construct):
         destination = events.ApiDestination(
             self, "Webhook", connection=connection, endpoint=url, http_method=events.HttpMethod.POST
         )
-        dead_letters = sqs.Queue(
-            self,
-            "WebhookDeadLetters",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
+        dead_letters, _ = dead_letter_queue(self, "Webhook", "Lifecycle events the webhook did not take within a day")
         acknowledge(
             dead_letters,
             "The dead-letter queue of the webhook rule's target (EventBridge's DeadLetterConfig), not a queue that "
             "consumers read; its alarm says when an event could not be delivered.",
             "AwsSolutions-SQS3",
-        )
-        dead_letters.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)).create_alarm(
-            self,
-            "WebhookDeadLettersAlarm",
-            alarm_description="Lifecycle events the webhook did not take within a day",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         events.Rule(
             self,

@@ -92,21 +92,8 @@ class Storage(Construct):
 
     def _queue(self, queue: resources.Queue) -> sqs.Queue:
         name = queue.name.capitalize()
-        dead_letters = sqs.Queue(
-            self,
-            f"{name}DeadLetters",
-            retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-        )
-        alarm = dead_letters.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)).create_alarm(
-            self,
-            f"{name}DeadLettersAlarm",
-            alarm_description=f"Messages of the {queue.name} queue failed {queue.max_receive_count} times",
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        dead_letters, alarm = dead_letter_queue(
+            self, name, f"Messages of the {queue.name} queue failed {queue.max_receive_count} times"
         )
         self.dead_letter_alarms.append(alarm)
         self.dead_letter_queues[queue.name] = dead_letters
@@ -146,3 +133,25 @@ def _projection(index: resources.Index) -> dynamodb.ProjectionType:
     if index.include is None:
         return dynamodb.ProjectionType.ALL
     return dynamodb.ProjectionType.INCLUDE if index.include else dynamodb.ProjectionType.KEYS_ONLY
+
+
+def dead_letter_queue(scope: Construct, name: str, alarm_description: str) -> tuple[sqs.Queue, cloudwatch.Alarm]:
+    """A dead-letter queue (`<name>DeadLetters`: 14 days, encrypted, TLS only) and its alarm on the first message
+    in it, which needs a person."""
+    dead_letters = sqs.Queue(
+        scope,
+        f"{name}DeadLetters",
+        retention_period=Duration.days(14),
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+    )
+    alarm = dead_letters.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)).create_alarm(
+        scope,
+        f"{name}DeadLettersAlarm",
+        alarm_description=alarm_description,
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    return dead_letters, alarm
