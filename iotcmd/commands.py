@@ -10,7 +10,15 @@ import typer
 
 from iotcmd import preview
 from iotcmd.client import Answer
-from iotcmd.context import IdempotencyKeyOption, OutputOption, client_of, guarded, idempotency_key, parameters
+from iotcmd.context import (
+    IdempotencyKeyOption,
+    LimitOption,
+    OutputOption,
+    client_of,
+    guarded,
+    idempotency_key,
+    parameters,
+)
 from iotcmd.files import load_body
 from iotcmd.lists import read_all
 from iotcmd.output import Output, console, print_done, print_json, show_object, show_rows
@@ -21,7 +29,6 @@ PublishOption = Annotated[bool, typer.Option("--publish", help="Publish at once 
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Show what publishing would do (?dryRun=true); nothing is created.")
 ]
-LimitOption = Annotated[int | None, typer.Option(help="At most this many (default: every page).")]
 
 
 def _path(command_id: str) -> str:

@@ -20,6 +20,7 @@ OutputOption = Annotated[
     Output,
     typer.Option("--output", "-o", envvar="IOTCMD_OUTPUT", help="table (readable) or json (the API's body)."),
 ]
+LimitOption = Annotated[int | None, typer.Option(help="At most this many (default: every page).")]
 IdempotencyKeyOption = Annotated[
     str | None,
     typer.Option(

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import typer
 
-from iotcmd.context import OutputOption, client_of, guarded
+from iotcmd.context import LimitOption, OutputOption, client_of, guarded
 from iotcmd.lists import read_all
 from iotcmd.output import Output, print_json, print_object, print_rows, show_rows
 
@@ -21,7 +21,7 @@ def list_(
     command_id: str,
     status: Annotated[str | None, typer.Option(help="Only executions in this status (SUCCEEDED, FAILED, ...).")] = None,
     output: OutputOption = Output.table,
-    limit: Annotated[int | None, typer.Option(help="At most this many (default: every page).")] = None,
+    limit: LimitOption = None,
 ) -> None:
     """List a command's executions, every page."""
     path = f"/commands/{quote(command_id, safe='')}/executions"

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import typer
 
-from iotcmd.context import IdempotencyKeyOption, OutputOption, client_of, guarded, idempotency_key
+from iotcmd.context import IdempotencyKeyOption, LimitOption, OutputOption, client_of, guarded, idempotency_key
 from iotcmd.files import load_body
 from iotcmd.lists import read_all
 from iotcmd.output import Output, show_object, show_rows
@@ -37,7 +37,7 @@ def list_(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="Only jobs in this status (IN_PROGRESS, COMPLETED, ...).")] = None,
     output: OutputOption = Output.table,
-    limit: Annotated[int | None, typer.Option(help="At most this many (default: every page).")] = None,
+    limit: LimitOption = None,
 ) -> None:
     """List jobs, every page."""
     body = read_all(client_of(ctx), "/jobs", items="jobs", query={"status": status}, limit=limit, token_in="")

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import typer
 
-from iotcmd.context import IdempotencyKeyOption, OutputOption, client_of, guarded, idempotency_key
+from iotcmd.context import IdempotencyKeyOption, LimitOption, OutputOption, client_of, guarded, idempotency_key
 from iotcmd.files import load_body
 from iotcmd.lists import read_all
 from iotcmd.output import Output, console, print_done, print_json, show_object, show_rows
@@ -38,7 +38,7 @@ def create(
 def list_(
     ctx: typer.Context,
     output: OutputOption = Output.table,
-    limit: Annotated[int | None, typer.Option(help="At most this many (default: every page).")] = None,
+    limit: LimitOption = None,
 ) -> None:
     """List templates, every page."""
     body = read_all(client_of(ctx), "/templates", items="results", limit=limit)
