@@ -63,9 +63,11 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # EMF lines on stdout are noise locally
 
+    from commands_core.adapters import aws as service_clients
     from commands_core.wiring import CONSUMERS, ROUTES, functions
     from local import aws, fleet, moto_iot, openapi, queues, schedules, views
     from local.api import Api, serve
+    from local.calls import Calls
     from local.lambdas import Functions
     from local.rules import Broker
 
@@ -84,6 +86,8 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
     # answers without a socket, an HTTP server thread and two HTTP parsers per call (a fifth of a busy runtime's
     # time). Other clients (the AWS CLI, scripts) reach them through the endpoint.
     aws.answer_in_process(*endpoint.emulators)
+    calls = Calls()
+    calls.install(service_clients.session().events)
     aws.create_resources(env)
     iot = aws.client("iot", env)
     things = fleet.create(iot, settings.fleet_size)
@@ -117,7 +121,7 @@ def _run(running: contextlib.ExitStack, last: list[Callable[[], object]]) -> Non
         views.routes(iot, broker.publish),
         api_key=api_key,
         pages=openapi.pages(),
-        views=views.overview(health, iot, things, endpoint.event_bridge),
+        views=views.overview(health, iot, things, endpoint.event_bridge, calls),
     )
     try:
         server = serve(port, api, settings.request_timeout_seconds)

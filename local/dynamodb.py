@@ -26,14 +26,21 @@ DynamoDB guarantees and the service relies on:
   and UPDATED_NEW return the paths the update expression names, as they were or are, changed or not; a
   TransactGetItems applies its projections; key types, empty index keys, duplicate keys in a batch and batches
   over 25 requests are refused.
+- ReturnConsumedCapacity (TOTAL or INDEXES) answers the units DynamoDB charges, from the items' sizes: a read
+  a unit per 4 KB (half for an eventually consistent one; a Query or Scan sums the items it read, before its
+  filter, and rounds once), a write a unit per KB of the larger of the item before and after (a delete: the item
+  it removed), each at least one; a transaction's items twice (a ConditionCheck as a write of the item it
+  checks); and each secondary index entry written (added, removed, or changed in what it projects: a moved key
+  is a removal and an addition) as a write of its projected size.
 
-What it cannot reproduce: throttling, capacity and per-partition limits; eventually consistent reads (an
-index is up to date as soon as a write commits, where DynamoDB's lag); TransactionConflict (writes never
-overlap); TTL expiry, streams, backups, PartiQL, UpdateTable and the legacy (non-expression) parameters, which
-are refused; tables keyed by numbers (keys are strings or binary); numbers are kept as written (DynamoDB
-normalizes them: 1.50 reads back as 1.5); inside TransactWriteItems, an error that depends on an item (an
-operand of the wrong type, an item grown past 400 KB) fails the request with a ValidationException, where
-DynamoDB cancels it with a ValidationError reason.
+What it cannot reproduce: throttling, and capacity or per-partition limits (it counts units, it never refuses them);
+the units of a request that fails (DynamoDB charges a failed conditional write but answers an error, so no client
+sees them either); eventually consistent reads (an index is up to date as soon as a write commits, where DynamoDB's
+lag); TransactionConflict (writes never overlap); TTL expiry, streams, backups, PartiQL, UpdateTable and the legacy
+(non-expression) parameters, which are refused; tables keyed by numbers (keys are strings or binary); numbers are
+kept as written (DynamoDB normalizes them: 1.50 reads back as 1.5); inside TransactWriteItems, an error that depends
+on an item (an operand of the wrong type, an item grown past 400 KB) fails the request with a ValidationException,
+where DynamoDB cancels it with a ValidationError reason.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import base64
 import contextlib
 import copy
 import json
+import math
 import queue
 import re
 import shutil
@@ -599,6 +607,67 @@ class _Read:
     filter: Any
     projection: list[DocumentPath]
     count_only: bool
+    consistent: bool
+
+
+READ_UNIT_BYTES, WRITE_UNIT_BYTES = 4 * 1024, 1024
+
+
+@dataclass
+class Consumed:
+    """The capacity units one request consumes, by table and index (None: the table itself)."""
+
+    transactional: bool = False  # a transaction's items cost twice
+    # (table, None) or (table, (kind of index, its name)): [read units, write units]
+    units: dict[tuple[str, tuple[str, str] | None], list[float]] = field(default_factory=dict)
+
+    def read(self, table: Table, size: int, *, consistent: bool, index: Any = None) -> None:
+        weight = 2.0 if self.transactional else 1.0 if consistent else 0.5
+        self._add(table, index, 0, weight * math.ceil(max(size, 1) / READ_UNIT_BYTES))
+
+    def write(self, table: Table, old: Wire | None, new: Wire | None) -> None:
+        """A write that turns the item `old` into `new` (None: absent), with the index entries it changes."""
+        size = max(item_size(old) if old else 0, item_size(new) if new else 0)
+        self._add(table, None, 1, (2.0 if self.transactional else 1.0) * _write_units(size))
+        for index in table.spec.all_indexes():
+            before = table.position(index, old) if old else None
+            after = table.position(index, new) if new else None
+            was = table.projected(index, old) if old and before else None
+            now = table.projected(index, new) if new and after else None
+            if before is not None and before == after:  # in place: charged only if what it projects changed
+                if was != now:
+                    self._add(table, index, 1, _write_units(max(item_size(was or {}), item_size(now or {}))))
+                continue
+            for entry in (was, now):  # removed, added, or moved (both)
+                if entry is not None:
+                    self._add(table, index, 1, _write_units(item_size(entry)))
+
+    def _add(self, table: Table, index: Any, kind: int, units: float) -> None:
+        group = "GlobalSecondaryIndexes" if index in table.spec.global_indexes else "LocalSecondaryIndexes"
+        where = None if index is None else (group, index.name)
+        self.units.setdefault((table.name, where), [0.0, 0.0])[kind] += units
+
+    def answer(self, detail: str) -> list[dict[str, Any]]:
+        """ConsumedCapacity, one entry per table: TOTAL, or INDEXES with the table's and each index's share."""
+        tables: dict[str, dict[str, Any]] = {}
+        for (table, index), (read, write) in self.units.items():
+            entry = tables.setdefault(table, {"TableName": table} | _capacity(0.0, 0.0))
+            entry |= _capacity(entry["ReadCapacityUnits"] + read, entry["WriteCapacityUnits"] + write)
+            if detail == "INDEXES":
+                if index is None:
+                    entry["Table"] = _capacity(read, write)
+                else:
+                    group, name = index
+                    entry.setdefault(group, {})[name] = _capacity(read, write)
+        return list(tables.values())
+
+
+def _write_units(size: int) -> int:
+    return math.ceil(max(size, 1) / WRITE_UNIT_BYTES)
+
+
+def _capacity(read: float, write: float) -> dict[str, float]:
+    return {"CapacityUnits": read + write, "ReadCapacityUnits": read, "WriteCapacityUnits": write}
 
 
 class Dynamodb(Emulator):
@@ -609,6 +678,7 @@ class Dynamodb(Emulator):
         self._store = Store()
         self._rows = Rows(self._store)
         self._tables: dict[str, Table] = {}
+        self._counting = threading.local()  # the Consumed of the request this thread answers, when asked for
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "CreateTable": self._create_table,
             "DescribeTable": self._describe_table,
@@ -661,15 +731,25 @@ class Dynamodb(Emulator):
             request = _read(route, body)
             if unsupported := [name for name in _UNSUPPORTED if name in request]:
                 raise _invalid(f"the embedded endpoint takes expressions, not the legacy parameter {unsupported[0]}")
+            detail = request.get("ReturnConsumedCapacity", "NONE")
+            self._counting.now = consumed = Consumed() if detail in ("TOTAL", "INDEXES") else None
             if route in self._serialized:
                 with self._store.write():
                     output = self._operations[route](request)
             else:
                 output = self._operations[route](request)
+            if consumed is not None and consumed.units:
+                entries = consumed.answer(detail)
+                output["ConsumedCapacity"] = entries if route.startswith(("Batch", "Transact")) else entries[0]
             return 200, headers, json.dumps(output, separators=(",", ":")).encode()
         except ApiError as error:
             body_out = {"__type": _ERRORS + error.code} | error.body
             return 400, headers | {"x-amzn-ErrorType": error.code}, json.dumps(body_out).encode()
+        finally:
+            self._counting.now = None
+
+    def _consumed(self) -> Consumed | None:
+        return getattr(self._counting, "now", None)
 
     # --- tables ---
 
@@ -785,6 +865,8 @@ class Dynamodb(Emulator):
         _check_placeholders(request, ("ProjectionExpression",))
         paths = _projection(request)  # checked whether or not the item exists
         item = self._rows.get(table, self._key(table, request["Key"]))
+        if consumed := self._consumed():
+            consumed.read(table, item_size(item or {}), consistent=request.get("ConsistentRead", False))
         return {} if item is None else {"Item": _projected(item, paths)}
 
     def _put_item(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -802,6 +884,8 @@ class Dynamodb(Emulator):
         current = self._rows.get(table, key)
         self._guard(request, current)
         self._rows.put(table, item)
+        if consumed := self._consumed():
+            consumed.write(table, current, item)
         return {"Attributes": current} if request.get("ReturnValues") == "ALL_OLD" and current else {}
 
     def _guard(self, request: Mapping[str, Any], current: Wire | None) -> None:
@@ -824,6 +908,8 @@ class Dynamodb(Emulator):
         self._check_key_values(table, updated)
         _check_values(updated)
         self._rows.put(table, updated)
+        if consumed := self._consumed():
+            consumed.write(table, current, updated)
         if returning == "ALL_OLD":
             return {"Attributes": current} if current else {}
         if returning == "ALL_NEW":
@@ -874,6 +960,8 @@ class Dynamodb(Emulator):
         current = self._rows.get(table, key)
         self._guard(request, current)
         self._rows.delete(table, key)
+        if consumed := self._consumed():
+            consumed.write(table, current, None)
         return {"Attributes": current} if request.get("ReturnValues") == "ALL_OLD" and current else {}
 
     # --- reads of many ---
@@ -961,6 +1049,7 @@ class Dynamodb(Emulator):
             filter=_condition(request.get("FilterExpression"), request),
             projection=_projection(request),
             count_only=select == "COUNT",
+            consistent=request.get("ConsistentRead", False),
         )
 
     def _table_start(self, read: _Read) -> tuple[bytes, bytes]:
@@ -1001,6 +1090,9 @@ class Dynamodb(Emulator):
         results = evaluated
         if read.index is not None:
             results = [read.table.projected(read.index, item) for item in results]
+        if consumed := self._consumed():  # what it read, before the filter; an index's entries as projected
+            read_bytes = sum(map(item_size, results)) if read.index is not None else total
+            consumed.read(read.table, read_bytes, consistent=read.consistent, index=read.index)
         if read.filter is not None:
             results = [item for item in results if _holds(read.filter, item)]
         answer: dict[str, Any] = {"Count": len(results), "ScannedCount": len(evaluated)}
@@ -1028,7 +1120,10 @@ class Dynamodb(Emulator):
             if len(set(keys)) != len(keys):
                 raise _invalid("Provided list of item keys contains duplicates")
             paths = _projection(entry)
-            found = (self._rows.get(table, key) for key in keys)
+            found = [self._rows.get(table, key) for key in keys]
+            if consumed := self._consumed():
+                for item in found:
+                    consumed.read(table, item_size(item or {}), consistent=entry.get("ConsistentRead", False))
             responses[name] = [_projected(item, paths) for item in found if item is not None]
         return {"Responses": responses, "UnprocessedKeys": {}}
 
@@ -1037,12 +1132,16 @@ class Dynamodb(Emulator):
         if len(entries) > MAX_TRANSACTION_ITEMS:
             raise _invalid(f"Member must have length less than or equal to {MAX_TRANSACTION_ITEMS}: transactItems")
         answers = []
+        if consumed := self._consumed():
+            consumed.transactional = True
         for entry in entries:
             get = entry["Get"]
             table = self._table(get["TableName"])
             _check_placeholders(get, ("ProjectionExpression",))
             paths = _projection(get)
             item = self._rows.get(table, self._key(table, get["Key"]))
+            if consumed:
+                consumed.read(table, item_size(item or {}), consistent=True)
             answers.append({} if item is None else {"Item": _projected(item, paths)})
         return {"Responses": answers}
 
@@ -1069,7 +1168,10 @@ class Dynamodb(Emulator):
                     planned.append((table, None, self._key(table, entry["DeleteRequest"]["Key"])))
         if len({(table.name, key) for table, _, key in planned}) != len(planned):
             raise _invalid("Provided list of item keys contains duplicates")
+        consumed = self._consumed()
         for table, item, key in planned:
+            if consumed:
+                consumed.write(table, self._rows.get(table, key), item)
             if item is None:
                 self._rows.delete(table, key)
             else:
@@ -1084,6 +1186,8 @@ class Dynamodb(Emulator):
             raise _invalid(f"Member must have length less than or equal to {MAX_TRANSACTION_ITEMS}: transactItems")
         touched: set[tuple[str, tuple[bytes, bytes]]] = set()
         reasons: list[dict[str, Any]] = []
+        if consumed := self._consumed():
+            consumed.transactional = True
 
         class Cancelled(Exception):
             pass
@@ -1119,7 +1223,10 @@ class Dynamodb(Emulator):
             if kind == "ConditionCheck":
                 table = self._table(operation["TableName"])
                 _check_placeholders(operation, ("ConditionExpression",))
-                self._guard(operation, self._rows.get(table, self._key(table, operation["Key"])))
+                checked = self._rows.get(table, self._key(table, operation["Key"]))
+                self._guard(operation, checked)
+                if consumed := self._consumed():
+                    consumed.write(table, checked, checked)
             elif kind == "Put":
                 self._put_item(operation)
             elif kind == "Update":

@@ -23,6 +23,7 @@ from local import fleet
 from local.api import Html, LocalRoutes, Views
 
 if TYPE_CHECKING:
+    from local.calls import Calls
     from local.eventbridge import EventBridge
 
 EVENTS_LIMIT = 100  # GET /_local/events: the page size unless `limit` says otherwise
@@ -142,6 +143,7 @@ LINKS = (
     ("/_local/health", "what is running: the API, the embedded AWS endpoint, the queue consumers, the fleet"),
     ("/_local/fleet", "the simulated things, each with its simBehavior and thing groups"),
     ("/_local/events", "the lifecycle events the service put on its bus, in order (since, commandId, limit)"),
+    ("/_local/calls", "the AWS calls the functions made, by operation, and the DynamoDB capacity units they used"),
 )
 _PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -158,13 +160,14 @@ FLEET_PAGE_LIMIT = 100
 FLEET_MAX_LIMIT = 250  # each thing is two calls to the embedded AWS IoT
 
 
-def overview(health: Health, iot: Any, things: Sequence[str], event_bridge: EventBridge) -> Views:
-    """GET /, /_local/health, /_local/fleet and /_local/events."""
+def overview(health: Health, iot: Any, things: Sequence[str], event_bridge: EventBridge, calls: Calls) -> Views:
+    """GET /, /_local/health, /_local/fleet, /_local/events and /_local/calls."""
     return {
         "/": index,
         "/_local/health": health.answer,
         "/_local/fleet": _fleet(iot, things),
         "/_local/events": events(event_bridge),
+        "/_local/calls": calls.answer,
     }
 
 

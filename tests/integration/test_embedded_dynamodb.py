@@ -1317,3 +1317,96 @@ def test_closing_the_emulator_removes_its_temporary_file(monkeypatch: pytest.Mon
     emulator.close()
     emulator.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_consumed_capacity_is_what_dynamodb_charges_for_the_items_sizes(dynamo: Any) -> None:
+    """Units from the items' sizes: writes per KB of the larger image, reads per 4 KB (half when eventually
+    consistent), transactions twice, each index entry a write of what it projects; nothing unless asked."""
+    text = {"S": "x" * 1500}  # an item of about 1.5 KB
+    total = {"ReturnConsumedCapacity": "TOTAL"}
+    put = dynamo.put_item(TableName=PLAIN, Item={"id": {"S": "a"}, "body": text}, **total)
+    assert put["ConsumedCapacity"] == {
+        "TableName": PLAIN,
+        "CapacityUnits": 2.0,
+        "ReadCapacityUnits": 0.0,
+        "WriteCapacityUnits": 2.0,
+    }
+    assert "ConsumedCapacity" not in dynamo.get_item(TableName=PLAIN, Key={"id": {"S": "a"}})
+    read = dynamo.get_item(TableName=PLAIN, Key={"id": {"S": "a"}}, **total)["ConsumedCapacity"]
+    assert read["ReadCapacityUnits"] == 0.5
+    read = dynamo.get_item(TableName=PLAIN, Key={"id": {"S": "a"}}, ConsistentRead=True, **total)
+    assert read["ConsumedCapacity"]["ReadCapacityUnits"] == 1.0
+    missing = dynamo.get_item(TableName=PLAIN, Key={"id": {"S": "none"}}, **total)["ConsumedCapacity"]
+    assert missing["ReadCapacityUnits"] == 0.5  # a read that finds nothing still costs its minimum
+
+    grown = dynamo.update_item(
+        TableName=PLAIN,
+        Key={"id": {"S": "a"}},
+        UpdateExpression="SET more = :more",
+        ExpressionAttributeValues={":more": {"S": "y" * 3500}},
+        **total,
+    )
+    assert grown["ConsumedCapacity"]["WriteCapacityUnits"] == 5.0  # the larger image: about 5 KB after
+    shrunk = dynamo.update_item(TableName=PLAIN, Key={"id": {"S": "a"}}, UpdateExpression="REMOVE more", **total)
+    assert shrunk["ConsumedCapacity"]["WriteCapacityUnits"] == 5.0  # ... and before
+
+    dynamo.put_item(TableName=PLAIN, Item={"id": {"S": "b"}, "body": text})
+    transaction = dynamo.transact_write_items(
+        TransactItems=[
+            {"Update": {"TableName": PLAIN, "Key": {"id": {"S": "a"}}, "UpdateExpression": "REMOVE body"}},
+            {
+                "ConditionCheck": {
+                    "TableName": PLAIN,
+                    "Key": {"id": {"S": "b"}},
+                    "ConditionExpression": "size(body) > :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+        ],
+        **total,
+    )
+    assert transaction["ConsumedCapacity"] == [
+        {"TableName": PLAIN, "CapacityUnits": 8.0, "ReadCapacityUnits": 0.0, "WriteCapacityUnits": 8.0}
+    ]
+
+    items = [{"commandId": {"S": "c"}, "itemKey": {"S": f"E#{number}"}, "body": text} for number in range(3)]
+    dynamo.batch_write_item(RequestItems={COMMANDS: [{"PutRequest": {"Item": item}} for item in items]})
+    query = dynamo.query(
+        TableName=COMMANDS,
+        KeyConditionExpression="commandId = :c",
+        FilterExpression="attribute_not_exists(body)",  # the filter drops all three: they were read all the same
+        ExpressionAttributeValues={":c": {"S": "c"}},
+        **total,
+    )
+    assert (query["Count"], query["ConsumedCapacity"]["ReadCapacityUnits"]) == (0, 1.0)  # 4.5 KB: 2 units, halved
+
+
+def test_consumed_capacity_counts_each_index_entry_a_write_changes(dynamo: Any) -> None:
+    indexes = {"ReturnConsumedCapacity": "INDEXES"}
+    key = {"commandId": {"S": "c"}, "itemKey": {"S": "E#t"}}
+    item = key | {"thingName": {"S": "t"}, "createdAt": {"S": "2026"}, "phase": {"S": "QUEUED"}}
+    created = dynamo.put_item(TableName=COMMANDS, Item=item, **indexes)["ConsumedCapacity"]
+    assert created["Table"]["WriteCapacityUnits"] == 1.0
+    assert created["GlobalSecondaryIndexes"] == {
+        "byThing": {"CapacityUnits": 1.0, "ReadCapacityUnits": 0.0, "WriteCapacityUnits": 1.0}
+    }
+    assert created["WriteCapacityUnits"] == 2.0
+
+    def update(expression: str, **values: Any) -> dict[str, Any]:
+        answer = dynamo.update_item(
+            TableName=COMMANDS,
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeValues={name: {"S": value} for name, value in values.items()},
+            **indexes,
+        )
+        return {
+            name: units["WriteCapacityUnits"]
+            for name, units in answer["ConsumedCapacity"].get("GlobalSecondaryIndexes", {}).items()
+        }
+
+    assert update("SET phase = :s", **{":s": "SUCCEEDED"}) == {"byThing": 1.0}  # projects all
+    assert update("SET templateRef = :r", **{":r": "tpl"}) == {"byThing": 1.0, "byTemplate": 1.0}  # joins byTemplate
+    # byTemplate projects its keys and commandStatus only: another attribute's change does not touch its entry.
+    assert update("SET note = :n", **{":n": "hello"}) == {"byThing": 1.0}
+    assert update("SET thingName = :t", **{":t": "u"}) == {"byThing": 2.0}  # moved: one entry out, one in

@@ -7,12 +7,14 @@ import threading
 from typing import Any
 
 from local import fleet, views
+from local.calls import Calls
 from local.eventbridge import EventBridge
 
 
 def _view(iot: Any, things: list[str]) -> Any:
     health = views.Health(1, "http://127.0.0.1:1", {}, {}, len(things))
-    return views.overview(health, iot, things, EventBridge(account="123456789012", region="us-east-1"))["/_local/fleet"]
+    event_bridge = EventBridge(account="123456789012", region="us-east-1")
+    return views.overview(health, iot, things, event_bridge, Calls())["/_local/fleet"]
 
 
 def test_the_fleet_lists_every_thing_with_its_behaviour_and_groups_page_by_page(iot: Any) -> None:
