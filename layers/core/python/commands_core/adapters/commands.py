@@ -14,7 +14,7 @@ from commands_core.adapters.dynamo import from_item, to_item
 from commands_core.clock import iso, now
 from commands_core.errors import AlreadyExists
 from commands_core.models import STORED
-from commands_core.models.commands import Command, FileRef, Started
+from commands_core.models.commands import Command, FileRef, Published, Started
 from commands_core.models.executions import PENDING, TERMINAL, Execution, Report
 from commands_core.models.lifecycle import PUBLISHED, STEP_EVENTS, STOPPABLE, StatusEvent, StepEvent, status_after
 from commands_core.models.templates import Delivery
@@ -28,7 +28,7 @@ _BATCH = 25  # BatchWriteItem's limit
 _GROUP = "group#"
 _WATCHER = "command#"
 _JOIN_ATTEMPTS = 8
-_DELIVERIES_KEPT = 10_000  # a bound on what a long-lived function remembers
+_PUBLISHED_KEPT = 10_000  # a bound on what a long-lived function remembers
 
 Joined = Literal["joined", "has_one", "full", "ended"]
 
@@ -37,7 +37,7 @@ class CommandRepository:
     def __init__(self, client: Any, table_name: str) -> None:
         self._client = client
         self._table = table_name
-        self._deliveries: dict[str, Delivery] = {}  # of published commands: it never changes after publishing
+        self._published: dict[str, Published] = {}  # what never changes once a command is published
 
     # Commands
 
@@ -53,19 +53,29 @@ class CommandRepository:
                 raise AlreadyExists(f"command '{command.command_id}' already exists") from None
             raise
 
-    def delivery_of(self, command_id: str) -> Delivery | None:
-        """The command's delivery, read once per command while this repository lives (a warm function): a hot
-        path, every execution that ends, wants it and nothing else of the command. None for an absent or draft
-        command, which is not remembered."""
-        known = self._deliveries.get(command_id)
+    def published(self, command_id: str) -> Published | None:
+        """What never changes once the command is published, read once per command while this repository lives
+        (a warm function): a hot path, every event of an execution wants it and nothing else of the command. None
+        for an absent command, or one whose delivery has not yet made its job or AWS IoT command; not remembered."""
+        known = self._published.get(command_id)
         if known is None:
             command = self.get(command_id)
-            known = command.delivery if command else None
-            if known is not None:
-                if len(self._deliveries) >= _DELIVERIES_KEPT:
-                    self._deliveries.clear()
-                self._deliveries[command_id] = known
+            if command is None or command.delivery is None or command.published_at is None:
+                return None
+            made = {"job": command.job_id, "command": command.iot_command_arn}.get(command.delivery, command_id)
+            if made is None:
+                return None
+            known = Published(
+                command_id, command.delivery, command.published_at, command.job_id, command.iot_command_arn
+            )
+            if len(self._published) >= _PUBLISHED_KEPT:
+                self._published.clear()
+            self._published[command_id] = known
         return known
+
+    def delivery_of(self, command_id: str) -> Delivery | None:
+        published = self.published(command_id)
+        return published.delivery if published else None
 
     def get(self, command_id: str) -> Command | None:
         response = self._client.get_item(TableName=self._table, Key=_key(command_id), ConsistentRead=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
@@ -259,6 +259,17 @@ class Started(ApiModel):
 
     at: datetime
     count: int
+
+
+class Published(NamedTuple):
+    """What never changes once a command is published and its delivery holds what it made in AWS IoT (a job, an
+    AWS IoT command): every event of its executions is checked against it."""
+
+    command_id: str
+    delivery: Delivery
+    published_at: datetime
+    job_id: str | None
+    iot_command_arn: str | None
 
 
 class Command(CommandFields):

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from pydantic import ValidationError
 
 from commands_core.clock import now
-from commands_core.models.commands import Command
+from commands_core.models.commands import Published
 from commands_core.models.events import (
     EVENTS,
     VALIDATION_REASONS,
@@ -24,7 +24,7 @@ from commands_core.models.events import (
     JobExecutionEvent,
     StatusEvent,
 )
-from commands_core.models.executions import ExecutionStatus, Report
+from commands_core.models.executions import TERMINAL, Execution, ExecutionStatus, Report
 from commands_core.models.lifecycle import PUBLISHED
 from commands_core.observability import count_by, logger, metrics
 from commands_core.services import commands, reconcile, transitions
@@ -69,7 +69,7 @@ def handle(ports: Ports, message: Any) -> None:
 
 
 def _job_execution(ports: Ports, event: JobExecutionEvent) -> Drop | None:
-    command = ports.commands.get(event.job_id)  # a command's job id is its command id
+    command = ports.commands.published(event.job_id)  # a command's job id is its command id
     if command is None or command.job_id != event.job_id:
         return Drop("unknown_job", "no command of this service has this AWS IoT job")
     if late := _out_of_time(command, event):
@@ -92,12 +92,12 @@ def _job_execution(ports: Ports, event: JobExecutionEvent) -> Drop | None:
         source="jobs-event",
         details={str(key): str(value) for key, value in details.items()} if details else None,
     )
-    _apply(ports, report, create_missing=execution is None)
+    _apply(ports, report, execution)
     return None
 
 
 def _command_execution(ports: Ports, event: CommandExecutionEvent) -> Drop | None:
-    command = ports.commands.get(event.command_id)  # a command's IoT command id is its command id
+    command = ports.commands.published(event.command_id)  # a command's IoT command id is its command id
     if command is None or command.iot_command_arn != event.command_arn:
         return Drop("unknown_command", "no command of this service has this AWS IoT command")
     if late := _out_of_time(command, event):
@@ -123,13 +123,17 @@ def _command_execution(ports: Ports, event: CommandExecutionEvent) -> Drop | Non
         cloud_timeout=status == "TIMED_OUT" and code == _NO_RESPONSE,
         execution_id=event.execution_id,
     )
-    _apply(ports, report, create_missing=False)
+    _apply(ports, report, execution)
     return None
 
 
-def _apply(ports: Ports, report: Report, *, create_missing: bool) -> None:
-    applied = transitions.apply(ports, report, create_missing=create_missing, restart=ports.queue.send)
-    if applied and report.status != "IN_PROGRESS":
+def _apply(ports: Ports, report: Report, execution: Execution | None) -> None:
+    """Applies the report to the execution just read (creating it when None: the command's ingest checked that
+    AWS IoT holds it); an execution that ended may decide the command (abort, a wave's gate, completion)."""
+    applied = transitions.apply(
+        ports, report, create_missing=execution is None, read=execution, restart=ports.queue.send
+    )
+    if applied and report.status in TERMINAL:
         command = ports.commands.get(report.command_id)
         if command:
             commands.settle(ports, command)
@@ -152,11 +156,11 @@ def _job(ports: Ports, event: JobEvent) -> Drop | None:
     return None
 
 
-def _out_of_time(command: Command, event: JobExecutionEvent | CommandExecutionEvent) -> Drop | None:
+def _out_of_time(command: Published, event: JobExecutionEvent | CommandExecutionEvent) -> Drop | None:
     """An event time no execution of the command can have: later than now, or earlier than its publishing."""
     if event.timestamp > now() + SKEW:
         return Drop("bad_timestamp", f"{event.timestamp.isoformat()} is more than {SKEW} in the future")
-    if command.published_at and event.timestamp < command.published_at - SKEW:
+    if event.timestamp < command.published_at - SKEW:
         return Drop("bad_timestamp", f"{event.timestamp.isoformat()} is before the command was published")
     return None
 

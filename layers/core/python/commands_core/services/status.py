@@ -119,7 +119,7 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
     """Applies the state a device reports; a 400 saying the current state when the execution cannot move
     there (backwards, or out of an end). Reporting the current state again changes nothing."""
     execution = _execution(ports, status)
-    command = ports.commands.get(execution.command_id)
+    command = ports.commands.published(execution.command_id)
     if command is None or not delivery.of(command.delivery).takes_device_reports:
         # A job's or an AWS IoT command's device reports through AWS IoT, whose state the table follows.
         raise InvalidInput(
