@@ -9,7 +9,7 @@ import json
 import math
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -105,12 +105,13 @@ class Inbox:
         self._fetched_at: dict[str, float] = {}  # thing name -> time.monotonic() its last fetch ended
 
     def waiting(self, names: set[str]) -> set[str]:
-        """The things with an execution of an inbox command in progress to fetch: QUEUED, or SENT and past its
-        lease (its answer was lost: the service hands it out again). One Query for the commands; a command's
-        executions QUEUED or SENT are read again only when its counts changed or a lease known passed, and then
-        at most every _REREAD_SECONDS (while thousands move, reading them all each second would be most of the
-        fleet's work), so a fleet whose devices have what they were sent costs that one Query a poll. A thing
-        fetched since its command's executions were read waits for the next read: its fetch took what it had."""
+        """The things with an execution of an inbox command in progress to fetch: QUEUED, or SENT and past its lease
+        (its answer was lost: the service hands it out again). One Query for the commands and one of each one's
+        counts; a command's executions QUEUED or SENT are read again only when its counts changed or a lease
+        known passed, and then at most every _REREAD_SECONDS (while thousands move, reading them all each second
+        would be most of the fleet's work), so a fleet whose devices have what they were sent costs that one
+        Query a poll. A thing fetched since its command's executions were read waits for the next read: its
+        fetch took what it had."""
         at, moment = datetime.now(UTC), time.monotonic()
         known, self._pending = self._pending, {}
         commands = {
@@ -118,13 +119,21 @@ class Inbox:
             "IndexName": "byStatus",
             "KeyConditionExpression": "commandStatus = :status",
             "FilterExpression": "delivery = :inbox",
-            "ProjectionExpression": "commandId, #counts",
-            "ExpressionAttributeNames": {"#counts": "counts"},
+            "ProjectionExpression": "commandId",
             "ExpressionAttributeValues": {":status": {"S": "in_progress"}, ":inbox": {"S": "inbox"}},
         }
         for command in self._query(commands):
             command_id = command["commandId"]["S"]
-            counts = {status: int(count["N"]) for status, count in command.get("counts", {}).get("M", {}).items()}
+            shards = {  # the command's counts, in shards of their own
+                "TableName": self._table,
+                "KeyConditionExpression": "commandId = :command AND begins_with(itemKey, :counts)",
+                "ProjectionExpression": "#counts",
+                "ExpressionAttributeNames": {"#counts": "counts"},
+                "ExpressionAttributeValues": {":command": {"S": command_id}, ":counts": {"S": "counts#"}},
+            }
+            counts: Counter[str] = Counter()
+            for shard in self._query(shards):
+                counts.update({status: int(count["N"]) for status, count in shard["counts"]["M"].items()})
             if not counts.get("QUEUED") and not counts.get("SENT"):
                 continue  # nothing to fetch: every execution is its device's, or ended
             signature = json.dumps(counts, sort_keys=True)

@@ -122,18 +122,29 @@ def stored(command_id: str, **attributes: Any) -> None:
     """Sets attributes of a command item (by their stored names), bypassing every rule: a test arranging a state
     that only a crash or a race between functions would leave."""
     from commands_core.adapters import aws as clients
+    from commands_core.adapters.commands import COUNT_SHARDS
     from commands_core.adapters.dynamo import to_item
     from commands_core.settings import settings
 
-    names = {f"#a{index}": name for index, name in enumerate(attributes)}
-    values = to_item({f":v{index}": value for index, value in enumerate(attributes.values())})
-    clients.client("dynamodb").update_item(
-        TableName=settings().commands_table,
-        Key={"commandId": {"S": command_id}, "itemKey": {"S": "command"}},
-        UpdateExpression="SET " + ", ".join(f"{alias} = :v{index}" for index, alias in enumerate(names)),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+    # The counts are items of their own, in shards: the first takes them, the others are emptied.
+    counted: dict[str, Any] = {name: attributes.pop(name) for name in ("counts", "waveCounts") if name in attributes}
+    emptied: dict[str, Any] = {"counts": {}}
+    if "waveCounts" in counted:
+        emptied["waveCounts"] = [{} for _ in counted["waveCounts"]]
+    changes: list[tuple[str, dict[str, Any]]] = [("command", attributes), ("counts#0", counted)]
+    changes += [(f"counts#{shard}", emptied if counted else {}) for shard in range(1, COUNT_SHARDS)]
+    for item_key, chosen in changes:
+        if not chosen:
+            continue
+        names = {f"#a{index}": name for index, name in enumerate(chosen)}
+        values = to_item({f":v{index}": value for index, value in enumerate(chosen.values())})
+        clients.client("dynamodb").update_item(
+            TableName=settings().commands_table,
+            Key={"commandId": {"S": command_id}, "itemKey": {"S": item_key}},
+            UpdateExpression="SET " + ", ".join(f"{alias} = :v{index}" for index, alias in enumerate(names)),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
 
 
 def job_things(iot: Any, job_id: str) -> list[str]:

@@ -177,7 +177,12 @@ ROUTES = {
         "status", "dynamodb.GetItem", _published, lambda api: api.get("/commands/v0/status/cmd-1.dev-1"), 200
     ),
     "inbox_fetch/dynamodb": Route(
-        "status", "dynamodb.Query", _published, lambda api: api.get("/v2/command-inbox/?device_id=dev-1"), 200
+        "status",
+        "dynamodb.Query",
+        _published,
+        lambda api: api.get("/v2/command-inbox/?device_id=dev-1"),
+        200,
+        b'"inbox"',  # the device's inbox (the index), not the read of its command
     ),
 }
 

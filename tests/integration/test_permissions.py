@@ -40,7 +40,7 @@ def _grants(call: str, params: dict[str, Any], names: dict[str, str]) -> set[Gra
                 for item in params["TransactItems"]
                 for kind in item
             }
-        tables = params["RequestItems"] if operation == "BatchWriteItem" else [params["TableName"]]
+        tables = params["RequestItems"] if operation.startswith("Batch") else [params["TableName"]]
         return {(names[table], call) for table in tables}
     if service == "s3":
         bucket = names[params["Bucket"]]

@@ -148,7 +148,13 @@ BINARY_MEDIA_TYPES: tuple[str, ...] = ("multipart/form-data",)
 _READ_TEMPLATE = Access("templates", ("dynamodb:GetItem",))
 # Powertools idempotency: the in-progress record, its completion, and its removal when the request failed.
 _IDEMPOTENT = Access("idempotency", ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"))
-_READ_COMMAND = Access("commands", ("dynamodb:GetItem",))
+_READ_COMMAND = Access(
+    "commands",
+    (
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+    ),
+)
 _WRITE_COMMAND = Access("commands", ("dynamodb:PutItem", "dynamodb:UpdateItem"))
 _ENQUEUE = Access("dispatch", ("sqs:SendMessage",))
 # A function that changes a command's status or ends an execution tells it on the bus (lifecycle events).
@@ -186,8 +192,16 @@ _CANCEL = (
     Access("iot", ("iot:CancelJob",), ("job/*",)),
 )
 
-_READ_EXECUTION = Access("commands", ("dynamodb:GetItem",))
-_RECORD_EXECUTIONS = Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"))
+_READ_EXECUTION = Access(
+    "commands",
+    (
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+    ),
+)
+_RECORD_EXECUTIONS = Access(
+    "commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
+)
 _READ_JOB_EXECUTIONS = Access("iot", ("iot:ListJobExecutionsForJob",), ("job/*",))
 _DELETE_COMMAND_GROUPS = Access("iot", ("iot:DeleteThingGroup",), ("thinggroup/command-*",))
 # What follows an execution that ended (services/commands.settle): an abort criterion met cancels the command, a
@@ -272,7 +286,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "GET",
         "/commands",
         "v1",
-        (Access("commands", ("dynamodb:Query",)),),
+        (Access("commands", ("dynamodb:Query", "dynamodb:BatchGetItem")),),  # the commands, then their counts
         description="Lists commands, newest first.",
         query="commands_core.models.commands:CommandQuery",
         replies=(Reply(200, "commands_core.models.responses:CommandPage"),),
@@ -292,7 +306,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "/commands/{commandId}",
         "v1",
         (
-            Access("commands", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")),
+            Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem")),
             *_PUBLISH,
             *_SETTLE,
         ),
@@ -308,7 +322,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "/commands/{commandId}",
         "v1",
         (
-            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")),
+            Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem")),
             _READ_TEMPLATE,  # a draft's files are the template's required files
             Access("files", ("s3:DeleteObject",), ("commands/*",)),
             Access("iot", ("iot:DeleteCommand",), ("command/*",)),
@@ -365,7 +379,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "/commands/{commandId}/files/{fileId}",
         "v1",
         (
-            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+            Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")),
             _READ_TEMPLATE,
             Access("files", ("s3:PutObject",), ("commands/*",)),
         ),
@@ -379,7 +393,7 @@ V1_ROUTES: tuple[Route, ...] = (
         "/commands/{commandId}/files/{fileId}",
         "v1",
         (
-            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem")),
+            Access("commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")),
             _READ_TEMPLATE,
             *_LOOK_FOR_FILES,
             Access("files", ("s3:DeleteObject",), ("commands/*",)),
@@ -642,7 +656,7 @@ STATUS_ROUTES: tuple[Route, ...] = (
         "GET",
         "/commands/v0/status",
         "status",
-        (_READ_STATUSES,),
+        (_READ_STATUSES, Access("commands", ("dynamodb:BatchGetItem",))),
         description="Lists command statuses (filters request, device, state, exclude_internal_commands).",
         query="commands_core.models.status:StatusQuery",
         replies=(Reply(200, "commands_core.models.responses:StatusPage"),),
@@ -786,7 +800,16 @@ SCHEDULES: tuple[Schedule, ...] = (
         every_minutes=5,
         timeout_seconds=300,
         access=(
-            Access("commands", ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query")),
+            Access(
+                "commands",
+                (
+                    "dynamodb:GetItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:Query",
+                    "dynamodb:BatchGetItem",
+                ),
+            ),
             _READ_JOB_EXECUTIONS,
             _READ_COMMAND_EXECUTIONS,
             *_SETTLE,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import zlib
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -21,8 +23,17 @@ from commands_core.models.templates import Delivery
 from commands_core.pagination import Page, decode_token, encode_token
 
 _COMMAND = "command"
+# A command's counts (and its waves') are items of their own, next to the command's in its partition: every
+# execution's change writes them, and the command item, large and copied whole into the byKind and byStatus
+# indexes, would cost that write several times over. They are COUNT_SHARDS items, each execution's changes
+# counted in the one its thing name hashes to, so that no item takes more than its share of a command's changes
+# (DynamoDB's limit is per item: 1,000 write units a second). Each shard's counts may go below zero, their sum
+# never does. "command" < "counts#<n>" < "execution#": one Query reads the command and every shard.
+_COUNTS = "counts#"
+COUNT_SHARDS = 8
 _EXECUTION = "execution#"
 _BATCH = 25  # BatchWriteItem's limit
+_BATCH_GET = 100  # BatchGetItem's
 # A thing group's watchers (the CONTINUOUS commands targeting it) are items of a partition of the group's own:
 # command ids are [A-Za-z0-9_-], so `group#` names no command.
 _GROUP = "group#"
@@ -78,9 +89,35 @@ class CommandRepository:
         return published.delivery if published else None
 
     def get(self, command_id: str) -> Command | None:
-        response = self._client.get_item(TableName=self._table, Key=_key(command_id), ConsistentRead=True)
-        item = response.get("Item")
-        return _command(item) if item else None
+        """The command with its counts: one strongly consistent Query of its two items."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="commandId = :command AND itemKey BETWEEN :first AND :last",
+            ExpressionAttributeValues=to_item({":command": command_id, ":first": _COMMAND, ":last": _COUNTS + "~"}),
+            ConsistentRead=True,
+        )
+        items = response["Items"]  # the command's first (in key order), then its shards
+        if not items or items[0]["itemKey"]["S"] != _COMMAND:
+            return None
+        return _command(items[0], items[1:])
+
+    def _with_counts(self, items: list[dict[str, Any]]) -> list[Command]:
+        """Commands read from an index, each with its counts' shards (BatchGetItem, 100 keys a call)."""
+        shards: dict[str, list[dict[str, Any]]] = {item["commandId"]["S"]: [] for item in items}
+        keys = [_counts_key(command_id, shard) for command_id in shards for shard in range(COUNT_SHARDS)]
+        for start in range(0, len(keys), _BATCH_GET):
+            wanted: dict[str, Any] = {"Keys": keys[start : start + _BATCH_GET], "ConsistentRead": True}
+            for attempt in range(10):
+                response = self._client.batch_get_item(RequestItems={self._table: wanted})
+                for found in response["Responses"].get(self._table, []):
+                    shards[found["commandId"]["S"]].append(found)
+                wanted = response.get("UnprocessedKeys", {}).get(self._table) or {}
+                if not wanted:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2))  # keys left unprocessed: DynamoDB's throttling
+            else:
+                raise throttled()
+        return [_command(item, shards[item["commandId"]["S"]]) for item in items]
 
     def replace(self, command: Command, *, expected_version: int, expected_status: str) -> bool:
         """Writes `command` if it is still at `expected_version` and `expected_status`; False otherwise."""
@@ -185,10 +222,25 @@ class CommandRepository:
     def reset_counts(self, command_id: str, counts: dict[str, int], waves: list[dict[str, int]], at: datetime) -> None:
         """The command's counts, and each wave's (a rollout in waves), all at once: an expand, before any
         execution can move."""
-        self._update(
-            command_id,
-            {"counts": counts, "wave_counts": waves or None, "total": sum(counts.values()), "updated_at": at},
-        )
+        # Every shard holds a map and one per wave, so that any may be counted in; the first holds the counts.
+        puts = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {
+                            "commandId": command_id,
+                            "itemKey": f"{_COUNTS}{shard}",
+                            "counts": counts if shard == 0 else {},
+                            "waveCounts": (waves if shard == 0 else [{} for _ in waves]) or None,
+                        }
+                    ),
+                }
+            }
+            for shard in range(COUNT_SHARDS)
+        ]
+        arguments = self._update_arguments(command_id, {"total": sum(counts.values()), "updated_at": at})
+        self._transact([*puts, {"Update": arguments}])
 
     def _update(
         self,
@@ -280,7 +332,7 @@ class CommandRepository:
         """Adds `delta` (negative: takes away) to the command's count of executions in `status`, atomically."""
         self._client.update_item(
             TableName=self._table,
-            Key=_key(command_id),
+            Key=_counts_key(command_id, 0),
             UpdateExpression="SET counts.#status = if_not_exists(counts.#status, :zero) + :delta",
             ExpressionAttributeNames={"#status": status},
             ExpressionAttributeValues={":delta": {"N": str(delta)}, ":zero": {"N": "0"}},
@@ -312,7 +364,7 @@ class CommandRepository:
             if len(items) > max_results or "LastEvaluatedKey" not in response:
                 break
             query |= {"ExclusiveStartKey": response["LastEvaluatedKey"], "Limit": max_results + 1 - len(items)}
-        page = [_command(item) for item in items[:max_results]]
+        page = self._with_counts(items[:max_results])
         token = None
         if len(items) > max_results:
             last = from_item(items[max_results - 1])
@@ -371,11 +423,18 @@ class CommandRepository:
                 "Update": {
                     "TableName": self._table,
                     "Key": _key(command_id),
-                    "UpdateExpression": "SET joinedLate = if_not_exists(joinedLate, :zero) + :one, "
-                    "counts.#scheduled = if_not_exists(counts.#scheduled, :zero) + :one",
+                    "UpdateExpression": "SET joinedLate = if_not_exists(joinedLate, :zero) + :one",
                     "ConditionExpression": f"attribute_exists(commandId) AND {condition}",
-                    "ExpressionAttributeNames": {"#scheduled": "SCHEDULED"},
                     "ExpressionAttributeValues": to_item(values),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": _counts_key(command_id, _shard(thing_name)),
+                    "UpdateExpression": "SET counts.#scheduled = if_not_exists(counts.#scheduled, :zero) + :one",
+                    "ExpressionAttributeNames": {"#scheduled": "SCHEDULED"},
+                    "ExpressionAttributeValues": to_item({":one": 1, ":zero": 0}),
                 }
             },
         ]
@@ -497,8 +556,9 @@ class CommandRepository:
             "KeyConditionExpression": "commandStatus = :status",
             "ExpressionAttributeValues": {":status": {"S": status}},
         }
-        for item in self._all(arguments):
-            yield _command(item)
+        items = list(self._all(arguments))
+        for start in range(0, len(items), _BATCH_GET):
+            yield from self._with_counts(items[start : start + _BATCH_GET])
 
     def get_execution(self, command_id: str, thing_name: str) -> Execution | None:
         response = self._client.get_item(
@@ -538,15 +598,21 @@ class CommandRepository:
             to = again or report.status
             if execution.status == to:
                 return self._transact([write])
-            counts = "SET counts.#from = counts.#from - :one, counts.#to = if_not_exists(counts.#to, :zero) + :one"
+            counts = (
+                "SET counts.#from = if_not_exists(counts.#from, :zero) - :one, "
+                "counts.#to = if_not_exists(counts.#to, :zero) + :one"
+            )
             names = {"#from": execution.status, "#to": to}
             if execution.wave is not None:  # the wave's counts move with the command's (the wave gates read them)
                 wave = f"waveCounts[{int(execution.wave)}]"  # a list index cannot be an expression value
-                counts += f", {wave}.#from = {wave}.#from - :one, {wave}.#to = if_not_exists({wave}.#to, :zero) + :one"
+                counts += (
+                    f", {wave}.#from = if_not_exists({wave}.#from, :zero) - :one, "
+                    f"{wave}.#to = if_not_exists({wave}.#to, :zero) + :one"
+                )
         command = {
             "Update": {
                 "TableName": self._table,
-                "Key": _key(report.command_id),
+                "Key": _counts_key(report.command_id, _shard(report.thing_name)),
                 "UpdateExpression": counts,
                 "ConditionExpression": "attribute_exists(commandId)",
                 "ExpressionAttributeNames": names,
@@ -766,18 +832,27 @@ def _key(command_id: str) -> dict[str, Any]:
     return {"commandId": {"S": command_id}, "itemKey": {"S": _COMMAND}}
 
 
+def _counts_key(command_id: str, shard: int) -> dict[str, Any]:
+    return {"commandId": {"S": command_id}, "itemKey": {"S": f"{_COUNTS}{shard}"}}
+
+
+def _shard(thing_name: str) -> int:
+    """The counts shard of a thing's execution: the same in every process (unlike hash())."""
+    return zlib.crc32(thing_name.encode()) % COUNT_SHARDS
+
+
 def _execution_key(command_id: str, thing_name: str) -> dict[str, Any]:
     return {"commandId": {"S": command_id}, "itemKey": {"S": _EXECUTION + thing_name}}
 
 
 def _command_item(command: Command) -> dict[str, Any]:
-    data = command.model_dump(mode="json", by_alias=True)
+    data = command.model_dump(mode="json", by_alias=True, exclude={"counts", "wave_counts"})  # the counts item's
     status = data.pop("status")
     # The fields the API does not show, stored all the same.
     internal = {
         field.alias or name: to_jsonable_python(getattr(command, name))
         for name, field in Command.model_fields.items()
-        if field.exclude
+        if field.exclude and name != "wave_counts"
     }
     return to_item(
         data
@@ -786,9 +861,19 @@ def _command_item(command: Command) -> dict[str, Any]:
     )
 
 
-def _command(item: dict[str, Any]) -> Command:
+def _command(item: dict[str, Any], shards: list[dict[str, Any]]) -> Command:
+    """The command of its item and its counts' shards (none: not expanded yet, no counts), summed."""
     data = from_item(item)
     data["status"] = data.pop("commandStatus")
+    counts: Counter[str] = Counter()
+    waves: list[Counter[str]] = []
+    for shard in map(from_item, shards):
+        counts.update(shard.get("counts") or {})
+        for index, wave in enumerate(shard.get("waveCounts") or []):
+            waves += [Counter() for _ in range(index + 1 - len(waves))]
+            waves[index].update(wave)
+    if shards:
+        data |= {"counts": dict(counts), "waveCounts": [dict(wave) for wave in waves]}
     return Command.model_validate(data, context=STORED)
 
 
