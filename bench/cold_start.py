@@ -17,7 +17,7 @@ clients, the request's work and its AWS calls.
 
 cold_start_vs_handwritten: per function, the median of the service's handler over that of its twin; the
   import-only line (spawn to the end of the handler's import, over the bare `import boto3`) is kept beside it.
-rss_first_request: the peak RSS (ru_maxrss) of each process at its response.
+rss_first_request: the peak RSS of each process at its response (VmHWM: see bench/first_request.py).
 """
 
 from __future__ import annotations
@@ -452,7 +452,7 @@ def _first_request(
     _check(function, result, f"{folder}: {run.stdout[-1000:]}")
     if server.replay.missed:
         raise RuntimeError(f"{function} ({folder}): calls the recording has no answer for: {server.replay.missed}")
-    return result["imported"] - started, result["answered"] - started, result["max_rss_kb"]
+    return result["imported"] - started, result["answered"] - started, result["peak_rss_kb"]
 
 
 def _import_boto3(env: dict[str, str]) -> float:
