@@ -64,4 +64,5 @@ class Retry(_Message):
 
 
 DispatchMessage = Annotated[Expand | Start | Cancel | Join | End | Retry, Field(discriminator="action")]
-MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage)
+# Built at its first message: a function that never reads one does not pay for the union's schema at import.
+MESSAGES: TypeAdapter[DispatchMessage] = TypeAdapter(DispatchMessage, config=ConfigDict(defer_build=True))

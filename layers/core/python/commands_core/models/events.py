@@ -11,7 +11,15 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from commands_core.models import ID_PATTERN, ApiModel
@@ -122,7 +130,10 @@ class JobEvent(ApiModel):
 
 
 StatusEvent = JobExecutionEvent | CommandExecutionEvent | JobEvent
-EVENTS: TypeAdapter[StatusEvent] = TypeAdapter(Annotated[StatusEvent, Field(discriminator="event_type")])
+EVENTS: TypeAdapter[StatusEvent] = TypeAdapter(
+    Annotated[StatusEvent, Field(discriminator="event_type")],
+    config=ConfigDict(defer_build=True),  # built at its first event, not at the import of every function
+)
 """Parses a message of the status queue into its event (a ValidationError when it is none of them)."""
 
 VALIDATION_REASONS = frozenset({"not_a_thing", "unknown_status", "bad_timestamp"})
