@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cold_start, delivery, fleet, lifecycle, rollout
+from bench import cold_start, cost, delivery, fleet, ingest, lifecycle, rollout
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 Bench = Callable[[], dict[str, Any]]  # its figures by top-level key
@@ -34,6 +34,10 @@ BENCHES: dict[str, Bench] = {
     "rollout_waves": _keyed("rollout_waves", rollout.rollout_waves),
     # preview, schedule, retries, joiners, rerun; 2,000 things
     "rollout_lifecycle": _keyed("rollout_lifecycle", lifecycle.rollout_lifecycle),
+    # AWS calls and DynamoDB units of one execution's life, per delivery, against the least it needs
+    "cost_per_execution": _keyed("cost_per_execution", cost.cost_per_execution),
+    # 100,000 execution events through the status consumer: its rate and the busiest item's writes a second
+    "ingest_100k": _keyed("ingest_100k", ingest.ingest_100k),
 }
 
 

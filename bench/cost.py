@@ -1,0 +1,96 @@
+"""cost_per_execution: what one execution's whole life costs in AWS calls and DynamoDB capacity units, per
+delivery, against the least its delivery needs.
+
+The local runtime (`python -m local`, as `make run` starts it) with a fleet of `things` simulated devices that
+all succeed; for each delivery in turn, one command to the whole fleet, published at once, followed until it
+completes. GET /_local/calls before and after gives every AWS call the service's functions made in between (the
+runtime's own, which AWS makes in a deployment, are not counted) and the capacity units the embedded DynamoDB
+charged, as DynamoDB does, from the items' sizes. Divided by `things`: per execution, its share of the publishing
+included.
+
+The minimum, per execution, is what the delivery cannot do without while keeping the service's guarantees (counts
+exact under events that come twice, late or out of order; a command that completes when its last execution ends):
+- the start: job, AddThingToThingGroup (the thing joins the command's job group); command, StartCommandExecution;
+  inbox, the device's fetch (one Query of its inbox);
+- each change of state, one conditional TransactWriteItems of the execution and the command's counts; and each
+  change an event or a device's report makes, one strongly consistent read of the execution first (an event
+  AWS IoT sends that changes nothing is read all the same: job, none; command, CREATED). The changes: job,
+  QUEUED at the start and its end; command, QUEUED at the start (with AWS IoT's execution id), IN_PROGRESS and
+  its end; inbox, SENT at the fetch, ACKNOWLEDGED, IN_PROGRESS and its end;
+- at its end, one read of the command's counts (did it end the command?) and a tenth of a PutEvents (the bus takes
+  ten entries a call);
+- its item written when the command expands: a 25th of a BatchWriteItem.
+Write units: each change, 2 for the execution (an item under 1 KB, twice in a transaction) and 2 for the counts;
+1 for the item's first write. What the secondary indexes cost on top (byThing, and inbox while it is pending) is
+in the measured figure, not in the minimum.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.fleet import DELIVERIES, GROUP, Runtime, _template
+
+# Per delivery: (the start's calls, changes of state, reads of the execution before a change or to find none).
+_LIFE = {"job": (1, 2, 1), "command": (1, 3, 3), "inbox": (1, 4, 3)}
+_SHARES = 1 / 25 + 1 / 10  # BatchWriteItem of the execution's item, PutEvents of its end
+TIMEOUT = 900.0
+
+
+def minimum(delivery: str) -> dict[str, float]:
+    start, changes, reads = _LIFE[delivery]
+    return {
+        "calls": round(start + changes + reads + 1 + _SHARES, 3),  # + the counts read at the end
+        "write_units": float(1 + 4 * changes),
+    }
+
+
+def cost_per_execution(things: int = 1_000) -> dict[str, Any]:
+    runtime = Runtime(things)
+    try:
+        for delivery in DELIVERIES:
+            _template(runtime, delivery)
+        measured = {delivery: _life(runtime, delivery, things) for delivery in DELIVERIES}
+    finally:
+        runtime.stop()
+    return {"things": things} | measured | {"max_ratio": max(entry["ratio"] for entry in measured.values())}
+
+
+def _life(runtime: Runtime, delivery: str, things: int) -> dict[str, Any]:
+    before = _calls(runtime)
+    command_id = f"cost-{delivery}"
+    body = {"commandId": command_id, "templateId": f"bench-{delivery}", "status": "in_progress", "targets": [GROUP]}
+    status, answer = runtime.call("POST", "/commands", body)
+    if status != 201:
+        raise RuntimeError(f"POST /commands: {status} {answer}")
+    deadline = time.monotonic() + TIMEOUT
+    while (command := runtime.call("GET", f"/commands/{command_id}")[1])["status"] != "completed":
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{command_id} did not complete: {command['status']} {command['counts']}")
+        time.sleep(0.5)
+    time.sleep(2)  # the last invocations' events go out as they end
+    after = _calls(runtime)
+    if command["counts"] != {"SUCCEEDED": things}:
+        raise RuntimeError(f"{command_id} completed with counts {command['counts']}")
+    calls = {name: count - before["calls"].get(name, 0) for name, count in after["calls"].items()}
+    per_execution = {name: round(count / things, 3) for name, count in sorted(calls.items()) if count}
+    total = sum(calls.values()) / things
+    units = {kind: (after[kind] - before[kind]) / things for kind in ("dynamodbWriteUnits", "dynamodbReadUnits")}
+    least = minimum(delivery)
+    return {
+        "calls": per_execution,
+        "calls_total": round(total, 3),
+        "write_units": round(units["dynamodbWriteUnits"], 2),
+        "read_units": round(units["dynamodbReadUnits"], 2),
+        "minimum": least,
+        "ratio": round(total / least["calls"], 3),
+        "write_units_ratio": round(units["dynamodbWriteUnits"] / least["write_units"], 3),
+    }
+
+
+def _calls(runtime: Runtime) -> dict[str, Any]:
+    status, answer = runtime.call("GET", "/_local/calls")
+    if status != 200:
+        raise RuntimeError(f"GET /_local/calls: {status} {answer}")
+    return dict(answer)
