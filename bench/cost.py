@@ -1,8 +1,10 @@
 """cost_per_execution: what one execution's whole life costs in AWS calls and DynamoDB capacity units, per
 delivery, against the least its delivery needs.
 
-The local runtime (`python -m local`, as `make run` starts it) with a fleet of `things` simulated devices that
-all succeed; for each delivery in turn, one command to the whole fleet, published at once, followed until it
+The local runtime (`python -m local`, as `make run` starts it) with a fleet of `things` simulated devices that all
+succeed, each `DEVICE_SECONDS` after it is told (a device that downloads and applies takes at least that; one that
+answered at once would race the start step's own write of its start, and each race costs reads that a steady rollout
+does not pay); for each delivery in turn, one command to the whole fleet, published at once, followed until it
 completes. GET /_local/calls before and after gives every AWS call the service's functions made in between (the
 runtime's own, which AWS makes in a deployment, are not counted) and the capacity units the embedded DynamoDB
 charged, as DynamoDB does, from the items' sizes. Divided by `things`: per execution, its share of the publishing
@@ -27,8 +29,10 @@ in the measured figure, not in the minimum.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
+from unittest import mock
 
 from bench.fleet import DELIVERIES, GROUP, Runtime, _template
 
@@ -36,6 +40,7 @@ from bench.fleet import DELIVERIES, GROUP, Runtime, _template
 _LIFE = {"job": (1, 2, 1), "command": (1, 3, 3), "inbox": (1, 4, 3)}
 _SHARES = 1 / 25 + 1 / 10  # BatchWriteItem of the execution's item, PutEvents of its end
 TIMEOUT = 900.0
+DEVICE_SECONDS = 5
 
 
 def minimum(delivery: str) -> dict[str, float]:
@@ -47,7 +52,8 @@ def minimum(delivery: str) -> dict[str, float]:
 
 
 def cost_per_execution(things: int = 1_000) -> dict[str, Any]:
-    runtime = Runtime(things)
+    with mock.patch.dict(os.environ, {"SIM_DELAY_SECONDS": str(DEVICE_SECONDS)}):
+        runtime = Runtime(things)
     try:
         for delivery in DELIVERIES:
             _template(runtime, delivery)
