@@ -430,3 +430,30 @@ def test_the_local_events_route_refuses_a_bad_parameter_naming_it(
 def _query(given: str) -> dict[str, str]:
     """The parameters a local view receives for the query string `given`."""
     return dict(parse_qsl(given, keep_blank_values=True))
+
+
+def test_an_execution_ending_before_its_command_s_job_exists_is_still_told_with_its_delivery(
+    aws: dict[str, str],
+) -> None:
+    from commands_core.models.commands import Command
+
+    commands = dependencies.ports().commands
+    at = datetime.now(UTC)
+    publishing = Command(
+        command_id="early",
+        template_id="t",
+        status="in_progress",
+        targets=["x"],
+        delivery="job",
+        created_at=at,
+        updated_at=at,
+        published_at=at,
+    )
+    commands.create(publishing)
+
+    assert commands.published("early") is None  # its job is not made yet: nothing to check events against
+    assert commands.delivery_of("early") == "job"  # but an execution cancelled meanwhile ends as a job's
+    commands.replace(
+        publishing.model_copy(update={"job_id": "early"}), expected_version=1, expected_status="in_progress"
+    )
+    assert commands.published("early") is not None

@@ -85,8 +85,13 @@ class CommandRepository:
         return known
 
     def delivery_of(self, command_id: str) -> Delivery | None:
+        """The command's delivery (None: absent, or a draft); read afresh while its delivery has not yet made its
+        job or AWS IoT command (an execution cancelled while publishing ends all the same)."""
         published = self.published(command_id)
-        return published.delivery if published else None
+        if published is not None:
+            return published.delivery
+        command = self.get(command_id)
+        return command.delivery if command else None
 
     def get(self, command_id: str) -> Command | None:
         """The command with its counts: one strongly consistent Query of its two items."""
