@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -144,6 +145,28 @@ def test_the_full_state_sequence_through_the_inbox_and_puts(api: HandlerClient) 
     assert api.get("/commands/mail/executions/d-2").json()["executions"][0]["status"] == "SUCCEEDED"
     # Neither is handed out again: mail.d-2 has ended, ops.d-2 is SENT within its lease.
     assert content(api.get("/v2/command-inbox?device_id=d-2")) == []
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_report_reads_its_execution_once_and_answers_what_a_read_then_gives(
+    api: HandlerClient, reads: Counter[str]
+) -> None:
+    assert len(content(api.get("/v2/command-inbox/?device_id=d-2"))) == 2
+    steps = [
+        {"state": "Command Acknowledged", "reason": "got it"},
+        {"state": "Command In Progress", "reason": "flashing"},
+        {"state": "Command In Progress"},  # newer progress, no reason: the last one stays
+        {"state": "Command In Progress", "reason": "verifying"},
+        {"state": "Command Success", "reason": "done"},
+        {"state": "Command Success"},  # again: changes nothing
+    ]
+    for step in steps:
+        reads.clear()
+
+        reply = api.request("PUT", "/commands/v0/status/mail.d-2/", step)
+
+        assert (reply.status, reads["execution"]) == (200, 1), step
+        assert content(reply) == content(api.get("/commands/v0/status/mail.d-2")), step
 
 
 @pytest.mark.usefixtures("fleet")

@@ -147,16 +147,18 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
             attempt=execution.attempt,
             restart=ports.queue.send,  # a failure retried: the dispatch queue releases the next attempt
         )
-        if not reported:
+        if reported is None:
             now_there = _execution(ports, status)
             latest = STATES[now_there.status]
             # A concurrent identical report is the same answer (and completes, or starts the next attempt).
             if latest != update.state and now_there.attempt == execution.attempt:
                 raise InvalidInput("state", f"the execution changed meanwhile; the state is '{latest}'")
+            return to_status(now_there)
         # Only an execution that ended can complete its command.
-        elif new in TERMINAL and (refreshed := ports.commands.get(execution.command_id)) is not None:
+        if new in TERMINAL and (refreshed := ports.commands.get(execution.command_id)) is not None:
             commands.settle(ports, refreshed)
-    return to_status(_execution(ports, status))
+        return to_status(reported)  # as written: what a read now would give
+    return to_status(execution)
 
 
 def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:

@@ -75,14 +75,17 @@ class InboxDelivery:
         released = 0
         for execution in batch:
             if execution.status == "SCHEDULED":
-                released += transitions.report(
-                    ports,
-                    command.command_id,
-                    execution.thing_name,
-                    "QUEUED",
-                    source="api",
-                    reason="released by the rollout",
-                    read=execution,
+                released += (
+                    transitions.report(
+                        ports,
+                        command.command_id,
+                        execution.thing_name,
+                        "QUEUED",
+                        source="api",
+                        reason="released by the rollout",
+                        read=execution,
+                    )
+                    is not None
                 )
         return Batch(released, batch[-1].thing_name if batch else command.dispatch_cursor or "", retry=False)
 
@@ -126,9 +129,9 @@ class InboxDelivery:
                 reason="fetched from the inbox",
                 lease_until=until,
             )
-            if not sent:
+            if sent is None:
                 return None
-            return ports.commands.get_execution(execution.command_id, execution.thing_name) or execution
+            return ports.commands.get_execution(execution.command_id, execution.thing_name) or sent
         if execution.status != "SENT" or (execution.lease_until is not None and execution.lease_until > at):
             return None
         # Still SENT after its lease (or handed out before leases were kept): no acknowledgement came, so the
