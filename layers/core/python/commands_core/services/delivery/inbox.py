@@ -117,10 +117,11 @@ class InboxDelivery:
         """The execution as handed out by this fetch, SENT with its lease until `until`; None when this fetch
         does not hand it out: another fetch did first, its lease has not passed, or the device acknowledged it.
         Both writes are conditional on the execution as read, so that of two fetches at once only one hands it
-        out."""
+        out. `execution` is as the inbox index gave it, which may lag the table: the conditions (its state, its
+        attempt, its lease) hold the write to it, and when they fail the move decides again on a fresh read."""
         if execution.status == "QUEUED":
             # The move goes through the one transition function, the lease in the same write.
-            sent = transitions.report(
+            return transitions.report(
                 ports,
                 execution.command_id,
                 execution.thing_name,
@@ -128,10 +129,8 @@ class InboxDelivery:
                 source="device",
                 reason="fetched from the inbox",
                 lease_until=until,
+                read=execution,
             )
-            if sent is None:
-                return None
-            return ports.commands.get_execution(execution.command_id, execution.thing_name) or sent
         if execution.status != "SENT" or (execution.lease_until is not None and execution.lease_until > at):
             return None
         # Still SENT after its lease (or handed out before leases were kept): no acknowledgement came, so the
