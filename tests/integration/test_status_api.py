@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -167,6 +168,51 @@ def test_a_report_reads_its_execution_once_and_answers_what_a_read_then_gives(
 
         assert (reply.status, reads["execution"]) == (200, 1), step
         assert content(reply) == content(api.get("/commands/v0/status/mail.d-2")), step
+
+
+def url_expiry(item: dict[str, Any]) -> int:
+    """How long the handed-out document's file URL lasts, in seconds (to the nearest 10: it was signed just now)."""
+    query = parse_qs(urlsplit(json.loads(item["document"])["url"]).query)
+    if "X-Amz-Expires" in query:
+        return int(query["X-Amz-Expires"][0])
+    return round((int(query["Expires"][0]) - time.time()) / 10) * 10  # SigV2: the moment it expires
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_fetch_hands_out_the_operation_and_url_expiry_the_template_had_when_the_command_was_published(
+    api: HandlerClient, reads: Counter[str]
+) -> None:
+    edit = {"operation": "reboot", "presignedUrlExpiresInSeconds": 120}
+    assert api.patch("/templates/inbox-ota", edit).status == 204
+    reads.clear()
+
+    fetched = content(api.get("/v2/command-inbox/?device_id=d-2"))
+
+    handed_out = [(item["id"], item["operation"], url_expiry(item)) for item in fetched]
+    assert handed_out == [("mail.d-2", "ota", 3600), ("ops.d-2", "ota", 3600)]
+    assert reads["template"] == 0  # the commands hold them
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_command_published_before_its_operation_was_frozen_is_handed_out_with_its_templates(
+    api: HandlerClient, reads: Counter[str]
+) -> None:
+    from commands_core.adapters import aws as clients
+    from commands_core.settings import settings
+
+    clients.client("dynamodb").update_item(
+        TableName=settings().commands_table,
+        Key={"commandId": {"S": "mail"}, "itemKey": {"S": "command"}},
+        UpdateExpression="REMOVE operation, presignedUrlExpiresInSeconds",
+    )
+    assert api.patch("/templates/inbox-ota", {"presignedUrlExpiresInSeconds": 120}).status == 204
+    reads.clear()
+
+    fetched = content(api.get("/v2/command-inbox/?device_id=d-2"))
+
+    handed_out = [(item["id"], item["operation"], url_expiry(item)) for item in fetched]
+    assert handed_out == [("mail.d-2", "ota", 120), ("ops.d-2", "ota", 3600)]  # ops holds its own
+    assert reads["template"] == 1
 
 
 @pytest.mark.usefixtures("fleet")

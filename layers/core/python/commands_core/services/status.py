@@ -191,19 +191,26 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
         execution = delivery.of(command.delivery).fetched(ports, pending, at, until)
         if execution is None:
             continue
-        if command.template_id not in templates:  # read only for what is handed out
-            templates[command.template_id] = ports.templates.get(command.template_id)
-        template = templates[command.template_id]
-        expiry = template.presigned_url_expires_in_seconds if template else 3600
+        operation, expiry = _handed_out_with(ports, command, templates)
         document = rendering.presign_files(
             command.document,
             ports.files.bucket,
             published_file_key(command.command_id, ""),
             partial(_download_url, ports, expiry=expiry),
         )
-        operation = template.operation if template else None
         items.append(to_status(execution) | {"operation": operation, "document": document})
     return items
+
+
+def _handed_out_with(ports: Ports, command: Command, templates: dict[str, Template | None]) -> tuple[str | None, int]:
+    """The operation and the file URLs' expiry an inbox execution is handed out with: the command's, frozen on
+    publish; of one published before they were, its template's now (read once a fetch)."""
+    if command.presigned_url_expires_in_seconds is not None:
+        return command.operation, command.presigned_url_expires_in_seconds
+    if command.template_id not in templates:
+        templates[command.template_id] = ports.templates.get(command.template_id)
+    template = templates[command.template_id]
+    return (template.operation, template.presigned_url_expires_in_seconds) if template else (None, 3600)
 
 
 def _download_url(ports: Ports, key: str, *, expiry: int) -> str:

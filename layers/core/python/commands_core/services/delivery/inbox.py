@@ -53,9 +53,14 @@ class InboxDelivery:
         refuse(settings, JOB_ONLY, self.kind)
 
     def publication(self, command: Command, template: Template) -> dict[str, object]:
-        # The reconciler reads it on every round: frozen, as the template was.
+        # The reconciler reads it on every round, a fetch the operation and the URLs' expiry: frozen, as the
+        # template was.
         timeout = command.execution_timeout_seconds or template.execution_timeout_seconds
-        return frozen_rollout(command, template) | {"execution_timeout_seconds": timeout}
+        handed_out = {
+            "operation": template.operation,
+            "presigned_url_expires_in_seconds": template.presigned_url_expires_in_seconds,
+        }
+        return frozen_rollout(command, template) | {"execution_timeout_seconds": timeout} | handed_out
 
     def deliver(self, ports: Ports, command: Command, targets: Targets, lease: datetime) -> bool:
         if not rollout.paced(command):  # every execution is in the inbox already
