@@ -2,13 +2,16 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from pydantic import BaseModel
 
+from commands_core.adapters.commands import CommandRepository
 from commands_core.adapters.queue import DispatchQueue
+from commands_core.adapters.templates import TemplateRepository
 from commands_core.observability import logger
 from commands_core.services import commands, delivery, dispatch, ingest, joiners, transitions
 from commands_core.services.delivery import command as command_delivery
@@ -284,3 +287,20 @@ def rollout(
         return Fleet(api, iot_commands, kind, names, registry_events)
 
     return make
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """How many execution items (GetItem of one) and templates the service reads, from now on."""
+    counted: Counter[str] = Counter()
+
+    def counting(name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+        def counted_read(*args: Any, **kwargs: Any) -> Any:
+            counted[name] += 1
+            return read(*args, **kwargs)
+
+        return counted_read
+
+    monkeypatch.setattr(CommandRepository, "get_execution", counting("execution", CommandRepository.get_execution))
+    monkeypatch.setattr(TemplateRepository, "get", counting("template", TemplateRepository.get))
+    return counted

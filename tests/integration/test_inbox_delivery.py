@@ -8,6 +8,7 @@ import json
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -168,6 +169,49 @@ def test_fetches_at_once_hand_each_execution_out_once(
 
     for command_id in ("one", "two", "three"):
         assert state(parallel, f"{command_id}.d-1") == HANDED_OUT
+
+
+def test_a_fetch_hands_out_what_the_inbox_index_read_without_reading_each_execution_again(
+    api: HandlerClient, mailed: Callable[..., str], reads: Counter[str]
+) -> None:
+    mailed("cal", ["d-1"])
+
+    reply = api.get("/v2/command-inbox/?device_id=d-1")
+
+    assert reads["execution"] == 0
+    (handed_out,) = reply.json()["content"]
+    status = api.get("/commands/v0/status/cal.d-1").json()["content"]
+    assert {key: handed_out[key] for key in status} == status  # as written: what a read then gives
+
+
+@pytest.mark.parametrize("meanwhile", ["handed out", "cancelled"])
+def test_a_fetch_whose_inbox_index_lags_hands_out_nothing_that_moved_on(
+    api: HandlerClient, mailed: Callable[..., str], monkeypatch: pytest.MonkeyPatch, meanwhile: str
+) -> None:
+    # Given the inbox index (eventually consistent) still giving d-1's execution as QUEUED
+    mailed("cal", ["d-1"])
+    read = CommandRepository.executions_on
+    before: list[Any] = []
+
+    def lagging(self: CommandRepository, thing_name: str, *, pending: bool = False) -> Iterator[Any]:
+        if not pending:
+            return read(self, thing_name)
+        if not before:
+            before.extend(read(self, thing_name, pending=True))
+        return iter(before)
+
+    monkeypatch.setattr(CommandRepository, "executions_on", lagging)
+    assert fetch(api, "d-1") == ["cal.d-1"]
+    if meanwhile == "cancelled":
+        assert put(api, "cal.d-1", "Command Cancelled") == (200, "Command Cancelled")
+
+    # When it fetches again within the lease
+    again = fetch(api, "d-1")
+
+    # Then nothing is handed out, and the execution moved once
+    assert again == []
+    expected = HANDED_OUT if meanwhile == "handed out" else ("Command Cancelled", [*HANDED_OUT[1], "Command Cancelled"])
+    assert state(api, "cal.d-1") == expected
 
 
 @pytest.mark.parametrize("end", ["cancelled", "deleted"])

@@ -360,6 +360,20 @@ def test_an_inbox_devices_report_sent_again_before_it_fetched_the_next_attempt_c
     assert command(fleet, "resent")["counts"] == {"SUCCEEDED": 1}
 
 
+def test_an_inbox_failure_retried_is_answered_as_a_read_then_gives_it(rollout: Callable[..., Fleet]) -> None:
+    fleet = rollout("inbox", 1, **retry_policy())
+    publish(fleet, "answered")
+    fleet.run()
+    fleet.api.get("/v2/command-inbox/?device_id=t-000")  # handed out: SENT, under a lease
+
+    reply = fleet.api.request("PUT", "/commands/v0/status/answered.t-000/", {"state": "Command Failure", "reason": "x"})
+
+    assert reply.status == 200
+    read = fleet.api.get("/commands/v0/status/answered.t-000").json()["content"]
+    assert reply.json()["content"] == read
+    assert [step["state"] for step in read["history"]][-2:] == ["Command Failure", "Command Scheduled"]
+
+
 def test_a_lost_retry_message_is_sent_again_by_the_reconciler(rollout: Callable[..., Fleet]) -> None:
     fleet = rollout("command", 1, **retry_policy())
     publish(fleet, "lost")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -144,6 +146,73 @@ def test_the_full_state_sequence_through_the_inbox_and_puts(api: HandlerClient) 
     assert api.get("/commands/mail/executions/d-2").json()["executions"][0]["status"] == "SUCCEEDED"
     # Neither is handed out again: mail.d-2 has ended, ops.d-2 is SENT within its lease.
     assert content(api.get("/v2/command-inbox?device_id=d-2")) == []
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_report_reads_its_execution_once_and_answers_what_a_read_then_gives(
+    api: HandlerClient, reads: Counter[str]
+) -> None:
+    assert len(content(api.get("/v2/command-inbox/?device_id=d-2"))) == 2
+    steps = [
+        {"state": "Command Acknowledged", "reason": "got it"},
+        {"state": "Command In Progress", "reason": "flashing"},
+        {"state": "Command In Progress"},  # newer progress, no reason: the last one stays
+        {"state": "Command In Progress", "reason": "verifying"},
+        {"state": "Command Success", "reason": "done"},
+        {"state": "Command Success"},  # again: changes nothing
+    ]
+    for step in steps:
+        reads.clear()
+
+        reply = api.request("PUT", "/commands/v0/status/mail.d-2/", step)
+
+        assert (reply.status, reads["execution"]) == (200, 1), step
+        assert content(reply) == content(api.get("/commands/v0/status/mail.d-2")), step
+
+
+def url_expiry(item: dict[str, Any]) -> int:
+    """How long the handed-out document's file URL lasts, in seconds (to the nearest 10: it was signed just now)."""
+    query = parse_qs(urlsplit(json.loads(item["document"])["url"]).query)
+    if "X-Amz-Expires" in query:
+        return int(query["X-Amz-Expires"][0])
+    return round((int(query["Expires"][0]) - time.time()) / 10) * 10  # SigV2: the moment it expires
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_fetch_hands_out_the_operation_and_url_expiry_the_template_had_when_the_command_was_published(
+    api: HandlerClient, reads: Counter[str]
+) -> None:
+    edit = {"operation": "reboot", "presignedUrlExpiresInSeconds": 120}
+    assert api.patch("/templates/inbox-ota", edit).status == 204
+    reads.clear()
+
+    fetched = content(api.get("/v2/command-inbox/?device_id=d-2"))
+
+    handed_out = [(item["id"], item["operation"], url_expiry(item)) for item in fetched]
+    assert handed_out == [("mail.d-2", "ota", 3600), ("ops.d-2", "ota", 3600)]
+    assert reads["template"] == 0  # the commands hold them
+
+
+@pytest.mark.usefixtures("fleet")
+def test_a_command_published_before_its_operation_was_frozen_is_handed_out_with_its_templates(
+    api: HandlerClient, reads: Counter[str]
+) -> None:
+    from commands_core.adapters import aws as clients
+    from commands_core.settings import settings
+
+    clients.client("dynamodb").update_item(
+        TableName=settings().commands_table,
+        Key={"commandId": {"S": "mail"}, "itemKey": {"S": "command"}},
+        UpdateExpression="REMOVE operation, presignedUrlExpiresInSeconds",
+    )
+    assert api.patch("/templates/inbox-ota", {"presignedUrlExpiresInSeconds": 120}).status == 204
+    reads.clear()
+
+    fetched = content(api.get("/v2/command-inbox/?device_id=d-2"))
+
+    handed_out = [(item["id"], item["operation"], url_expiry(item)) for item in fetched]
+    assert handed_out == [("mail.d-2", "ota", 120), ("ops.d-2", "ota", 3600)]  # ops holds its own
+    assert reads["template"] == 1
 
 
 @pytest.mark.usefixtures("fleet")

@@ -572,11 +572,12 @@ class CommandRepository:
         item = response.get("Item")
         return Execution.model_validate(from_item(item)) if item else None
 
-    def record(self, execution: Execution | None, report: Report, *, again: str | None = None) -> bool:
+    def record(self, execution: Execution | None, report: Report, *, again: str | None = None) -> Execution | None:
         """Writes `report` onto `execution` as read (or creates the execution, when None) together with the
-        command's counts, in one transaction; False when the execution is no longer as it was read. With `again`,
-        the report is a failure that a retry policy retries: its history records the failure and the move to the
-        next attempt, in status `again`, which the counts go to straight away."""
+        command's counts, in one transaction: the execution as written (as read, the update applied); None when
+        the execution is no longer as it was read. With `again`, the report is a failure that a retry policy
+        retries: its history records the failure and the move to the next attempt, in status `again`, which the
+        counts go to straight away."""
         at = iso(report.at)
         entry = {
             "at": at,
@@ -593,16 +594,21 @@ class CommandRepository:
             write: dict[str, Any] = {
                 "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(itemKey)"}
             }
+            written = Execution.model_validate(from_item(item))
             counts = "SET counts.#to = if_not_exists(counts.#to, :zero) + :one"
             names: dict[str, str] = {"#to": report.status}
         else:
             if again is not None:
-                write = {"Update": self._next_attempt(execution, report, entry, again)}
+                update, changed = self._next_attempt(execution, report, entry, again)
             else:
-                write = {"Update": self._execution_update(execution, report, entry)}
+                update, changed = self._execution_update(execution, report, entry)
+            write = {"Update": update}
+            # The item is the read plus the update: the condition holds the state and attempt read, with which the
+            # rest of what the status API shows moves (but for the reason of newer progress reported at once).
+            written = Execution.model_validate(dict(execution) | changed)
             to = again or report.status
             if execution.status == to:
-                return self._transact([write])
+                return written if self._transact([write]) else None
             counts = (
                 "SET counts.#from = if_not_exists(counts.#from, :zero) - :one, "
                 "counts.#to = if_not_exists(counts.#to, :zero) + :one"
@@ -624,7 +630,7 @@ class CommandRepository:
                 "ExpressionAttributeValues": {":one": {"N": "1"}, ":zero": {"N": "0"}},
             }
         }
-        return self._transact([write, command])
+        return written if self._transact([write, command]) else None
 
     def record_execution_id(self, execution: Execution, execution_id: str) -> bool:
         """Records the AWS IoT Commands execution started for the execution's current attempt, unless one is
@@ -660,10 +666,13 @@ class CommandRepository:
             )
         )
 
-    def _next_attempt(self, execution: Execution, report: Report, entry: dict[str, Any], again: str) -> dict[str, Any]:
+    def _next_attempt(
+        self, execution: Execution, report: Report, entry: dict[str, Any], again: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         """The failure ending the execution's attempt, and its next attempt beginning in `again`, as one update
         conditional on the execution as read: the history gets both, the attempt goes up, and what belonged to
-        the attempt that failed goes (the inbox's lease, AWS IoT Commands' execution id, which becomes stale)."""
+        the attempt that failed goes (the inbox's lease, AWS IoT Commands' execution id, which becomes stale).
+        With it, the execution's fields it writes, as a read gives them."""
         attempt = entry["attempt"] + 1
         begun = {"at": entry["at"], "from": report.status, "to": again, "source": report.source, "attempt": attempt}
         begun["reason"] = f"attempt {attempt} after {report.status}"
@@ -696,8 +705,23 @@ class CommandRepository:
             values[":retired"] = retired
         if again == "QUEUED":  # in the inbox's queue again (its order, its timeout) from now
             sets.append("queuedAt = :at")
+        written = {
+            "status": again,
+            "attempt": attempt,
+            "attempt_since": values[":at"],
+            "updated_at": values[":now"],
+            "reported_at": values[":at"],
+            "history": [*execution.history, *values[":entries"]],
+            "status_reason": values.get(":reason", execution.status_reason),
+            "retired_execution_ids": retired,
+            "queued_at": values[":at"] if again == "QUEUED" else execution.queued_at,
+            "execution_id": None,
+            "lease_until": None,
+            "started_at": None,
+            "timed_out_by": None,
+        }
         condition = "#status = :from AND " + _same_attempt(execution, values)
-        return {
+        update = {
             "TableName": self._table,
             "Key": _execution_key(execution.command_id, execution.thing_name),
             "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE executionId, leaseUntil, startedAt, timedOutBy",
@@ -705,8 +729,13 @@ class CommandRepository:
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": to_item(values),
         }
+        return update, written
 
-    def _execution_update(self, execution: Execution, report: Report, entry: dict[str, Any]) -> dict[str, Any]:
+    def _execution_update(
+        self, execution: Execution, report: Report, entry: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The report's update, conditional on the execution as read; with it, the execution's fields it writes,
+        as a read gives them."""
         sets = ["#status = :to", "updatedAt = :now", "reportedAt = :at"]
         values: dict[str, Any] = {
             ":to": report.status,
@@ -714,38 +743,43 @@ class CommandRepository:
             ":now": iso(now()),
             ":at": iso(report.at),
         }
+        written: dict[str, Any] = {"status": report.status, "updated_at": values[":now"], "reported_at": values[":at"]}
         if execution.status != report.status:  # the history holds changes: newer progress would grow it unbounded
             sets.append("history = list_append(if_not_exists(history, :empty), :entry)")
             values |= {":entry": [{key: value for key, value in entry.items() if value is not None}], ":empty": []}
+            written["history"] = [*execution.history, *values[":entry"]]
         if report.execution_id is not None:
             sets.append("executionId = :execution")
-            values[":execution"] = report.execution_id
+            values[":execution"] = written["execution_id"] = report.execution_id
         if report.details is not None:
             sets.append("statusDetails = :details")
-            values[":details"] = report.details
+            values[":details"] = written["status_details"] = report.details
         if report.reason is not None:
             sets.append("statusReason = :reason")
-            values[":reason"] = report.reason
+            values[":reason"] = written["status_reason"] = report.reason
         if report.status == "QUEUED":  # released by the rollout: in the queue (the inbox's order) from now
             sets.append("queuedAt = :at")
+            written["queued_at"] = values[":at"]
         if entry["attempt"] > execution.attempt:  # a later attempt AWS IoT began: what came before is stale
             sets += ["attempt = :attempt", "attemptSince = :at"]
-            values[":attempt"] = entry["attempt"]
+            values[":attempt"] = written["attempt"] = entry["attempt"]
+            written["attempt_since"] = values[":at"]
         if report.status == "IN_PROGRESS":
             sets.append("startedAt = if_not_exists(startedAt, :at)")
+            written["started_at"] = execution.started_at or values[":at"]
         if report.status == "TIMED_OUT":
             sets.append("timedOutBy = :by")
-            values[":by"] = "cloud" if report.cloud_timeout else "device"
+            values[":by"] = written["timed_out_by"] = "cloud" if report.cloud_timeout else "device"
         if report.lease_until is not None:
             sets.append("leaseUntil = :lease")
-            values[":lease"] = iso(report.lease_until)
+            values[":lease"] = written["lease_until"] = iso(report.lease_until)
         expression = "SET " + ", ".join(sets)
         if report.status in TERMINAL:
             expression += " REMOVE inboxThing"
         condition = "#status = :from AND " + _same_attempt(execution, values)
         if execution.status == report.status:  # a repeated IN_PROGRESS must be newer than the last report
             condition += " AND (attribute_not_exists(reportedAt) OR reportedAt < :at)"
-        return {
+        update = {
             "TableName": self._table,
             "Key": _execution_key(execution.command_id, execution.thing_name),
             "UpdateExpression": expression,
@@ -753,6 +787,7 @@ class CommandRepository:
             "ExpressionAttributeNames": {"#status": "status"},
             "ExpressionAttributeValues": to_item(values),
         }
+        return update, written
 
     def _transact(self, items: list[dict[str, Any]]) -> bool:
         """False when a condition failed or another write got in the way (read again and decide again);

@@ -295,6 +295,10 @@ class Command(CommandFields):
     document: str | None = Field(default=None, exclude=True)
     dispatch_step: Step | None = Field(default=None, exclude=True)
     delivery: Delivery | None = Field(default=None, exclude=True)  # the template's, frozen on publish
+    # Delivery inbox: what a fetch hands out with the document, the template's frozen on publish as the document
+    # is (None: published before they were; the fetch reads the template).
+    operation: str | None = Field(default=None, exclude=True)
+    presigned_url_expires_in_seconds: int | None = Field(default=None, exclude=True)
     lease_until: datetime | None = Field(default=None, exclude=True)
     group_name: str | None = Field(default=None, exclude=True)  # delivery job: the job's thing group
     # Delivery command: its AWS IoT command, the last target started (targets start in thing-name order), and

@@ -147,16 +147,18 @@ def update_status(ports: Ports, status: str, update: StatusUpdate) -> dict[str, 
             attempt=execution.attempt,
             restart=ports.queue.send,  # a failure retried: the dispatch queue releases the next attempt
         )
-        if not reported:
+        if reported is None:
             now_there = _execution(ports, status)
             latest = STATES[now_there.status]
             # A concurrent identical report is the same answer (and completes, or starts the next attempt).
             if latest != update.state and now_there.attempt == execution.attempt:
                 raise InvalidInput("state", f"the execution changed meanwhile; the state is '{latest}'")
+            return to_status(now_there)
         # Only an execution that ended can complete its command.
-        elif new in TERMINAL and (refreshed := ports.commands.get(execution.command_id)) is not None:
+        if new in TERMINAL and (refreshed := ports.commands.get(execution.command_id)) is not None:
             commands.settle(ports, refreshed)
-    return to_status(_execution(ports, status))
+        return to_status(reported)  # as written: what a read now would give
+    return to_status(execution)
 
 
 def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
@@ -189,19 +191,26 @@ def inbox(ports: Ports, device_id: str | None) -> list[dict[str, Any]]:
         execution = delivery.of(command.delivery).fetched(ports, pending, at, until)
         if execution is None:
             continue
-        if command.template_id not in templates:  # read only for what is handed out
-            templates[command.template_id] = ports.templates.get(command.template_id)
-        template = templates[command.template_id]
-        expiry = template.presigned_url_expires_in_seconds if template else 3600
+        operation, expiry = _handed_out_with(ports, command, templates)
         document = rendering.presign_files(
             command.document,
             ports.files.bucket,
             published_file_key(command.command_id, ""),
             partial(_download_url, ports, expiry=expiry),
         )
-        operation = template.operation if template else None
         items.append(to_status(execution) | {"operation": operation, "document": document})
     return items
+
+
+def _handed_out_with(ports: Ports, command: Command, templates: dict[str, Template | None]) -> tuple[str | None, int]:
+    """The operation and the file URLs' expiry an inbox execution is handed out with: the command's, frozen on
+    publish; of one published before they were, its template's now (read once a fetch)."""
+    if command.presigned_url_expires_in_seconds is not None:
+        return command.operation, command.presigned_url_expires_in_seconds
+    if command.template_id not in templates:
+        templates[command.template_id] = ports.templates.get(command.template_id)
+    template = templates[command.template_id]
+    return (template.operation, template.presigned_url_expires_in_seconds) if template else (None, 3600)
 
 
 def _download_url(ports: Ports, key: str, *, expiry: int) -> str:

@@ -60,13 +60,15 @@ def report(
     read: Execution | None = None,
     attempt: int | None = None,
     restart: Restart | None = None,
-) -> bool:
-    """Applies what the service itself learnt now of an execution the command has (never creating one).
+) -> Execution | None:
+    """Applies what the service itself learnt now of an execution the command has (never creating one): the
+    execution as written, None when the report changes nothing.
     `lease_until`: the lease of an inbox execution handed out, recorded in the same write as its move.
-    `read`: the execution as the caller has just read it (a strongly consistent read), used instead of reading
-    it again; the write is conditional on it all the same, and a retry reads afresh. `attempt`: the attempt the
-    report is about (a device's): if a later one is current by then, it changes nothing. `restart`: sends the
-    message that starts the next attempt, when the report is a failure the command's retry policy retries."""
+    `read`: the execution as the caller has just read it, used instead of reading it again: a strongly consistent
+    read, or one that may lag (an index, a Query) when the report moves on from what it says; the write is
+    conditional on it all the same, and a retry reads afresh. `attempt`: the attempt the report is about (a
+    device's): if a later one is current by then, it changes nothing. `restart`: sends the message that starts
+    the next attempt, when the report is a failure the command's retry policy retries."""
     happened = Report(
         command_id=command_id,
         thing_name=thing_name,
@@ -78,7 +80,8 @@ def report(
         lease_until=lease_until,
         attempt=attempt,
     )
-    return apply(ports, happened, create_missing=False, read=read, restart=restart)
+    with log_keys(command_id=command_id, thing_name=thing_name):
+        return _apply(ports, happened, create_missing=False, read=read, restart=restart)
 
 
 class ExecutionChurn(Exception):
@@ -103,7 +106,7 @@ def apply(
     """
     # Every log line about this execution names it, whichever function applies the report.
     with log_keys(command_id=report.command_id, thing_name=report.thing_name):
-        return _apply(ports, report, create_missing=create_missing, read=read, restart=restart)
+        return _apply(ports, report, create_missing=create_missing, read=read, restart=restart) is not None
 
 
 def _apply(
@@ -113,27 +116,27 @@ def _apply(
     create_missing: bool,
     read: Execution | None,
     restart: Restart | None,
-) -> bool:
+) -> Execution | None:
     store = ports.commands
     for attempt in range(_ATTEMPTS):
         execution = read if attempt == 0 and read else store.get_execution(report.command_id, report.thing_name)
         if execution is None:
             if not create_missing or store.get(report.command_id) is None:
-                return False
+                return None
             if report.status in retries.RETRYABLE:
                 # Created as its attempt began (QUEUED), then the failure applied to it: the retry rule decides.
                 store.record(None, report.model_copy(update={"status": "QUEUED", "reason": None, "details": None}))
                 continue
         elif stale(execution, report):
-            return False  # of an earlier attempt
+            return None  # of an earlier attempt
         elif execution.reported_at and report.at <= execution.reported_at and execution.status == report.status:
-            return False  # a duplicate, or an older IN_PROGRESS than the one applied
+            return None  # a duplicate, or an older IN_PROGRESS than the one applied
         elif not allowed(execution.status, report.status, cloud_timeout=execution.timed_out_by == "cloud"):
-            return False
+            return None
         again = _next_attempt(store, execution, report) if execution else None
-        if store.record(execution, report, again=again):
+        if (written := store.record(execution, report, again=again)) is not None:
             _applied(ports, execution, report, again=again, restart=restart)
-            return True
+            return written
     raise ExecutionChurn(f"execution {report.command_id}/{report.thing_name} kept changing")
 
 

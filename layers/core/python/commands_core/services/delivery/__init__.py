@@ -149,16 +149,19 @@ def time_out_pending(
         started = since(execution)
         if started is None or at < started + timedelta(seconds=timeout) + grace:
             continue
-        changed += transitions.report(
-            ports,
-            command.command_id,
-            execution.thing_name,
-            "TIMED_OUT",
-            source="reconciler",
-            reason=f"no answer from the device within {timeout} s",
-            cloud_timeout=True,
-            attempt=execution.attempt,
-            restart=ports.queue.send,
+        changed += (
+            transitions.report(
+                ports,
+                command.command_id,
+                execution.thing_name,
+                "TIMED_OUT",
+                source="reconciler",
+                reason=f"no answer from the device within {timeout} s",
+                cloud_timeout=True,
+                attempt=execution.attempt,
+                restart=ports.queue.send,
+            )
+            is not None
         )
     return changed
 
@@ -183,13 +186,16 @@ def cancel_pending(
     cancelled = 0
     for execution in ports.commands.pending_executions(command.command_id):
         if execution.status in statuses or (also is not None and also(execution)):
-            cancelled += transitions.report(
-                ports,
-                command.command_id,
-                execution.thing_name,
-                "CANCELED",
-                source="api",
-                reason=reason or f"command {command.status}",
-                read=execution,
+            cancelled += (
+                transitions.report(
+                    ports,
+                    command.command_id,
+                    execution.thing_name,
+                    "CANCELED",
+                    source="api",
+                    reason=reason or f"command {command.status}",
+                    read=execution,
+                )
+                is not None
             )
     return cancelled

@@ -53,9 +53,14 @@ class InboxDelivery:
         refuse(settings, JOB_ONLY, self.kind)
 
     def publication(self, command: Command, template: Template) -> dict[str, object]:
-        # The reconciler reads it on every round: frozen, as the template was.
+        # The reconciler reads it on every round, a fetch the operation and the URLs' expiry: frozen, as the
+        # template was.
         timeout = command.execution_timeout_seconds or template.execution_timeout_seconds
-        return frozen_rollout(command, template) | {"execution_timeout_seconds": timeout}
+        handed_out = {
+            "operation": template.operation,
+            "presigned_url_expires_in_seconds": template.presigned_url_expires_in_seconds,
+        }
+        return frozen_rollout(command, template) | {"execution_timeout_seconds": timeout} | handed_out
 
     def deliver(self, ports: Ports, command: Command, targets: Targets, lease: datetime) -> bool:
         if not rollout.paced(command):  # every execution is in the inbox already
@@ -75,14 +80,17 @@ class InboxDelivery:
         released = 0
         for execution in batch:
             if execution.status == "SCHEDULED":
-                released += transitions.report(
-                    ports,
-                    command.command_id,
-                    execution.thing_name,
-                    "QUEUED",
-                    source="api",
-                    reason="released by the rollout",
-                    read=execution,
+                released += (
+                    transitions.report(
+                        ports,
+                        command.command_id,
+                        execution.thing_name,
+                        "QUEUED",
+                        source="api",
+                        reason="released by the rollout",
+                        read=execution,
+                    )
+                    is not None
                 )
         return Batch(released, batch[-1].thing_name if batch else command.dispatch_cursor or "", retry=False)
 
@@ -114,10 +122,11 @@ class InboxDelivery:
         """The execution as handed out by this fetch, SENT with its lease until `until`; None when this fetch
         does not hand it out: another fetch did first, its lease has not passed, or the device acknowledged it.
         Both writes are conditional on the execution as read, so that of two fetches at once only one hands it
-        out."""
+        out. `execution` is as the inbox index gave it, which may lag the table: the conditions (its state, its
+        attempt, its lease) hold the write to it, and when they fail the move decides again on a fresh read."""
         if execution.status == "QUEUED":
             # The move goes through the one transition function, the lease in the same write.
-            sent = transitions.report(
+            return transitions.report(
                 ports,
                 execution.command_id,
                 execution.thing_name,
@@ -125,10 +134,8 @@ class InboxDelivery:
                 source="device",
                 reason="fetched from the inbox",
                 lease_until=until,
+                read=execution,
             )
-            if not sent:
-                return None
-            return ports.commands.get_execution(execution.command_id, execution.thing_name) or execution
         if execution.status != "SENT" or (execution.lease_until is not None and execution.lease_until > at):
             return None
         # Still SENT after its lease (or handed out before leases were kept): no acknowledgement came, so the

@@ -183,8 +183,11 @@ class JobDelivery:
             unlisted = [name for name, status in table.items() if status in _ADDED and name not in listed]
             for thing_name in unlisted:
                 reason = "AWS IoT's completed job has no execution for this thing"
-                changed += transitions.report(
-                    ports, command.command_id, thing_name, "REMOVED", source="reconciler", reason=reason
+                changed += (
+                    transitions.report(
+                        ports, command.command_id, thing_name, "REMOVED", source="reconciler", reason=reason
+                    )
+                    is not None
                 )
         return changed
 
