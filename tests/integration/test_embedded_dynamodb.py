@@ -1384,29 +1384,36 @@ def test_consumed_capacity_is_what_dynamodb_charges_for_the_items_sizes(dynamo: 
 def test_consumed_capacity_counts_each_index_entry_a_write_changes(dynamo: Any) -> None:
     indexes = {"ReturnConsumedCapacity": "INDEXES"}
     key = {"commandId": {"S": "c"}, "itemKey": {"S": "E#t"}}
-    item = key | {"thingName": {"S": "t"}, "createdAt": {"S": "2026"}, "phase": {"S": "QUEUED"}}
+    item = key | {
+        "thingName": {"S": "t"},
+        "createdAt": {"S": "2026"},
+        "inboxThing": {"S": "t"},
+        "queuedAt": {"S": "2026"},
+        "phase": {"S": "QUEUED"},
+    }
     created = dynamo.put_item(TableName=COMMANDS, Item=item, **indexes)["ConsumedCapacity"]
     assert created["Table"]["WriteCapacityUnits"] == 1.0
     assert created["GlobalSecondaryIndexes"] == {
-        "byThing": {"CapacityUnits": 1.0, "ReadCapacityUnits": 0.0, "WriteCapacityUnits": 1.0}
+        "byThing": {"CapacityUnits": 1.0, "ReadCapacityUnits": 0.0, "WriteCapacityUnits": 1.0},
+        "inbox": {"CapacityUnits": 1.0, "ReadCapacityUnits": 0.0, "WriteCapacityUnits": 1.0},
     }
-    assert created["WriteCapacityUnits"] == 2.0
+    assert created["WriteCapacityUnits"] == 3.0
 
     def update(expression: str, **values: Any) -> dict[str, Any]:
         answer = dynamo.update_item(
             TableName=COMMANDS,
             Key=key,
             UpdateExpression=expression,
-            ExpressionAttributeValues={name: {"S": value} for name, value in values.items()},
+            **({"ExpressionAttributeValues": {name: {"S": value} for name, value in values.items()}} if values else {}),
             **indexes,
         )
-        return {
-            name: units["WriteCapacityUnits"]
-            for name, units in answer["ConsumedCapacity"].get("GlobalSecondaryIndexes", {}).items()
-        }
+        written = answer["ConsumedCapacity"].get("GlobalSecondaryIndexes", {})
+        return {name: units["WriteCapacityUnits"] for name, units in written.items()}
 
-    assert update("SET phase = :s", **{":s": "SUCCEEDED"}) == {"byThing": 1.0}  # projects all
-    assert update("SET templateRef = :r", **{":r": "tpl"}) == {"byThing": 1.0, "byTemplate": 1.0}  # joins byTemplate
+    # inbox projects every attribute, byThing its keys only: a change of another attribute writes inbox alone.
+    assert update("SET phase = :s", **{":s": "SUCCEEDED"}) == {"inbox": 1.0}
+    assert update("SET templateRef = :r", **{":r": "tpl"}) == {"inbox": 1.0, "byTemplate": 1.0}  # joins byTemplate
     # byTemplate projects its keys and commandStatus only: another attribute's change does not touch its entry.
-    assert update("SET note = :n", **{":n": "hello"}) == {"byThing": 1.0}
-    assert update("SET thingName = :t", **{":t": "u"}) == {"byThing": 2.0}  # moved: one entry out, one in
+    assert update("SET note = :n", **{":n": "hello"}) == {"inbox": 1.0}
+    assert update("SET thingName = :t", **{":t": "u"}) == {"inbox": 1.0, "byThing": 2.0}  # moved: out and in
+    assert update("REMOVE inboxThing") == {"inbox": 1.0}  # left the sparse index: its entry removed

@@ -87,7 +87,9 @@ COMMANDS = Table(
         Index("byKind", partition_key="kind", sort_key="createdAt"),
         Index("byStatus", partition_key="commandStatus", sort_key="createdAt"),
         Index("byTemplate", partition_key="templateRef", sort_key="createdAt", include=("commandStatus",)),
-        Index("byThing", partition_key="thingName", sort_key="createdAt"),
+        # Keys only: an execution's changes (most of the table's writes) then write no entry here; a thing's
+        # executions are read from the table by those keys.
+        Index("byThing", partition_key="thingName", sort_key="createdAt", include=()),
         Index("inbox", partition_key="inboxThing", sort_key="queuedAt"),
     ),
 )

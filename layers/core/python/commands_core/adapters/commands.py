@@ -107,22 +107,29 @@ class CommandRepository:
         return _command(items[0], items[1:])
 
     def _with_counts(self, items: list[dict[str, Any]]) -> list[Command]:
-        """Commands read from an index, each with its counts' shards (BatchGetItem, 100 keys a call)."""
+        """Commands read from an index, each with its counts' shards."""
         shards: dict[str, list[dict[str, Any]]] = {item["commandId"]["S"]: [] for item in items}
-        keys = [_counts_key(command_id, shard) for command_id in shards for shard in range(COUNT_SHARDS)]
+        for found in self._batch_get(
+            [_counts_key(command_id, n) for command_id in shards for n in range(COUNT_SHARDS)]
+        ):
+            shards[found["commandId"]["S"]].append(found)
+        return [_command(item, shards[item["commandId"]["S"]]) for item in items]
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items of these keys that exist (strongly consistent BatchGetItem, 100 keys a call), in no order."""
+        found: list[dict[str, Any]] = []
         for start in range(0, len(keys), _BATCH_GET):
             wanted: dict[str, Any] = {"Keys": keys[start : start + _BATCH_GET], "ConsistentRead": True}
             for attempt in range(10):
                 response = self._client.batch_get_item(RequestItems={self._table: wanted})
-                for found in response["Responses"].get(self._table, []):
-                    shards[found["commandId"]["S"]].append(found)
+                found += response["Responses"].get(self._table, [])
                 wanted = response.get("UnprocessedKeys", {}).get(self._table) or {}
                 if not wanted:
                     break
                 time.sleep(min(0.05 * 2**attempt, 2))  # keys left unprocessed: DynamoDB's throttling
             else:
                 raise throttled()
-        return [_command(item, shards[item["commandId"]["S"]]) for item in items]
+        return found
 
     def replace(self, command: Command, *, expected_version: int, expected_status: str) -> bool:
         """Writes `command` if it is still at `expected_version` and `expected_status`; False otherwise."""
@@ -550,8 +557,17 @@ class CommandRepository:
             "ExpressionAttributeValues": {":thing": {"S": thing_name}},
             "ScanIndexForward": order,
         }
-        for item in self._all(arguments):
-            yield Execution.model_validate(from_item(item))
+        if pending:  # the inbox index holds whole items
+            for item in self._all(arguments):
+                yield Execution.model_validate(from_item(item))
+            return
+        keys = [{name: item[name] for name in ("commandId", "itemKey")} for item in self._all(arguments)]
+        for start in range(0, len(keys), _BATCH_GET):  # in the index's order; one deleted meanwhile is left out
+            chunk = keys[start : start + _BATCH_GET]
+            found = {(got["commandId"]["S"], got["itemKey"]["S"]): got for got in self._batch_get(chunk)}
+            for wanted in chunk:
+                if (execution := found.get((wanted["commandId"]["S"], wanted["itemKey"]["S"]))) is not None:
+                    yield Execution.model_validate(from_item(execution))
 
     def in_status(self, status: str) -> Iterator[Command]:
         """Every command in `status` (the reconciler's round)."""
