@@ -94,7 +94,8 @@ class CommandRepository:
         return command.delivery if command else None
 
     def get(self, command_id: str) -> Command | None:
-        """The command with its counts: one strongly consistent Query of its two items."""
+        """The command with its counts: one strongly consistent Query of its partition from the command item to its
+        last counts shard."""
         response = self._client.query(
             TableName=self._table,
             KeyConditionExpression="commandId = :command AND itemKey BETWEEN :first AND :last",
