@@ -380,7 +380,7 @@ def test_a_fail_once_thing_fails_its_first_attempt_and_succeeds_its_retry(local_
 
 
 def test_the_root_links_to_what_a_newcomer_opens_as_json_and_as_a_page_for_a_browser(local_runtime: Runtime) -> None:
-    wanted = ["/docs", "/openapi.json", "/_local/health", "/_local/fleet", "/_local/events"]
+    wanted = ["/docs", "/openapi.json", "/_local/health", "/_local/fleet", "/_local/events", "/_local/calls"]
 
     status, headers, body = local_runtime.request("GET", "/")
     assert (status, headers["content-type"]) == (200, "application/json")
