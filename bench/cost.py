@@ -31,12 +31,10 @@ or at its end removed). Nothing else (`byThing` holds keys only: an execution's 
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
-from unittest import mock
 
-from bench.fleet import DELIVERIES, GROUP, Runtime, _template
+from bench.fleet import GROUP, Runtime, each_delivery
 
 # Per delivery: (the start's calls, changes of state, reads of the execution before a change or to find none,
 # the share of a PutEvents its end takes).
@@ -58,14 +56,7 @@ def cost_per_execution(things: int = 1_000) -> dict[str, Any]:
     # The reconciler every 5 minutes, as deployed (the local runtime's default, 30 s, would have it record the
     # IN_PROGRESS it reads from AWS IoT for every job execution a round finds running).
     deployed = {"SIM_DELAY_SECONDS": str(DEVICE_SECONDS), "SCHEDULE_SECONDS": "300"}
-    with mock.patch.dict(os.environ, deployed):
-        runtime = Runtime(things)
-    try:
-        for delivery in DELIVERIES:
-            _template(runtime, delivery)
-        measured = {delivery: _life(runtime, delivery, things) for delivery in DELIVERIES}
-    finally:
-        runtime.stop()
+    measured = each_delivery(things, lambda runtime, delivery: _life(runtime, delivery, things), deployed)
     return (
         {"things": things}
         | measured

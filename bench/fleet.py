@@ -29,7 +29,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -50,10 +50,12 @@ COMPLETION_TIMEOUT = 1800.0
 class Runtime:
     """The local runtime in a process of its own, and what the bench asks of it."""
 
-    def __init__(self, things: int) -> None:
+    def __init__(self, things: int, settings: dict[str, str] | None = None) -> None:
         self.port, self.aws_port = free_port(), free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="fleet-bench-", suffix=".log", delete=False)  # noqa: SIM115
-        env = os.environ | {
+        env = {
+            **os.environ,
+            **(settings or {}),
             "FLEET_SIZE": str(things),
             "PORT": str(self.port),
             "AWS_PORT": str(self.aws_port),
@@ -100,6 +102,20 @@ class Runtime:
         self.process.wait(timeout=30)
         self.log.close()
         os.unlink(self.log.name)
+
+
+def each_delivery(
+    things: int, measure: Callable[[Runtime, str], dict[str, Any]], settings: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """A local runtime of `things` (with `settings` in its environment), a template for each delivery, then
+    `measure` of each delivery in turn; the runtime stopped after."""
+    runtime = Runtime(things, settings)
+    try:
+        for delivery in DELIVERIES:
+            _template(runtime, delivery)
+        return {delivery: measure(runtime, delivery) for delivery in DELIVERIES}
+    finally:
+        runtime.stop()
 
 
 def _template(runtime: Runtime, delivery: str) -> None:

@@ -41,7 +41,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from bench.fleet import DELIVERIES, GROUP, Runtime, _executions, _template, execution_items
+from bench.fleet import GROUP, Runtime, _executions, each_delivery, execution_items
 from bench.rollout import _aws_starts, _epoch
 
 RATE = 600
@@ -54,14 +54,8 @@ TIMEOUT = 1800.0
 
 
 def rollout_lifecycle(things: int = 2_000) -> dict[str, Any]:
-    runtime = Runtime(things)
     names = [f"sim-{number:03d}" for number in range(1, things + 1)]
-    try:
-        for delivery in DELIVERIES:
-            _template(runtime, delivery)
-        measured = {delivery: _lifecycle(runtime, delivery, names) for delivery in DELIVERIES}
-    finally:
-        runtime.stop()
+    measured = each_delivery(things, lambda runtime, delivery: _lifecycle(runtime, delivery, names))
     return {
         "things": things,
         "fail_once": len(names[::10]),

@@ -24,7 +24,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from bench.fleet import DELIVERIES, GROUP, Runtime, _template, achieved_rate, execution_items
+from bench.fleet import GROUP, Runtime, achieved_rate, each_delivery, execution_items
 
 RATE = 600
 PERCENTAGES = (5, 25, 100)
@@ -32,13 +32,7 @@ TIMEOUT = 1800.0
 
 
 def rollout_waves(things: int = 2_000) -> dict[str, Any]:
-    runtime = Runtime(things)
-    try:
-        for delivery in DELIVERIES:
-            _template(runtime, delivery)
-        measured = {delivery: _rollout(runtime, delivery) for delivery in DELIVERIES}
-    finally:
-        runtime.stop()
+    measured = each_delivery(things, _rollout)
     return {"things": things, "configured_per_minute": RATE, "percentages": list(PERCENTAGES)} | measured
 
 
