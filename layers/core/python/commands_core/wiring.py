@@ -148,13 +148,7 @@ BINARY_MEDIA_TYPES: tuple[str, ...] = ("multipart/form-data",)
 _READ_TEMPLATE = Access("templates", ("dynamodb:GetItem",))
 # Powertools idempotency: the in-progress record, its completion, and its removal when the request failed.
 _IDEMPOTENT = Access("idempotency", ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"))
-_READ_COMMAND = Access(
-    "commands",
-    (
-        "dynamodb:GetItem",
-        "dynamodb:Query",
-    ),
-)
+_READ_COMMAND = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
 _WRITE_COMMAND = Access("commands", ("dynamodb:PutItem", "dynamodb:UpdateItem"))
 _ENQUEUE = Access("dispatch", ("sqs:SendMessage",))
 # A function that changes a command's status or ends an execution tells it on the bus (lifecycle events).
@@ -192,13 +186,7 @@ _CANCEL = (
     Access("iot", ("iot:CancelJob",), ("job/*",)),
 )
 
-_READ_EXECUTION = Access(
-    "commands",
-    (
-        "dynamodb:GetItem",
-        "dynamodb:Query",
-    ),
-)
+_READ_EXECUTION = Access("commands", ("dynamodb:GetItem", "dynamodb:Query"))
 _RECORD_EXECUTIONS = Access(
     "commands", ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem")
 )
