@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from bench.delivery import free_port, sqs_event
 from bench.replay import Recording, Replay, ReplayServer, handwritten
 from commands_core.observability import SERVICE
 from commands_core.wiring import CONSUMERS, ROUTES, Route
@@ -65,7 +65,7 @@ def record_all(scratch: Path) -> dict[str, Recording]:
     """Every function's recording, in the order of `_requests` (each request's effects are the next one's state)."""
     from local import moto_iot
 
-    port = _free_port()
+    port = free_port()
     env = local_aws.environment(port) | {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
     os.environ.update(env)  # the seeding handlers, in this process, reach the endpoint as the recorded ones do
     endpoint = local_aws.start_endpoint(port, local_aws.iot_commands(lambda topic, payload: None))
@@ -152,32 +152,7 @@ class _World:
         url = queue_url(consumer, self.env)
         (message,) = self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, AttributeNames=["All"])["Messages"]
         self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return sqs_event(message["Body"], queue, message["MessageId"], message.get("Attributes", {}))
-
-
-def sqs_event(
-    body: str, queue: str, message_id: str | None = None, attributes: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """An SQS event of one message, as Lambda's event source delivers it."""
-    return {
-        "Records": [
-            {
-                "messageId": message_id or str(uuid.uuid4()),
-                "receiptHandle": "AQEB" + uuid.uuid4().hex,
-                "body": body,
-                "attributes": attributes or {"ApproximateReceiveCount": "1", "SentTimestamp": str(_now_ms())},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{local_aws.REGION}:{local_aws.ACCOUNT}:{local_aws.PREFIX}-{queue}",
-                "awsRegion": local_aws.REGION,
-            }
-        ]
-    }
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
+        return sqs_event([message["Body"]], queue)
 
 
 def _thing_arn(name: str) -> str:
@@ -248,7 +223,7 @@ def _published(world: _World) -> Requests:
     yield "commands_get", world.http("GET", "/commands/reboot")
     yield "executions_list", world.http("GET", "/commands/reboot/executions")
     yield "executions_get", world.http("GET", "/commands/reboot/executions/dev-1")
-    yield "status_ingest", sqs_event(json.dumps(_job_execution_event("reboot", "dev-1", "SUCCEEDED")), "status")
+    yield "status_ingest", sqs_event([json.dumps(_job_execution_event("reboot", "dev-1", "SUCCEEDED"))], "status")
     yield "executions_cancel", world.http("DELETE", "/commands/reboot/executions/dev-2")
     world.drain()
     yield "reconcile", _scheduled_event()
@@ -279,7 +254,7 @@ def _continuous(world: _World) -> Requests:
     world.drain()
     world.membership.clear()
     world.iot.add_thing_to_thing_group(thingGroupName="fleet", thingName="dev-3")
-    yield "targets_join", sqs_event(json.dumps(world.membership[-1]), "membership")
+    yield "targets_join", sqs_event([json.dumps(world.membership[-1])], "membership")
     world.drain()
 
 
@@ -504,9 +479,3 @@ def _figures(times: Times, rounds: int) -> dict[str, Any]:
             "max_handwritten_mb": max(entry["handwritten_mb"] for entry in rss.values()),
         },
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,6 @@ from unittest import mock
 from commands_core import dependencies
 from commands_core.adapters import aws as clients
 from commands_core.adapters.queue import DispatchQueue
-from commands_core.models.dispatch import DispatchMessage
 from commands_core.services import delivery, dispatch
 from commands_core.services.delivery import command as command_delivery
 from commands_core.wiring import CONSUMERS, ROUTES
@@ -172,7 +172,11 @@ def rate_accuracy(things: int = 2_000, per_minute: int = 600) -> dict[str, Any]:
                     "rolloutMaximumPerMinute": per_minute,
                 },
             )
-            steps = clock.run(lambda message: functions.invoke("commands_dispatch", _sqs_event(message)))
+            steps = clock.run(
+                lambda message: functions.invoke(
+                    "commands_dispatch", sqs_event([message.model_dump_json(by_alias=True)], "dispatch")
+                )
+            )
             wall = time.perf_counter() - wall
             starts = sorted(execution["createdAt"] for execution in iot_commands.executions("paced"))
     finally:
@@ -189,19 +193,21 @@ def rate_accuracy(things: int = 2_000, per_minute: int = 600) -> dict[str, Any]:
     }
 
 
-def _sqs_event(message: DispatchMessage) -> dict[str, Any]:
+def sqs_event(bodies: list[str], queue: str) -> dict[str, Any]:
+    """An SQS event of these message bodies from the service's `queue`, as Lambda's event source delivers it."""
     return {
         "Records": [
             {
-                "messageId": "m",
-                "receiptHandle": "r",
-                "body": message.model_dump_json(by_alias=True),
-                "attributes": {},
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "AQEB" + uuid.uuid4().hex,
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000))},
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:dispatch",
-                "awsRegion": "us-east-1",
+                "eventSourceARN": f"arn:aws:sqs:{local_aws.REGION}:{local_aws.ACCOUNT}:{local_aws.PREFIX}-{queue}",
+                "awsRegion": local_aws.REGION,
             }
+            for body in bodies
         ]
     }

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
+from bench.delivery import sqs_event
 from commands_core import dependencies
 from commands_core.adapters import aws as clients
 from commands_core.models.commands import Command
@@ -73,7 +74,8 @@ def ingest_100k(events: int = 100_000, seed: int = 7) -> dict[str, Any]:
             started = time.perf_counter()
             for start in range(0, len(order), consumer.batch_size):
                 batch = order[start : start + consumer.batch_size]
-                answer = functions.invoke(consumer.function, _sqs_event([_event(thing) for thing in batch]))
+                event = sqs_event([json.dumps(_event(thing)) for thing in batch], consumer.queue)
+                answer = functions.invoke(consumer.function, event)
                 if answer["batchItemFailures"]:
                     raise RuntimeError(f"status_ingest failed messages: {answer['batchItemFailures']}")
             seconds = time.perf_counter() - started
@@ -143,25 +145,6 @@ def _event(thing: str) -> dict[str, Any]:
         "thingArn": f"arn:aws:iot:{local_aws.REGION}:{local_aws.ACCOUNT}:thing/{thing}",
         "status": "SUCCEEDED",
         "statusDetails": {},
-    }
-
-
-def _sqs_event(bodies: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"m{index}",
-                "receiptHandle": f"r{index}",
-                "body": json.dumps(body),
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": f"arn:aws:sqs:{local_aws.REGION}:{local_aws.ACCOUNT}:status",
-                "awsRegion": local_aws.REGION,
-            }
-            for index, body in enumerate(bodies)
-        ]
     }
 
 
